@@ -1,7 +1,8 @@
 """The three datasets, which one is active, and what each one holds.
 
-Each dataset is a database alias of its own (see settings.DATABASES). The router sends blog models to
-whichever dataset is active in the current context, so a run picks its data without reseeding.
+Each dataset is a database alias of its own (see settings.DATABASES). The router sends blog
+models to whichever dataset is active in the current context, so a run picks its data without
+reseeding.
 """
 
 from __future__ import annotations

@@ -63,7 +63,7 @@ def _clear(name: str) -> None:
     models = [Post.tags.through, Comment, Post, Profile, Author, Tag, Category, SeedInfo]
     with connections[name].cursor() as cursor:
         for model in models:
-            cursor.execute(f"DELETE FROM {model._meta.db_table}")  # noqa: S608 - table names are ours
+            cursor.execute(f"DELETE FROM {model._meta.db_table}")  # our own table names
 
 
 def _count(name: str) -> dict[str, int]:

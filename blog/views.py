@@ -1,1 +1,2 @@
-def show_toolbar(request): return False
+def show_toolbar(request):
+    return False

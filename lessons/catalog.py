@@ -1,0 +1,352 @@
+"""The lesson catalog: Markdown files in lessons/content/ parsed once into Lesson objects.
+
+A lesson file is TOML front matter between `+++` lines, then Markdown. Two kinds of fenced block
+are special:
+
+    ```python {#count-comments.bad expect="1 + posts" title="Counting in a loop"}
+    ```quiz   (a JSON list of {"q", "choices", "answer", "explain"})
+
+Runnable snippets are `#<pair>.<side>` with side `bad` or `fixed` (next to each other), or a lone
+`#<id>` for a demo. Any mistake raises LessonError naming the file and line.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import json
+import re
+import shlex
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import get_lexer_by_name
+from pygments.util import ClassNotFound
+
+from lessons import expect
+
+CONTENT_DIR = Path(__file__).resolve().parent / "content"
+SIDES = ("bad", "fixed")
+_SNIPPET_INFO = re.compile(r"^python\s*\{(?P<attrs>.*)\}\s*$")
+_SNIPPET_ID = re.compile(r"^#(?P<pair>[a-z0-9][a-z0-9-]*)(?:\.(?P<side>[a-z]+))?$")
+_ATTRIBUTES = {"expect", "title"}
+_FRONT_MATTER = {"title": str, "slug": str, "part": int, "order": int, "summary": str}
+
+
+class LessonError(ValueError):
+    def __init__(self, path: Path, line: int, message: str) -> None:
+        super().__init__(f"{path}:{line}: {message}")
+        self.path, self.line = path, line
+
+
+@dataclass(frozen=True)
+class Snippet:
+    id: str
+    pair: str
+    side: str  # "bad", "fixed" or "demo"
+    code: str
+    expect: str
+    title: str
+    line: int  # where the fence opens in the lesson file
+    _expect_tree: ast.expr = field(repr=False, compare=False)
+
+    def expected_count(self, counts: Mapping[str, int]) -> int:
+        return expect.evaluate(self._expect_tree, counts)
+
+
+@dataclass(frozen=True)
+class Pair:
+    id: str
+    snippets: tuple[Snippet, ...]  # (bad, fixed), or a single demo snippet
+
+
+@dataclass(frozen=True)
+class Prose:
+    html: str
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    text: str
+    choices: tuple[str, ...]
+    answer: int
+    explain: str
+
+
+@dataclass(frozen=True)
+class Lesson:
+    slug: str
+    title: str
+    part: int
+    order: int
+    summary: str
+    blocks: tuple[Prose | Pair, ...]
+    quiz: tuple[Question, ...]
+    path: Path
+
+    @property
+    def pairs(self) -> list[Pair]:
+        return [block for block in self.blocks if isinstance(block, Pair)]
+
+    @functools.cached_property
+    def snippets(self) -> dict[str, Snippet]:
+        return {s.id: s for pair in self.pairs for s in pair.snippets}
+
+
+@dataclass(frozen=True)
+class Part:
+    number: int
+    title: str
+    lessons: tuple[Lesson, ...]
+
+
+@dataclass(frozen=True)
+class Catalog:
+    parts: tuple[Part, ...]
+
+    @functools.cached_property
+    def lessons(self) -> list[Lesson]:
+        return [lesson for part in self.parts for lesson in part.lessons]
+
+    @functools.cached_property
+    def by_slug(self) -> dict[str, Lesson]:
+        return {lesson.slug: lesson for lesson in self.lessons}
+
+    def neighbours(self, lesson: Lesson) -> tuple[Lesson | None, Lesson | None]:
+        index = self.lessons.index(lesson)
+        previous = self.lessons[index - 1] if index > 0 else None
+        following = self.lessons[index + 1] if index + 1 < len(self.lessons) else None
+        return previous, following
+
+
+def _highlight_fence(code: str, language: str, attrs: str) -> str:
+    try:
+        lexer = get_lexer_by_name(language or "text")
+    except ClassNotFound:
+        lexer = get_lexer_by_name("text")
+    return highlight(code, lexer, HtmlFormatter(nowrap=True, classprefix="hl-"))
+
+
+_markdown = MarkdownIt("commonmark", {"highlight": _highlight_fence}).enable("table")
+
+
+@functools.cache
+def get_catalog() -> Catalog:
+    """The course's catalog, parsed on first use and kept for the life of the process."""
+    return load_catalog(CONTENT_DIR)
+
+
+def load_catalog(directory: Path) -> Catalog:
+    parts_file = directory / "parts.toml"
+    part_titles = {p["number"]: p["title"] for p in _read_toml(parts_file)["part"]}
+    lessons = [parse_lesson(path) for path in sorted(directory.glob("*.md"))]
+    seen: dict[tuple[int, int], Lesson] = {}
+    for lesson in lessons:
+        if lesson.part not in part_titles:
+            raise LessonError(lesson.path, 1, f"part {lesson.part} is not in {parts_file.name}")
+        other = seen.setdefault((lesson.part, lesson.order), lesson)
+        if other is not lesson:
+            raise LessonError(
+                lesson.path, 1, f"part {lesson.part} order {lesson.order} is also {other.path.name}"
+            )
+    return Catalog(
+        tuple(
+            Part(
+                number,
+                title,
+                tuple(sorted((x for x in lessons if x.part == number), key=lambda x: x.order)),
+            )
+            for number, title in sorted(part_titles.items())
+        )
+    )
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise LessonError(path, getattr(exc, "lineno", 1), f"invalid TOML: {exc}") from None
+
+
+def parse_lesson(path: Path) -> Lesson:
+    text = path.read_text()
+    front, body, body_offset = _split_front_matter(path, text)
+    meta = _validate_front_matter(path, front)
+    if meta["slug"] != path.stem:
+        raise LessonError(path, 1, f"slug {meta['slug']!r} must match the file name {path.stem!r}")
+
+    body_lines = body.splitlines(keepends=True)
+    blocks: list[Prose | Pair] = []
+    quiz: list[Question] = []
+    prose_start = 0
+    for token in _markdown.parse(body):
+        if token.type != "fence" or token.map is None:
+            continue
+        start, end = token.map
+        file_line = body_offset + start + 1
+        if token.info.strip() == "quiz":
+            quiz.extend(_parse_quiz(path, file_line, token.content, meta["slug"], len(quiz)))
+        elif _SNIPPET_INFO.match(token.info):
+            snippet = _parse_snippet(path, file_line, token)
+            _add_snippet(
+                path,
+                blocks,
+                snippet,
+                prose_pending=bool("".join(body_lines[prose_start:start]).strip()),
+            )
+        else:
+            continue
+        _flush_prose(blocks, body_lines[prose_start:start])
+        prose_start = end
+    _flush_prose(blocks, body_lines[prose_start:])
+
+    for block in blocks:
+        if isinstance(block, Pair) and block.snippets[0].side == "bad" and len(block.snippets) < 2:
+            raise LessonError(path, block.snippets[0].line, f"pair {block.id!r} has no fixed side")
+    return Lesson(
+        slug=meta["slug"],
+        title=meta["title"],
+        part=meta["part"],
+        order=meta["order"],
+        summary=meta["summary"],
+        blocks=tuple(blocks),
+        quiz=tuple(quiz),
+        path=path,
+    )
+
+
+def _split_front_matter(path: Path, text: str) -> tuple[dict[str, Any], str, int]:
+    lines = text.splitlines(keepends=True)
+    if not lines or lines[0].strip() != "+++":
+        raise LessonError(path, 1, "a lesson starts with TOML front matter between +++ lines")
+    try:
+        close = next(i for i in range(1, len(lines)) if lines[i].strip() == "+++")
+    except StopIteration:
+        raise LessonError(path, 1, "front matter is not closed with +++") from None
+    try:
+        front = tomllib.loads("".join(lines[1:close]))
+    except tomllib.TOMLDecodeError as exc:
+        raise LessonError(path, 2, f"invalid front matter: {exc}") from None
+    return front, "".join(lines[close + 1 :]), close + 1
+
+
+def _validate_front_matter(path: Path, front: dict[str, Any]) -> dict[str, Any]:
+    for key, kind in _FRONT_MATTER.items():
+        if not isinstance(front.get(key), kind):
+            raise LessonError(path, 1, f"front matter needs {key} ({kind.__name__})")
+    unknown = set(front) - set(_FRONT_MATTER)
+    if unknown:
+        raise LessonError(path, 1, f"unknown front matter keys: {', '.join(sorted(unknown))}")
+    return front
+
+
+def _parse_snippet(path: Path, line: int, token: Token) -> Snippet:
+    match = _SNIPPET_INFO.match(token.info)
+    assert match is not None
+    try:
+        words = shlex.split(match["attrs"])
+    except ValueError as exc:
+        raise LessonError(path, line, f"snippet attributes: {exc}") from None
+    ident = _SNIPPET_ID.match(words[0]) if words else None
+    if ident is None:
+        raise LessonError(path, line, "a snippet starts with #<pair>.<bad|fixed> or #<id>")
+    side = ident["side"] or "demo"
+    if side not in (*SIDES, "demo"):
+        raise LessonError(path, line, f"unknown side {side!r}: use bad or fixed")
+    attrs: dict[str, str] = {}
+    for word in words[1:]:
+        key, equals, value = word.partition("=")
+        if not equals or key not in _ATTRIBUTES:
+            raise LessonError(path, line, f"unknown snippet attribute {word!r}")
+        attrs[key] = value
+    if "expect" not in attrs:
+        raise LessonError(path, line, f'snippet {words[0]} needs expect="..."')
+    try:
+        tree = expect.parse(attrs["expect"])
+    except expect.ExpectError as exc:
+        raise LessonError(path, line, str(exc)) from None
+    try:
+        compile(token.content, "<snippet>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    except SyntaxError as exc:
+        raise LessonError(path, line + (exc.lineno or 0), f"snippet: {exc.msg}") from None
+    return Snippet(
+        id=words[0][1:],
+        pair=ident["pair"],
+        side=side,
+        code=token.content,
+        expect=attrs["expect"],
+        title=attrs.get("title", ""),
+        line=line,
+        _expect_tree=tree,
+    )
+
+
+def _add_snippet(
+    path: Path, blocks: list[Prose | Pair], snippet: Snippet, prose_pending: bool
+) -> None:
+    last = blocks[-1] if blocks else None
+    if snippet.side == "fixed":
+        if (
+            prose_pending
+            or not isinstance(last, Pair)
+            or last.id != snippet.pair
+            or len(last.snippets) != 1
+            or last.snippets[0].side != "bad"
+        ):
+            raise LessonError(
+                path, snippet.line, f"{snippet.id} must come right after {snippet.pair}.bad"
+            )
+        blocks[-1] = Pair(last.id, (last.snippets[0], snippet))
+        return
+    taken = {s.id for b in blocks if isinstance(b, Pair) for s in b.snippets}
+    if snippet.id in taken or any(isinstance(b, Pair) and b.id == snippet.pair for b in blocks):
+        raise LessonError(path, snippet.line, f"snippet id {snippet.pair!r} is used twice")
+    blocks.append(Pair(snippet.pair, (snippet,)))
+
+
+def _flush_prose(blocks: list[Prose | Pair], lines: list[str]) -> None:
+    source = "".join(lines)
+    if source.strip():
+        blocks.append(Prose(_markdown.render(source)))
+
+
+def _parse_quiz(
+    path: Path, line: int, content: str, slug: str, numbered_from: int
+) -> list[Question]:
+    try:
+        items = json.loads(content)
+    except json.JSONDecodeError as exc:
+        raise LessonError(path, line + exc.lineno, f"quiz: invalid JSON: {exc.msg}") from None
+    if not isinstance(items, list):
+        raise LessonError(path, line, "quiz: expected a JSON list of questions")
+    questions = []
+    for number, item in enumerate(items, numbered_from + 1):
+        where = f"quiz question {number}"
+        if not isinstance(item, dict) or set(item) != {"q", "choices", "answer", "explain"}:
+            raise LessonError(path, line, f"{where}: needs exactly q, choices, answer, explain")
+        choices = item["choices"]
+        if not (
+            isinstance(choices, list)
+            and len(choices) >= 2
+            and all(isinstance(c, str) for c in choices)
+        ):
+            raise LessonError(path, line, f"{where}: choices must be two or more strings")
+        answer = item["answer"]
+        if (
+            not isinstance(answer, int)
+            or isinstance(answer, bool)
+            or not 0 <= answer < len(choices)
+        ):
+            raise LessonError(path, line, f"{where}: answer must index into choices")
+        questions.append(
+            Question(f"{slug}-{number}", item["q"], tuple(choices), answer, item["explain"])
+        )
+    return questions

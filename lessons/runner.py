@@ -1,0 +1,163 @@
+"""Run one snippet against one dataset, for real, and always roll it back.
+
+The flow: compile with a pseudo file name (so frames can be traced back to snippet lines) and
+top-level await; route blog models to the dataset; open a transaction on its connection; record
+every statement through `execute_wrapper`; give the snippet its own bounded `print`; roll back in
+every case. Errors come back in the result, never as exceptions.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import inspect
+import re
+from dataclasses import dataclass, field
+from time import perf_counter
+from types import CodeType, TracebackType
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from django.db import connections, models, transaction
+from django.db.models import functions
+from django.utils import timezone
+
+from blog import datasets
+from blog.models import Author, Category, Comment, Post, Profile, Tag
+from lessons.capture import BoundedOutput, CapturedQuery, QueryRecorder, count_instances
+
+PSEUDO_FILENAME = "<snippet>"
+
+# What every snippet can use without importing it.
+SNIPPET_GLOBALS: dict[str, Any] = {
+    "Author": Author, "Profile": Profile, "Category": Category, "Tag": Tag,
+    "Post": Post, "Comment": Comment,
+    "Q": models.Q, "F": models.F, "Value": models.Value, "Count": models.Count,
+    "Sum": models.Sum, "Avg": models.Avg, "Max": models.Max, "Min": models.Min,
+    "Exists": models.Exists, "OuterRef": models.OuterRef, "Subquery": models.Subquery,
+    "Prefetch": models.Prefetch, "Case": models.Case, "When": models.When,
+    "Length": functions.Length, "Lower": functions.Lower, "Coalesce": functions.Coalesce,
+    "transaction": transaction, "timezone": timezone,
+}  # fmt: skip
+
+# Statements that would end or escape the run's transaction, and so could persist changes.
+_TRANSACTION_CONTROL = re.compile(
+    r"^\s*(BEGIN|COMMIT|END|ROLLBACK(?!\s+TO\b)|ATTACH|DETACH|VACUUM)\b", re.IGNORECASE
+)
+
+
+class TransactionControlRefused(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class RunError:
+    type: str
+    message: str
+    line: int | None
+
+
+@dataclass
+class RunResult:
+    dataset: str
+    queries: list[CapturedQuery] = field(default_factory=list)
+    duration: float = 0.0  # seconds spent executing the snippet
+    output: str = ""
+    output_dropped: int = 0  # printed lines beyond the output bound
+    objects_built: dict[str, int] = field(default_factory=dict)
+    error: RunError | None = None
+
+    @property
+    def query_count(self) -> int:
+        return len(self.queries)
+
+    @property
+    def objects_built_total(self) -> int:
+        return sum(self.objects_built.values())
+
+
+def run_snippet(code: str, dataset: str) -> RunResult:
+    """Execute `code` on `dataset` and report what it did. Nothing it writes persists."""
+    datasets.get_spec(dataset)  # UnknownDataset before anything else happens
+    result = RunResult(dataset=dataset)
+    try:
+        compiled = compile(
+            code, PSEUDO_FILENAME, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True
+        )
+    except SyntaxError as exc:
+        result.error = RunError("SyntaxError", exc.msg, exc.lineno)
+        return result
+
+    output = BoundedOutput()
+    recorder = QueryRecorder(PSEUDO_FILENAME)
+    connection = connections[dataset]
+    namespace = {
+        **SNIPPET_GLOBALS,
+        "__name__": "__snippet__",
+        "__builtins__": builtins,
+        "print": output.print,
+        "connection": connection,
+    }
+    with (
+        datasets.use_dataset(dataset),
+        count_instances() as built,
+        transaction.atomic(using=dataset),
+    ):
+        started = perf_counter()
+        try:
+            with (
+                connection.execute_wrapper(_refuse_transaction_control),
+                connection.execute_wrapper(recorder),
+            ):
+                _execute(compiled, namespace, recorder)
+        except (Exception, SystemExit) as exc:
+            result.error = _error_from(exc)
+        finally:
+            result.duration = perf_counter() - started
+            # The whole point: whatever the snippet did, none of it is kept.
+            transaction.set_rollback(True, using=dataset)
+    result.queries = recorder.queries
+    result.output = output.text
+    result.output_dropped = output.dropped
+    result.objects_built = dict(built)
+    return result
+
+
+def _execute(compiled: CodeType, namespace: dict[str, Any], recorder: QueryRecorder) -> None:
+    if not compiled.co_flags & inspect.CO_COROUTINE:
+        exec(compiled, namespace)  # snippets are the course's own lesson code
+        return
+    coroutine = eval(compiled, namespace)  # top-level await makes this a coroutine
+    recorder.coroutine = coroutine
+
+    async def drive() -> None:
+        await coroutine
+
+    # async_to_sync runs the loop in another thread and brings the ORM's thread-sensitive work
+    # back to this one, so queries use this connection: captured, and inside the transaction.
+    async_to_sync(drive)()
+
+
+def _refuse_transaction_control(
+    execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]
+) -> Any:
+    if _TRANSACTION_CONTROL.match(sql):
+        statement = sql.split(None, 1)[0].upper()
+        raise TransactionControlRefused(
+            f"{statement} is refused here: every run happens inside one transaction that is "
+            "always rolled back, so the datasets never change."
+        )
+    return execute(sql, params, many, context)
+
+
+def _error_from(exc: BaseException) -> RunError:
+    return RunError(type(exc).__name__, str(exc), _snippet_line(exc.__traceback__))
+
+
+def _snippet_line(tb: TracebackType | None) -> int | None:
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == PSEUDO_FILENAME:
+            line = tb.tb_lineno  # the deepest snippet frame is where it went wrong
+        tb = tb.tb_next
+    return line
