@@ -1,2 +1,85 @@
-def show_toolbar(request):
-    return False
+"""The blog's own pages. The post list exists twice on purpose: a naive one that fires N+1
+queries and an optimized one, so learners can count them with django-debug-toolbar."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.db.models import Count, Prefetch
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from blog import datasets
+from blog.models import Comment, Post
+from lessons import expect
+
+LIST_SIZE = 100
+Loader = Callable[[], dict[str, object]]
+# What each page promises, in the same expect language as the lessons; the tests hold them to it.
+EXPECT = {
+    "naive": f"1 + 3 * min(posts, {LIST_SIZE})",  # the list, then author, tags, count per row
+    "optimized": "2",  # the list with author and comment count joined in, then every tag at once
+    "detail": "3",  # the post with author, profile and category; its tags; its comments
+}
+
+
+def show_toolbar(request: HttpRequest) -> bool:
+    """django-debug-toolbar on the blog pages only, for requests from this machine."""
+    local = request.META.get("REMOTE_ADDR") in settings.INTERNAL_IPS
+    return settings.DEBUG and local and request.path.startswith("/blog/")
+
+
+def _render(request: HttpRequest, template: str, kind: str, load: Loader) -> HttpResponse:
+    """Render a blog page on the dataset named by ?dataset=, promising EXPECT[kind] queries."""
+    name = request.GET.get("dataset") or datasets.active()
+    try:
+        with datasets.use_dataset(name):
+            stats = datasets.stats(name)
+            context = {
+                **load(),
+                "kind": kind,
+                "dataset": stats,
+                "datasets": datasets.SPECS.values(),
+                "promised": expect.evaluate(EXPECT[kind], stats.counts),
+            }
+            # Render inside the dataset context: querysets are lazy and run in the template.
+            return render(request, template, context)
+    except datasets.UnknownDataset as exc:
+        return render(request, "problem.html", {"message": str(exc)}, status=400)
+    except datasets.DatasetMissing as exc:
+        return render(request, "problem.html", {"message": str(exc)}, status=503)
+
+
+@require_GET
+def post_list(request: HttpRequest) -> HttpResponse:
+    # Naive on purpose: each row's author, tags and comment count cost a query apiece.
+    return _render(
+        request, "blog/post_list.html", "naive", lambda: {"posts": Post.objects.all()[:LIST_SIZE]}
+    )
+
+
+@require_GET
+def post_list_optimized(request: HttpRequest) -> HttpResponse:
+    posts = (
+        Post.objects.select_related("author")
+        .annotate(comment_total=Count("comments"))
+        .prefetch_related("tags")[:LIST_SIZE]
+    )
+    return _render(request, "blog/post_list.html", "optimized", lambda: {"posts": posts})
+
+
+@require_GET
+def post_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    def load() -> dict[str, object]:
+        approved = Comment.objects.filter(approved=True)
+        posts = Post.objects.select_related("author__profile", "category").prefetch_related(
+            "tags", Prefetch("comments", queryset=approved, to_attr="approved_comments")
+        )
+        try:
+            return {"post": posts.get(pk=pk)}
+        except Post.DoesNotExist:
+            raise Http404(f"There is no post {pk} in this dataset.") from None
+
+    return _render(request, "blog/post_detail.html", "detail", load)

@@ -80,6 +80,10 @@ class Question:
     answer: int
     explain: str
 
+    @property
+    def answer_text(self) -> str:
+        return self.choices[self.answer]
+
 
 @dataclass(frozen=True)
 class Lesson:
@@ -193,18 +197,13 @@ def parse_lesson(path: Path) -> Lesson:
         start, end = token.map
         file_line = body_offset + start + 1
         if token.info.strip() == "quiz":
+            _flush_prose(blocks, body_lines[prose_start:start])
             quiz.extend(_parse_quiz(path, file_line, token.content, meta["slug"], len(quiz)))
         elif _SNIPPET_INFO.match(token.info):
-            snippet = _parse_snippet(path, file_line, token)
-            _add_snippet(
-                path,
-                blocks,
-                snippet,
-                prose_pending=bool("".join(body_lines[prose_start:start]).strip()),
-            )
+            _flush_prose(blocks, body_lines[prose_start:start])
+            _add_snippet(path, blocks, _parse_snippet(path, file_line, token))
         else:
             continue
-        _flush_prose(blocks, body_lines[prose_start:start])
         prose_start = end
     _flush_prose(blocks, body_lines[prose_start:])
 
@@ -289,14 +288,11 @@ def _parse_snippet(path: Path, line: int, token: Token) -> Snippet:
     )
 
 
-def _add_snippet(
-    path: Path, blocks: list[Prose | Pair], snippet: Snippet, prose_pending: bool
-) -> None:
+def _add_snippet(path: Path, blocks: list[Prose | Pair], snippet: Snippet) -> None:
     last = blocks[-1] if blocks else None
     if snippet.side == "fixed":
         if (
-            prose_pending
-            or not isinstance(last, Pair)
+            not isinstance(last, Pair)
             or last.id != snippet.pair
             or len(last.snippets) != 1
             or last.snippets[0].side != "bad"
@@ -306,8 +302,7 @@ def _add_snippet(
             )
         blocks[-1] = Pair(last.id, (last.snippets[0], snippet))
         return
-    taken = {s.id for b in blocks if isinstance(b, Pair) for s in b.snippets}
-    if snippet.id in taken or any(isinstance(b, Pair) and b.id == snippet.pair for b in blocks):
+    if any(isinstance(b, Pair) and b.id == snippet.pair for b in blocks):
         raise LessonError(path, snippet.line, f"snippet id {snippet.pair!r} is used twice")
     blocks.append(Pair(snippet.pair, (snippet,)))
 

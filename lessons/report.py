@@ -1,0 +1,187 @@
+"""Presentation of a run: SQL formatting and highlighting, similar/duplicate grouping, per-line
+counts for the code gutter. It reads what `lessons.capture` recorded and never touches a database.
+
+Grouping follows django-debug-toolbar's idea: *similar* queries share their SQL text, *duplicate*
+queries share SQL text and parameters. A similar group whose parameters vary is the N+1 signature.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import functools
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlparse
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+from pygments import highlight, lex
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import PythonLexer, SqlLexer
+from pygments.token import STANDARD_TYPES, _TokenType
+
+from lessons.capture import CapturedQuery
+
+SHOWN_QUERIES = 50  # the panel lists this many statements; the JSON API returns all of them
+
+
+def similar_key(query: CapturedQuery) -> str:
+    return query.sql
+
+
+def duplicate_key(query: CapturedQuery) -> tuple[str, str]:
+    return query.sql, repr(query.params)
+
+
+@dataclass(frozen=True)
+class QueryRow:
+    index: int
+    query: CapturedQuery
+    similar: int  # how many statements share this SQL text (1 = unique)
+    duplicate: int  # how many share SQL text and parameters
+
+    @property
+    def duration_ms(self) -> float:
+        return self.query.duration * 1000
+
+    @property
+    def html(self) -> SafeString:
+        return highlight_sql(interpolate(self.query.sql, self.query.params, self.query.many))
+
+
+@dataclass(frozen=True)
+class StatementGroup:
+    """Statements that share their SQL text."""
+
+    sql: str
+    count: int
+    distinct_params: int
+    lines: tuple[int, ...]
+    duration_ms: float
+
+    @property
+    def is_n_plus_one(self) -> bool:
+        return self.count > 1 and self.distinct_params > 1
+
+    @property
+    def has_duplicates(self) -> bool:
+        return self.distinct_params < self.count
+
+    @property
+    def html(self) -> SafeString:
+        return highlight_sql(self.sql)
+
+
+@dataclass(frozen=True)
+class QueryReport:
+    rows: list[QueryRow]
+    groups: list[StatementGroup]  # repeated statements only, most frequent first
+    lines: dict[int, int]  # snippet line -> queries it fired
+
+    @property
+    def shown_rows(self) -> list[QueryRow]:
+        return self.rows[:SHOWN_QUERIES]
+
+    @property
+    def hidden_rows(self) -> int:
+        return max(0, len(self.rows) - SHOWN_QUERIES)
+
+    @property
+    def n_plus_one(self) -> list[StatementGroup]:
+        return [g for g in self.groups if g.is_n_plus_one]
+
+    @property
+    def duplicated(self) -> list[StatementGroup]:
+        return [g for g in self.groups if g.has_duplicates]
+
+
+def build_report(queries: Sequence[CapturedQuery]) -> QueryReport:
+    similar: Counter[str] = Counter(similar_key(q) for q in queries)
+    duplicate: Counter[tuple[str, str]] = Counter(duplicate_key(q) for q in queries)
+    rows = [
+        QueryRow(i, q, similar[similar_key(q)], duplicate[duplicate_key(q)])
+        for i, q in enumerate(queries, 1)
+    ]
+    by_sql: dict[str, list[CapturedQuery]] = defaultdict(list)
+    for q in queries:
+        by_sql[similar_key(q)].append(q)
+    groups = [
+        StatementGroup(
+            sql=sql,
+            count=len(members),
+            distinct_params=len({repr(q.params) for q in members}),
+            lines=tuple(sorted({q.line for q in members if q.line is not None})),
+            duration_ms=sum(q.duration for q in members) * 1000,
+        )
+        for sql, members in by_sql.items()
+        if len(members) > 1
+    ]
+    groups.sort(key=lambda g: -g.count)
+    lines = Counter(q.line for q in queries if q.line is not None)
+    return QueryReport(rows, groups, dict(sorted(lines.items())))
+
+
+def interpolate(sql: str, params: Any, many: bool = False) -> str:
+    """SQL with its parameters written in as literals, for reading only (never executed)."""
+    if params is None or many:
+        return sql
+    if isinstance(params, dict):
+        return sql % {key: _literal(value) for key, value in params.items()}
+    try:
+        return sql % tuple(_literal(value) for value in params)
+    except (TypeError, ValueError):
+        return sql  # placeholders and parameters disagree: show the statement as sent
+
+
+def _literal(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int | float | decimal.Decimal):
+        return str(value)
+    if isinstance(value, bytes):
+        return f"X'{value.hex()}'"
+    if isinstance(value, datetime.date | datetime.time):
+        value = value.isoformat(sep=" ") if isinstance(value, datetime.datetime) else value
+    text = str(value).replace("'", "''")
+    return f"'{text}'"
+
+
+@functools.lru_cache(maxsize=512)
+def highlight_sql(sql: str) -> SafeString:
+    """Reindent with sqlparse, then highlight with Pygments, which escapes every token."""
+    formatted = sqlparse.format(sql, reindent=True, keyword_case="upper")
+    html = highlight(formatted, SqlLexer(), HtmlFormatter(nowrap=True, classprefix="hl-"))
+    return mark_safe(html.rstrip("\n"))  # pygments escapes every token
+
+
+def highlight_python_lines(code: str) -> list[SafeString]:
+    """One escaped, highlighted HTML string per source line, so a gutter can sit beside each."""
+    lines: list[list[str]] = [[]]
+    for token_type, value in lex(code, PythonLexer()):
+        css = _css_class(token_type)
+        for i, part in enumerate(value.split("\n")):
+            if i:
+                lines.append([])
+            if part:
+                text = escape(part)
+                lines[-1].append(f'<span class="hl-{css}">{text}</span>' if css else text)
+    if lines and not lines[-1]:
+        lines.pop()
+    return [mark_safe("".join(parts)) for parts in lines]  # every part was escaped above
+
+
+def _css_class(token_type: _TokenType) -> str:
+    while token_type not in STANDARD_TYPES:
+        token_type = token_type.parent
+    return STANDARD_TYPES[token_type]
+
+
+def gutter(code: str, lines: dict[int, int]) -> Iterable[tuple[int, SafeString, int]]:
+    """(line number, highlighted line, queries fired there) for each line of the snippet."""
+    for number, html in enumerate(highlight_python_lines(code), 1):
+        yield number, html, lines.get(number, 0)
