@@ -8,6 +8,7 @@ reseeding.
 from __future__ import annotations
 
 import contextvars
+import hashlib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -111,3 +112,21 @@ def stats(name: str) -> DatasetStats:
     if row is None or row[0] != SEED_VERSION:
         raise DatasetMissing(name)
     return DatasetStats(spec, json.loads(row[1]))
+
+
+def checksum(name: str) -> str:
+    """A digest of every row of every blog table in dataset `name`: any change alters it."""
+    from django.apps import apps
+
+    digest = hashlib.sha256()
+    with connections[name].cursor() as cursor:
+        for model in sorted(
+            apps.get_app_config("blog").get_models(include_auto_created=True),
+            key=lambda m: m._meta.db_table,
+        ):
+            table = model._meta.db_table
+            cursor.execute(f'SELECT * FROM "{table}" ORDER BY 1')  # our own table names
+            digest.update(table.encode())
+            for row in cursor.fetchall():
+                digest.update(repr(row).encode())
+    return digest.hexdigest()

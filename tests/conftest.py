@@ -1,0 +1,110 @@
+"""Test set-up: the test databases are built once per session, and the three datasets are seeded
+into them by the same code `manage.py seed` uses, so every count the tests check is measured on the
+same deterministic data a learner sees."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import pytest
+from django.db import connections
+from django.test.utils import CaptureQueriesContext, setup_databases, teardown_databases
+
+from blog import datasets, seeding
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(
+    django_test_environment: None, django_db_blocker: object, django_db_keepdb: bool
+) -> Iterator[None]:
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        config = setup_databases(
+            verbosity=0, interactive=False, keepdb=django_db_keepdb, serialized_aliases=set()
+        )
+        for name in datasets.SPECS:
+            seeding.seed(name)
+    yield
+    if not django_db_keepdb:
+        with django_db_blocker.unblock():  # type: ignore[attr-defined]
+            teardown_databases(config, verbosity=0)
+
+
+@pytest.fixture
+def data(django_db_setup: None, django_db_blocker: object) -> Iterator[None]:
+    """Real access to the seeded datasets, outside any test transaction, so that the runner's own
+    transaction is the outermost one and its rollback is the real thing."""
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        yield
+
+
+@pytest.fixture(params=list(datasets.SPECS))
+def dataset(request: pytest.FixtureRequest, data: None) -> str:
+    return str(request.param)
+
+
+@contextmanager
+def queries_on_every_database() -> Iterator[dict[str, CaptureQueriesContext]]:
+    """Capture queries on every connection, to lock a page's total query count."""
+    with ExitStack() as stack:
+        yield {
+            alias: stack.enter_context(CaptureQueriesContext(connections[alias]))
+            for alias in connections
+        }
+
+
+def total(captured: dict[str, CaptureQueriesContext]) -> int:
+    return sum(len(context.captured_queries) for context in captured.values())
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not shutil.which(CHROMIUM):
+        message = f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}; CI must run the browser tests.")
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def screenshot_dir() -> Path:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    return SCREENSHOTS
+
+
+@pytest.fixture(scope="session")
+def course_server(django_db_setup: None) -> Iterator[str]:
+    """The course served over real HTTP on a free port, for the browser tests.
+
+    The server thread reaches the databases only while a test holds the `data` fixture."""
+    from django.contrib.staticfiles.handlers import StaticFilesHandler
+    from django.test.testcases import LiveServerThread
+
+    thread = LiveServerThread("127.0.0.1", static_handler=StaticFilesHandler)
+    thread.daemon = True
+    thread.start()
+    thread.is_ready.wait()
+    if thread.error:
+        raise thread.error
+    yield f"http://127.0.0.1:{thread.port}"
+    thread.terminate()

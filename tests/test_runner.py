@@ -1,0 +1,171 @@
+"""The runner: capture, attribution, errors, bounded output, and the rollback guarantee."""
+
+from __future__ import annotations
+
+import textwrap
+from collections import Counter
+
+import pytest
+
+from blog import datasets
+from lessons.runner import run_snippet
+
+MUTATING = textwrap.dedent(
+    """
+    Post.objects.update(title="changed")
+    Comment.objects.filter(approved=False).delete()
+    author = Author.objects.create(name="New", email="new@example.com")
+    Post.objects.bulk_create(
+        [Post(title=f"bulk {i}", slug=f"bulk-{i}", author=author, body="x") for i in range(3)]
+    )
+    Tag.objects.all().delete()
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM blog_author WHERE id = %s", [1])
+    with transaction.atomic():
+        Category.objects.all().delete()
+    print(Post.objects.filter(title="changed").count(), Tag.objects.count())
+    """
+)
+
+
+def test_mutating_snippet_leaves_the_dataset_unchanged(dataset: str) -> None:
+    before = (datasets.stats(dataset).counts, datasets.checksum(dataset))
+
+    result = run_snippet(MUTATING, dataset)
+
+    assert result.error is None, result.error
+    # Inside the run the changes were real: every post renamed, every tag gone...
+    posts = datasets.stats(dataset).counts["posts"]
+    assert result.output == f"{posts} 0"
+    # ...and afterwards none of them is left.
+    assert (datasets.stats(dataset).counts, datasets.checksum(dataset)) == before
+
+
+def test_failing_snippet_still_rolls_back_what_it_wrote(data: None) -> None:
+    before = datasets.checksum("tiny")
+
+    result = run_snippet("Post.objects.update(view_count=0)\nraise ValueError('stop')", "tiny")
+
+    assert result.error is not None and result.error.type == "ValueError"
+    assert datasets.checksum("tiny") == before
+
+
+def test_commit_from_a_snippet_is_refused(data: None) -> None:
+    before = datasets.checksum("tiny")
+
+    result = run_snippet(
+        "Post.objects.update(view_count=0)\nconnection.cursor().execute('COMMIT')", "tiny"
+    )
+
+    assert result.error is not None
+    assert (result.error.type, result.error.line) == ("TransactionControlRefused", 2)
+    assert datasets.checksum("tiny") == before
+
+
+def test_async_snippet_is_captured_attributed_and_rolled_back(data: None) -> None:
+    before = datasets.checksum("tiny")
+    code = textwrap.dedent(
+        """\
+        total = await Post.objects.acount()
+        titles = [p.title async for p in Post.objects.all()]
+        await Post.objects.aupdate(title="async")
+        renamed = await Post.objects.filter(title="async").acount()
+        print(total == renamed == len(titles))
+        """
+    )
+
+    result = run_snippet(code, "tiny")
+
+    assert result.error is None, result.error
+    assert result.output == "True"
+    assert [q.line for q in result.queries] == [1, 2, 3, 4]
+    assert result.queries[2].sql.startswith("UPDATE")
+    assert datasets.checksum("tiny") == before
+
+
+def test_async_helper_queries_are_attributed_to_the_helper_line(data: None) -> None:
+    code = "async def newest():\n    return await Post.objects.afirst()\n\nawait newest()\n"
+
+    result = run_snippet(code, "tiny")
+
+    assert [q.line for q in result.queries] == [2]
+
+
+def test_queries_are_attributed_to_the_line_that_fired_them(data: None) -> None:
+    code = textwrap.dedent(
+        """\
+        posts = Post.objects.order_by("id")[:3]
+        for post in posts:
+            post.author.name
+            post.tags.count()
+        first = Post.objects.first()
+        """
+    )
+
+    result = run_snippet(code, "tiny")
+
+    assert Counter(q.line for q in result.queries) == {2: 1, 3: 3, 4: 3, 5: 1}
+
+
+def test_sync_orm_in_async_code_reports_synchronous_only_operation(data: None) -> None:
+    result = run_snippet("await Post.objects.acount()\nPost.objects.count()", "tiny")
+
+    assert result.error is not None
+    assert (result.error.type, result.error.line) == ("SynchronousOnlyOperation", 2)
+
+
+def test_syntax_error_comes_back_as_a_result(data: None) -> None:
+    result = run_snippet("posts = Post.objects.all(\n", "tiny")
+
+    assert result.error is not None
+    assert result.error.type == "SyntaxError"
+    assert result.error.line == 1
+    assert result.queries == []
+
+
+def test_exception_comes_back_with_its_snippet_line(data: None) -> None:
+    result = run_snippet("x = Post.objects.count()\nPost.objects.get(pk=-1)\n", "tiny")
+
+    assert result.error is not None
+    assert (result.error.type, result.error.line) == ("DoesNotExist", 2)
+    assert result.query_count == 2
+
+
+def test_exception_inside_a_snippet_function_reports_the_deepest_line(data: None) -> None:
+    result = run_snippet("def f():\n    return 1 / 0\n\nf()\n", "tiny")
+
+    assert result.error is not None
+    assert (result.error.type, result.error.line) == ("ZeroDivisionError", 2)
+
+
+def test_sys_exit_in_a_snippet_is_an_error_not_a_shutdown(data: None) -> None:
+    result = run_snippet("import sys\nsys.exit(3)", "tiny")
+
+    assert result.error is not None and result.error.type == "SystemExit"
+
+
+def test_print_is_bounded_and_counts_what_it_dropped(data: None) -> None:
+    result = run_snippet("for i in range(250):\n    print(i)", "tiny")
+
+    assert result.output.splitlines()[0] == "0"
+    assert len(result.output.splitlines()) == 200
+    assert result.output_dropped == 50
+
+
+def test_print_joins_partial_lines(data: None) -> None:
+    result = run_snippet("print('a', end='')\nprint('b', 'c', sep='-')", "tiny")
+
+    assert result.output == "ab-c"
+
+
+def test_objects_built_are_counted_per_model(data: None) -> None:
+    result = run_snippet("list(Post.objects.select_related('author'))", "tiny")
+
+    posts = datasets.stats("tiny").counts["posts"]
+    assert result.objects_built["Post"] == posts
+    assert result.objects_built["Author"] == posts
+
+
+def test_unknown_dataset_is_refused_before_running(data: None) -> None:
+    with pytest.raises(datasets.UnknownDataset, match="choose one of tiny, medium, large"):
+        run_snippet("print(1)", "huge")

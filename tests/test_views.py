@@ -1,0 +1,184 @@
+"""The course pages: outline, lesson, Run (htmx and plain form post), and their errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+from django.template.loader import render_to_string
+from django.test import Client
+from django.urls import reverse
+
+from blog import datasets
+from lessons.catalog import get_catalog
+from lessons.runs import run_lesson_snippet
+from lessons.views import Card
+from tests.conftest import queries_on_every_database, total
+
+LESSON = "n-plus-one"
+BAD = "count-comments.bad"
+
+
+def run_url(slug: str = LESSON) -> str:
+    return reverse("lessons:run", args=[slug])
+
+
+def panel_attributes(html: str) -> dict[str, str]:
+    match = re.search(r'<section class="panel"(.*?)>', html, re.S)
+    assert match, "no panel in the response"
+    return dict(re.findall(r'data-([a-z-]+)="([^"]*)"', match.group(1)))
+
+
+def test_outline_lists_every_lesson(client: Client, data: None) -> None:
+    response = client.get(reverse("lessons:outline"))
+
+    assert response.status_code == 200
+    for lesson in get_catalog().lessons:
+        assert reverse("lessons:detail", args=[lesson.slug]) in response.content.decode()
+
+
+def test_outline_sends_no_queries(client: Client, data: None) -> None:
+    with queries_on_every_database() as captured:
+        client.get(reverse("lessons:outline"))
+
+    assert total(captured) == 0
+
+
+@pytest.mark.parametrize("slug", [lesson.slug for lesson in get_catalog().lessons])
+def test_lesson_page_sends_one_query_for_its_dataset_counts(
+    client: Client, data: None, slug: str
+) -> None:
+    # One query reads the seeded row counts, to show what each snippet promises.
+    with queries_on_every_database() as captured:
+        response = client.get(reverse("lessons:detail", args=[slug]), {"dataset": "medium"})
+
+    assert response.status_code == 200
+    assert len(captured["medium"].captured_queries) == 1
+    assert total(captured) == 1
+
+
+def test_lesson_page_shows_the_promised_count_for_the_chosen_dataset(
+    client: Client, data: None
+) -> None:
+    expected = (
+        get_catalog().by_slug[LESSON].snippets[BAD].expected_count(datasets.stats("medium").counts)
+    )
+
+    response = client.get(reverse("lessons:detail", args=[LESSON]), {"dataset": "medium"})
+
+    assert f"expects {expected:,} queries" in response.content.decode()
+
+
+def test_htmx_run_returns_the_card_with_its_panel(client: Client, dataset: str) -> None:
+    response = client.post(run_url(), {"snippet": BAD, "dataset": dataset}, HTTP_HX_REQUEST="true")
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" not in html  # a partial, not a page
+    expected = (
+        get_catalog().by_slug[LESSON].snippets[BAD].expected_count(datasets.stats(dataset).counts)
+    )
+    assert panel_attributes(html) == {
+        "snippet": BAD,
+        "dataset": dataset,
+        "query-count": str(expected),
+        "expected-count": str(expected),
+        "matches": "true",
+    }
+
+
+def test_gutter_shows_queries_per_line_after_a_run(client: Client, data: None) -> None:
+    posts = datasets.stats("medium").counts["posts"]
+
+    response = client.post(run_url(), {"snippet": BAD, "dataset": "medium"}, HTTP_HX_REQUEST="true")
+
+    counts = re.findall(
+        r'data-line="(\d+)"><span class="gutter" data-line-count="(\d+)"', response.content.decode()
+    )
+    assert counts == [("1", "0"), ("2", "1"), ("3", str(posts))]
+
+
+def test_plain_form_post_renders_the_whole_page_with_the_panel(client: Client, data: None) -> None:
+    response = client.post(run_url(), {"snippet": BAD, "dataset": "tiny"})
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" in html
+    assert panel_attributes(html)["snippet"] == BAD
+
+
+def test_run_error_is_shown_in_the_card_with_its_line(data: None) -> None:
+    # Lesson snippets all run cleanly, so break a copy of one to see how errors are shown.
+    lesson = get_catalog().by_slug[LESSON]
+    broken = dataclasses.replace(lesson.snippets[BAD], code="posts = 1\nposts / 0\n")
+    run = run_lesson_snippet(lesson, broken, "tiny")
+
+    html = render_to_string(
+        "lessons/_snippet_card.html",
+        {"card": Card(broken, run.expected, run), "lesson": lesson, "dataset": "tiny"},
+    )
+
+    assert "<strong>ZeroDivisionError</strong> on line 2: division by zero" in html
+    assert '<div class="code-line is-error" data-line="2">' in html
+
+
+def test_unknown_lesson_is_404(client: Client, data: None) -> None:
+    assert client.get(reverse("lessons:detail", args=["no-such-lesson"])).status_code == 404
+    assert client.post(run_url("no-such-lesson"), {"snippet": BAD}).status_code == 404
+
+
+def test_unknown_snippet_is_404(client: Client, data: None) -> None:
+    response = client.post(run_url(), {"snippet": "nope.bad", "dataset": "tiny"})
+
+    assert response.status_code == 404
+
+
+def test_unknown_dataset_is_400_with_a_message(client: Client, data: None) -> None:
+    response = client.post(run_url(), {"snippet": BAD, "dataset": "huge"})
+
+    assert response.status_code == 400
+    assert (
+        "Unknown dataset &#x27;huge&#x27;: choose one of tiny, medium, large."
+        in response.content.decode()
+    )
+
+
+def test_unknown_dataset_on_the_lesson_page_is_400(client: Client, data: None) -> None:
+    response = client.get(reverse("lessons:detail", args=[LESSON]), {"dataset": "huge"})
+
+    assert response.status_code == 400
+    assert "choose one of" in response.content.decode()
+
+
+def test_htmx_error_is_a_fragment_with_the_message(client: Client, data: None) -> None:
+    response = client.post(run_url(), {"snippet": BAD, "dataset": "huge"}, HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 400
+    assert response.content.decode().startswith('<p class="problem-message">')
+
+
+def test_post_without_csrf_token_is_403(data: None) -> None:
+    client = Client(enforce_csrf_checks=True)
+
+    response = client.post(run_url(), {"snippet": BAD, "dataset": "tiny"})
+
+    assert response.status_code == 403
+
+
+def test_run_with_get_is_405(client: Client, data: None) -> None:
+    assert client.get(run_url()).status_code == 405
+
+
+def test_missing_dataset_says_how_to_seed_it(
+    client: Client, data: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(datasets, "SEED_VERSION", datasets.SEED_VERSION + 1)
+
+    run = client.post(run_url(), {"snippet": BAD, "dataset": "medium"})
+    page = client.get(reverse("lessons:detail", args=[LESSON]), {"dataset": "medium"})
+
+    assert run.status_code == 503
+    assert "python manage.py seed --dataset medium" in run.content.decode()
+    assert page.status_code == 200
+    assert "has not been seeded yet" in page.content.decode()
