@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from blog import datasets
 from lessons.catalog import get_catalog
-from lessons.runs import run_lesson_snippet
+from lessons.runs import SnippetRun, run_lesson_snippet
 
 
 class Command(BaseCommand):
@@ -47,9 +47,16 @@ class Command(BaseCommand):
                     f"{run.result.objects_built_total:>7,} objects{extra}"
                 )
                 mismatches += not run.matches
-            if len(runs) == 2 and runs[1].result.query_count:
-                bad, fixed = runs
-                ratio = bad.result.query_count / fixed.result.query_count
-                self.stdout.write(f"    fixed sends {ratio:,.1f}x fewer queries")
+            if len(runs) == 2:
+                self.stdout.write(f"    {_compare(*runs)}")
         if mismatches:
             raise CommandError(f"{mismatches} snippet(s) did not match their expect.")
+
+
+def _compare(bad: SnippetRun, fixed: SnippetRun) -> str:
+    b, f = bad.result.query_count, fixed.result.query_count
+    if b > f:
+        return f"fixed sends {b - f:,} fewer queries ({b:,} -> {f:,})"
+    if b == f:
+        return "same number of queries: compare objects built and time"
+    return f"fixed sends more queries ({b:,} -> {f:,}) but compare objects built and time"

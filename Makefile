@@ -1,0 +1,49 @@
+# The course's commands. `make run` and `make test` do all set-up themselves.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+MANAGE := $(BIN)/python manage.py
+INSTALLED := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test seed bench lint format workshop clean
+
+$(INSTALLED): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(INSTALLED)
+
+seed: $(INSTALLED)
+	$(MANAGE) migrate --noinput --verbosity 0
+	$(MANAGE) seed
+
+run: seed
+	@echo ""
+	@echo "  The course is at http://$(HOST):$(PORT)/  (Ctrl+C to stop)"
+	@echo ""
+	$(MANAGE) runserver $(HOST):$(PORT)
+
+test: $(INSTALLED)
+	$(BIN)/pytest
+
+bench: seed
+	$(BIN)/python benchmarks/run_all.py
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy course blog lessons
+
+format: $(INSTALLED)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# For a room: no DEBUG, static files collected, a multi-threaded production server on the LAN.
+workshop: seed
+	COURSE_DEBUG=0 $(MANAGE) collectstatic --noinput --verbosity 0
+	COURSE_DEBUG=0 COURSE_ALLOWED_HOSTS='*' $(BIN)/gunicorn course.wsgi --bind 0.0.0.0:$(PORT) --workers 2 --threads 8
+
+clean:
+	rm -rf $(VENV) var
