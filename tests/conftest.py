@@ -71,8 +71,10 @@ def total(captured: dict[str, CaptureQueriesContext]) -> int:
     return sum(len(context.captured_queries) for context in captured.values())
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser() -> Iterator[object]:
+    """A headless chromium. Function-scoped on purpose: while Playwright's loop runs in this
+    thread, Django refuses sync ORM calls here, so tests read the database before asking for it."""
     if not shutil.which(CHROMIUM):
         message = f"Debian's chromium is not installed at {CHROMIUM} (apt-get install chromium)"
         if os.environ.get("CI"):

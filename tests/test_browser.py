@@ -1,0 +1,69 @@
+"""In a real browser (Debian's chromium through Playwright): htmx Run buttons and the panel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from blog import datasets
+from lessons.catalog import get_catalog
+
+pytestmark = pytest.mark.browser
+
+LESSON = "n-plus-one"
+
+
+@pytest.fixture
+def promised_on_medium(data: None) -> dict[str, int]:
+    # Read before the browser starts: Playwright's event loop makes the ORM refuse sync calls.
+    counts = datasets.stats("medium").counts
+    snippets = get_catalog().by_slug[LESSON].snippets
+    return {
+        sid: snippets[sid].expected_count(counts)
+        for sid in ("count-comments.bad", "count-comments.fixed")
+    }
+
+
+def test_n_plus_one_runs_on_medium(
+    promised_on_medium: dict[str, int], course_server: str, browser, screenshot_dir: Path
+) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{course_server}/lessons/{LESSON}/")
+    page.get_by_role("link", name="Staging").click()
+    page.wait_for_url("**dataset=medium")
+
+    for snippet_id, promised in promised_on_medium.items():
+        page.click(f"[data-run='{snippet_id}']")
+        panel = page.locator(f".panel[data-snippet='{snippet_id}']")
+        panel.wait_for()
+        assert panel.get_attribute("data-dataset") == "medium"
+        assert int(panel.get_attribute("data-query-count")) == promised
+        assert int(panel.get_attribute("data-expected-count")) == promised
+
+    bad = page.locator("#card-count-comments-bad")
+    assert bad.locator(".flag--n-plus-one").count() == 1
+    assert bad.locator(".code-line[data-line='3'] .gutter").inner_text() == str(
+        promised_on_medium["count-comments.bad"] - 1
+    )
+    page.locator("#pair-count-comments").screenshot(
+        path=str(screenshot_dir / "n-plus-one-medium.png")
+    )
+    page.screenshot(path=str(screenshot_dir / "n-plus-one-page.png"), full_page=True)
+    page.close()
+
+
+def test_run_shows_an_error_message_when_the_server_refuses(
+    data: None, course_server: str, browser
+) -> None:
+    page = browser.new_page()
+    page.goto(f"{course_server}/lessons/{LESSON}/")
+    # Point one Run form at a dataset that does not exist, as a stale page might.
+    page.eval_on_selector(
+        "#card-count-comments-bad input[name=dataset]", "input => input.value = 'huge'"
+    )
+    page.click("[data-run='count-comments.bad']")
+    status = page.locator("#card-count-comments-bad .card-status")
+    expect(status).to_contain_text("Unknown dataset 'huge'")
+    page.close()
