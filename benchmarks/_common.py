@@ -23,7 +23,7 @@ def setup_django() -> None:
 def interleaved(variants: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
     """Median seconds per variant, running them in turn each round so drift hits all alike."""
     samples: dict[str, list[float]] = {name: [] for name in variants}
-    for name, run in variants.items():  # warm caches and connections once, untimed
+    for run in variants.values():  # warm caches and connections once, untimed
         run()
     for _ in range(rounds):
         for name, run in variants.items():

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.core.management import call_command
 from django.db import connections, transaction
-from django.db.models import F
+from django.db.models import F, Model
 from django.db.models.functions import Coalesce
 from django.utils.text import slugify
 from faker import Faker
@@ -60,18 +60,20 @@ def seed(name: str, *, force: bool = False, progress: Progress = _no_progress) -
 
 
 def _clear(name: str) -> None:
-    models = [Post.tags.through, Comment, Post, Profile, Author, Tag, Category, SeedInfo]
+    models: list[type[Model]] = [
+        Post.tags.through, Comment, Post, Profile, Author, Tag, Category, SeedInfo,
+    ]  # fmt: skip
     with connections[name].cursor() as cursor:
         for model in models:
             cursor.execute(f"DELETE FROM {model._meta.db_table}")  # our own table names
 
 
 def _count(name: str) -> dict[str, int]:
-    models = {
+    models: dict[str, type[Model]] = {
         "authors": Author, "profiles": Profile, "categories": Category, "tags": Tag,
         "posts": Post, "comments": Comment, "post_tags": Post.tags.through,
     }  # fmt: skip
-    return {key: model.objects.using(name).count() for key, model in models.items()}
+    return {key: model._default_manager.using(name).count() for key, model in models.items()}
 
 
 def _build(spec: datasets.DatasetSpec, progress: Progress) -> None:
@@ -111,7 +113,7 @@ def _build(spec: datasets.DatasetSpec, progress: Progress) -> None:
     commenters = [fake.name() for _ in range(COMMENTER_POOL)]
     statuses = [Post.Status.PUBLISHED] * 7 + [Post.Status.DRAFT] * 2 + [Post.Status.ARCHIVED]
     posts: list[Post] = []
-    post_tags = []
+    post_tags: list[Model] = []
     comments: list[Comment] = []
     comment_id = post_tag_id = 0
     for pid in range(1, spec.posts + 1):
@@ -156,9 +158,9 @@ def _build(spec: datasets.DatasetSpec, progress: Progress) -> None:
     Post.objects.update(updated_at=Coalesce(F("published_at"), F("created_at")))
 
 
-def _flush(posts: list[Post], post_tags: list[object], comments: list[Comment]) -> None:
+def _flush(posts: list[Post], post_tags: list[Model], comments: list[Comment]) -> None:
     Post.objects.bulk_create(posts)
-    Post.tags.through.objects.bulk_create(post_tags)
+    Post.tags.through.objects.bulk_create(post_tags)  # type: ignore[arg-type]
     Comment.objects.bulk_create(comments)
     posts.clear()
     post_tags.clear()
