@@ -113,3 +113,20 @@ def test_two_lessons_in_the_same_place_is_an_error(tmp_path: Path) -> None:
 
     with pytest.raises(LessonError, match="order 1 is also"):
         load_catalog(tmp_path)
+
+
+def test_system_check_reports_a_broken_lesson_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lessons import apps, catalog
+
+    write(tmp_path, "Text.\n", name="broken.md")
+    monkeypatch.setattr(catalog, "CONTENT_DIR", tmp_path)
+    catalog.get_catalog.cache_clear()
+    try:
+        [error] = apps.check_lesson_files()
+    finally:
+        catalog.get_catalog.cache_clear()
+
+    assert error.id == "lessons.E001"
+    assert "broken.md:1: slug 'demo' must match the file name 'broken'" in error.msg
