@@ -88,10 +88,10 @@ def test_htmx_run_returns_the_card_with_its_panel(client: Client, dataset: str) 
     }
 
 
-def test_gutter_shows_queries_per_line_after_a_run(client: Client, data: None) -> None:
-    posts = datasets.stats("medium").counts["posts"]
+def test_gutter_shows_queries_per_line_after_a_run(client: Client, dataset: str) -> None:
+    posts = datasets.stats(dataset).counts["posts"]
 
-    response = client.post(run_url(), {"snippet": BAD, "dataset": "medium"}, HTTP_HX_REQUEST="true")
+    response = client.post(run_url(), {"snippet": BAD, "dataset": dataset}, HTTP_HX_REQUEST="true")
 
     counts = re.findall(
         r'data-line="(\d+)"><span class="gutter" data-line-count="(\d+)"', response.content.decode()
