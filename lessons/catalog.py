@@ -36,7 +36,8 @@ CONTENT_DIR = Path(__file__).resolve().parent / "content"
 SIDES = ("bad", "fixed")
 _SNIPPET_INFO = re.compile(r"^python\s*\{(?P<attrs>.*)\}\s*$")
 _SNIPPET_ID = re.compile(r"^#(?P<pair>[a-z0-9][a-z0-9-]*)(?:\.(?P<side>[a-z]+))?$")
-_ATTRIBUTES = {"expect", "title"}
+_ATTRIBUTES = {"expect", "title", "raises", "metrics"}
+_METRICS = {"memory"}
 _FRONT_MATTER = {"title": str, "slug": str, "part": int, "order": int, "summary": str}
 
 
@@ -55,6 +56,8 @@ class Snippet:
     expect: str
     title: str
     line: int  # where the fence opens in the lesson file
+    raises: str  # the exception type this snippet demonstrates, or ""
+    measure_memory: bool
     _expect_tree: ast.expr = field(repr=False, compare=False)
 
     def expected_count(self, counts: Mapping[str, int]) -> int:
@@ -268,6 +271,9 @@ def _parse_snippet(path: Path, line: int, token: Token) -> Snippet:
         attrs[key] = value
     if "expect" not in attrs:
         raise LessonError(path, line, f'snippet {words[0]} needs expect="..."')
+    metrics = set(attrs.get("metrics", "").split())
+    if metrics - _METRICS:
+        raise LessonError(path, line, f"unknown metrics {sorted(metrics - _METRICS)}: use memory")
     try:
         tree = expect.parse(attrs["expect"])
     except expect.ExpectError as exc:
@@ -284,6 +290,8 @@ def _parse_snippet(path: Path, line: int, token: Token) -> Snippet:
         expect=attrs["expect"],
         title=attrs.get("title", ""),
         line=line,
+        raises=attrs.get("raises", ""),
+        measure_memory="memory" in metrics,
         _expect_tree=tree,
     )
 

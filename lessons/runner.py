@@ -12,6 +12,8 @@ import ast
 import builtins
 import inspect
 import re
+import threading
+import tracemalloc
 from dataclasses import dataclass, field
 from time import perf_counter
 from types import CodeType, TracebackType
@@ -65,6 +67,7 @@ class RunResult:
     output: str = ""
     output_dropped: int = 0  # printed lines beyond the output bound
     objects_built: dict[str, int] = field(default_factory=dict)
+    peak_memory: int | None = None  # bytes, when measured
     error: RunError | None = None
 
     @property
@@ -76,8 +79,15 @@ class RunResult:
         return sum(self.objects_built.values())
 
 
-def run_snippet(code: str, dataset: str) -> RunResult:
-    """Execute `code` on `dataset` and report what it did. Nothing it writes persists."""
+# tracemalloc is process-wide: one memory-measured run at a time.
+_memory_lock = threading.Lock()
+
+
+def run_snippet(code: str, dataset: str, *, measure_memory: bool = False) -> RunResult:
+    """Execute `code` on `dataset` and report what it did. Nothing it writes persists.
+
+    With measure_memory, the peak Python memory allocated during the run is recorded too
+    (tracemalloc slows execution, so lessons ask for it only where memory is the point)."""
     datasets.get_spec(dataset)  # UnknownDataset before anything else happens
     result = RunResult(dataset=dataset)
     try:
@@ -109,7 +119,10 @@ def run_snippet(code: str, dataset: str) -> RunResult:
                 connection.execute_wrapper(_refuse_transaction_control),
                 connection.execute_wrapper(recorder),
             ):
-                _execute(compiled, namespace, recorder)
+                if measure_memory:
+                    result.peak_memory = _execute_measuring_memory(compiled, namespace, recorder)
+                else:
+                    _execute(compiled, namespace, recorder)
         except (Exception, SystemExit) as exc:
             result.error = _error_from(exc)
         finally:
@@ -136,6 +149,18 @@ def _execute(compiled: CodeType, namespace: dict[str, Any], recorder: QueryRecor
     # async_to_sync runs the loop in another thread and brings the ORM's thread-sensitive work
     # back to this one, so queries use this connection: captured, and inside the transaction.
     async_to_sync(drive)()
+
+
+def _execute_measuring_memory(
+    compiled: CodeType, namespace: dict[str, Any], recorder: QueryRecorder
+) -> int:
+    with _memory_lock:
+        tracemalloc.start()
+        try:
+            _execute(compiled, namespace, recorder)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
 
 
 def _refuse_transaction_control(

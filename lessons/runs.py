@@ -29,6 +29,12 @@ class SnippetRun:
         return self.result.query_count == self.expected
 
     @property
+    def error_expected(self) -> bool:
+        """The snippet raised exactly the exception its lesson demonstrates."""
+        error = self.result.error
+        return error is not None and error.type == self.snippet.raises
+
+    @property
     def duration_ms(self) -> float:
         return self.result.duration * 1000
 
@@ -49,6 +55,7 @@ class SnippetRun:
             "expected_query_count": self.expected,
             "duration_ms": round(self.duration_ms, 3),
             "objects_built": result.objects_built,
+            "peak_memory_bytes": result.peak_memory,
             "queries": [
                 {
                     "sql": q.sql,
@@ -72,7 +79,8 @@ class SnippetRun:
 def run_lesson_snippet(lesson: Lesson, snippet: Snippet, dataset: str) -> SnippetRun:
     """Raises UnknownDataset or DatasetMissing before running anything."""
     stats = datasets.stats(dataset)  # read before capture starts, so it is never counted
-    return SnippetRun(lesson, snippet, stats, run_snippet(snippet.code, dataset))
+    result = run_snippet(snippet.code, dataset, measure_memory=snippet.measure_memory)
+    return SnippetRun(lesson, snippet, stats, result)
 
 
 def _jsonable(params: Any) -> Any:

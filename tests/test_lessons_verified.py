@@ -19,7 +19,10 @@ SNIPPETS = [
 def test_snippet_matches_its_expect(lesson, snippet, dataset: str) -> None:
     run = run_lesson_snippet(lesson, snippet, dataset)
 
-    assert run.result.error is None, run.result.error
+    if snippet.raises:
+        assert run.error_expected, f"{snippet.id} should raise {snippet.raises}: {run.result.error}"
+    else:
+        assert run.result.error is None, run.result.error
     expected = snippet.expected_count(datasets.stats(dataset).counts)
     assert run.result.query_count == expected, (
         f"{snippet.id} on {dataset}: measured {run.result.query_count}, "

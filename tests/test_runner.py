@@ -169,3 +169,15 @@ def test_objects_built_are_counted_per_model(data: None) -> None:
 def test_unknown_dataset_is_refused_before_running(data: None) -> None:
     with pytest.raises(datasets.UnknownDataset, match="choose one of tiny, medium, large"):
         run_snippet("print(1)", "huge")
+
+
+def test_peak_memory_is_measured_only_when_asked(data: None) -> None:
+    code = "rows = list(Comment.objects.all())"
+
+    plain = run_snippet(code, "medium")
+    measured = run_snippet(code, "medium", measure_memory=True)
+
+    assert plain.peak_memory is None
+    assert measured.peak_memory is not None
+    # Hundreds of Comment instances cannot fit in less than a few dozen kilobytes.
+    assert measured.peak_memory > 50_000
