@@ -39,6 +39,7 @@ _SNIPPET_ID = re.compile(r"^#(?P<pair>[a-z0-9][a-z0-9-]*)(?:\.(?P<side>[a-z]+))?
 _ATTRIBUTES = {"expect", "title", "raises", "metrics"}
 _METRICS = {"memory"}
 _FRONT_MATTER = {"title": str, "slug": str, "part": int, "order": int, "summary": str}
+_OPTIONAL_FRONT_MATTER = {"chart": str}  # a pair whose scale chart the page draws on load
 
 
 class LessonError(ValueError):
@@ -95,6 +96,7 @@ class Lesson:
     part: int
     order: int
     summary: str
+    chart: str  # pair id whose scale chart is shown by default, or ""
     blocks: tuple[Prose | Pair, ...]
     quiz: tuple[Question, ...]
     path: Path
@@ -102,6 +104,10 @@ class Lesson:
     @property
     def pairs(self) -> list[Pair]:
         return [block for block in self.blocks if isinstance(block, Pair)]
+
+    @functools.cached_property
+    def pairs_by_id(self) -> dict[str, Pair]:
+        return {pair.id: pair for pair in self.pairs}
 
     @functools.cached_property
     def snippets(self) -> dict[str, Snippet]:
@@ -210,6 +216,8 @@ def parse_lesson(path: Path) -> Lesson:
         prose_start = end
     _flush_prose(blocks, body_lines[prose_start:])
 
+    if meta.get("chart") and not any(isinstance(b, Pair) and b.id == meta["chart"] for b in blocks):
+        raise LessonError(path, 1, f"chart names {meta['chart']!r}, which is not a pair here")
     for block in blocks:
         if isinstance(block, Pair) and block.snippets[0].side == "bad" and len(block.snippets) < 2:
             raise LessonError(path, block.snippets[0].line, f"pair {block.id!r} has no fixed side")
@@ -219,6 +227,7 @@ def parse_lesson(path: Path) -> Lesson:
         part=meta["part"],
         order=meta["order"],
         summary=meta["summary"],
+        chart=meta.get("chart", ""),
         blocks=tuple(blocks),
         quiz=tuple(quiz),
         path=path,
@@ -244,7 +253,10 @@ def _validate_front_matter(path: Path, front: dict[str, Any]) -> dict[str, Any]:
     for key, kind in _FRONT_MATTER.items():
         if not isinstance(front.get(key), kind):
             raise LessonError(path, 1, f"front matter needs {key} ({kind.__name__})")
-    unknown = set(front) - set(_FRONT_MATTER)
+    for key, kind in _OPTIONAL_FRONT_MATTER.items():
+        if key in front and not isinstance(front[key], kind):
+            raise LessonError(path, 1, f"front matter {key} must be a {kind.__name__}")
+    unknown = set(front) - set(_FRONT_MATTER) - set(_OPTIONAL_FRONT_MATTER)
     if unknown:
         raise LessonError(path, 1, f"unknown front matter keys: {', '.join(sorted(unknown))}")
     return front

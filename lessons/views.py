@@ -6,13 +6,17 @@ from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_POST
 
 from blog import datasets
 from lessons.catalog import Lesson, Pair, Snippet, get_catalog
+from lessons.progress import Progress
+from lessons.quiz import quiz_context
 from lessons.report import gutter
 from lessons.runs import SnippetRun, run_lesson_snippet
+from lessons.scale import ScaleReport, measure
 
 
 @dataclass
@@ -35,6 +39,16 @@ class Card:
     def error_line(self) -> int | None:
         error = self.run.result.error if self.run else None
         return error.line if error else None
+
+
+@dataclass
+class PairView:
+    """A pair as the lesson page shows it: its cards and, once measured, its scale chart."""
+
+    pair: Pair
+    cards: list[Card]
+    scale: ScaleReport | None
+    autoload: bool  # draw the scale chart as soon as the page loads
 
 
 class Problem(Exception):
@@ -64,6 +78,13 @@ def get_snippet(lesson: Lesson, snippet_id: str) -> Snippet:
         raise Http404(f"Lesson {lesson.slug!r} has no snippet {snippet_id!r}.") from None
 
 
+def get_pair(lesson: Lesson, pair_id: str) -> Pair:
+    try:
+        return lesson.pairs_by_id[pair_id]
+    except KeyError:
+        raise Http404(f"Lesson {lesson.slug!r} has no pair {pair_id!r}.") from None
+
+
 def chosen_dataset(value: str | None) -> str:
     name = value or datasets.active()
     try:
@@ -86,7 +107,17 @@ def outline(request: HttpRequest) -> HttpResponse:
         dataset = chosen_dataset(request.GET.get("dataset"))
     except Problem as problem:
         return problem_response(request, problem)
-    return render(request, "lessons/outline.html", {"catalog": get_catalog(), "dataset": dataset})
+    catalog = get_catalog()
+    overview = Progress(request.session).overview(catalog)
+    context = {
+        "catalog": catalog,
+        "dataset": dataset,
+        "progress": overview,
+        "opened": sum(1 for p in overview.values() if p.opened),
+        "correct": sum(p.correct for p in overview.values()),
+        "questions": sum(p.questions for p in overview.values()),
+    }
+    return render(request, "lessons/outline.html", context)
 
 
 @require_GET
@@ -96,7 +127,9 @@ def lesson_detail(request: HttpRequest, slug: str) -> HttpResponse:
         dataset = chosen_dataset(request.GET.get("dataset"))
     except Problem as problem:
         return problem_response(request, problem)
-    return render(request, "lessons/lesson.html", lesson_context(lesson, dataset))
+    progress = Progress(request.session)
+    progress.mark_opened(lesson)
+    return render(request, "lessons/lesson.html", lesson_context(request, lesson, dataset))
 
 
 @require_POST
@@ -109,15 +142,43 @@ def run(request: HttpRequest, slug: str) -> HttpResponse:
         snippet_run = run_or_problem(lesson, snippet, dataset)
     except Problem as problem:
         return problem_response(request, problem)
+    Progress(request.session).mark_run(lesson, snippet.id)
     if request.headers.get("HX-Request"):
         card = Card(snippet, snippet_run.expected, snippet_run)
         context = {"card": card, "lesson": lesson, "dataset": dataset}
         return render(request, "lessons/_snippet_card.html", context)
-    return render(request, "lessons/lesson.html", lesson_context(lesson, dataset, snippet_run))
+    context = lesson_context(request, lesson, dataset, snippet_run)
+    return render(request, "lessons/lesson.html", context)
+
+
+@require_POST
+def scale(request: HttpRequest, slug: str) -> HttpResponse:
+    """Run a pair on every dataset and chart it. htmx gets the chart; a form post the page."""
+    lesson = get_lesson(slug)
+    pair = get_pair(lesson, request.POST.get("pair", ""))
+    try:
+        dataset = chosen_dataset(request.GET.get("dataset"))
+        report = ScaleReport(measure(lesson, pair))
+    except Problem as problem:
+        return problem_response(request, problem)
+    except datasets.DatasetMissing as exc:
+        return problem_response(request, Problem(503, str(exc)))
+    progress = Progress(request.session)
+    for snippet in pair.snippets:
+        progress.mark_run(lesson, snippet.id)
+    if request.headers.get("HX-Request"):
+        context = {"lesson": lesson, "pair": pair, "scale": report, "dataset": dataset}
+        return render(request, "lessons/_scale.html", context)
+    context = lesson_context(request, lesson, dataset, scale=(pair, report))
+    return render(request, "lessons/lesson.html", context)
 
 
 def lesson_context(
-    lesson: Lesson, dataset: str, snippet_run: SnippetRun | None = None
+    request: HttpRequest,
+    lesson: Lesson,
+    dataset: str,
+    snippet_run: SnippetRun | None = None,
+    scale: tuple[Pair, ScaleReport] | None = None,
 ) -> dict[str, Any]:
     catalog = get_catalog()
     try:
@@ -133,11 +194,22 @@ def lesson_context(
         return Card(snippet, expected, run)
 
     previous, following = catalog.neighbours(lesson)
+    progress = Progress(request.session)
     return {
+        **quiz_context(lesson.slug, list(lesson.quiz), progress),
+        "answer_url": reverse("lessons:quiz-answer", args=[lesson.slug]),
+        "lesson_progress": progress.for_lesson(lesson),
         "lesson": lesson,
         "part": next(p for p in catalog.parts if p.number == lesson.part),
         "blocks": [
-            (block, [card(s) for s in block.snippets]) if isinstance(block, Pair) else (block, [])
+            PairView(
+                block,
+                [card(s) for s in block.snippets],
+                scale[1] if scale and scale[0] == block else None,
+                autoload=block.id == lesson.chart,
+            )
+            if isinstance(block, Pair)
+            else block
             for block in lesson.blocks
         ],
         "dataset": dataset,

@@ -1,0 +1,92 @@
+"""Quizzes: per-learner shuffled choices, grading, and the final exam's question mix."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from lessons.catalog import Catalog, Question
+from lessons.progress import Progress
+
+
+class QuizTampered(ValueError):
+    """A question id or choice that no form of ours could have sent."""
+
+
+def choice_order(seed: int, question: Question) -> list[int]:
+    """Original choice indices in the order this learner sees them."""
+    order = list(range(len(question.choices)))
+    random.Random(f"{seed}:{question.id}").shuffle(order)
+    return order
+
+
+@dataclass(frozen=True)
+class ShownQuestion:
+    question: Question
+    order: list[int]
+    chosen: int | None  # original index of the learner's answer, if any
+    number: int
+
+    @property
+    def choices(self) -> list[tuple[int, str, int]]:
+        """(position shown, text, original index) for each choice."""
+        return [(pos, self.question.choices[i], i) for pos, i in enumerate(self.order)]
+
+    @property
+    def answered(self) -> bool:
+        return self.chosen is not None
+
+    @property
+    def correct(self) -> bool:
+        return self.chosen == self.question.answer
+
+    @property
+    def dom_id(self) -> str:
+        return f"q-{self.question.id}"
+
+
+def show(questions: list[Question], seed: int, answers: dict[str, int]) -> list[ShownQuestion]:
+    return [
+        ShownQuestion(q, choice_order(seed, q), answers.get(q.id), number)
+        for number, q in enumerate(questions, 1)
+    ]
+
+
+def resolve_answer(
+    questions: list[Question], seed: int, question_id: str, position: str | None
+) -> tuple[Question, int]:
+    """The question and the original index of the choice shown at `position`."""
+    question = next((q for q in questions if q.id == question_id), None)
+    if question is None:
+        raise QuizTampered(f"There is no question {question_id!r} in this quiz.")
+    try:
+        index = int(position)
+    except (TypeError, ValueError):
+        raise QuizTampered("Pick one of the answers before checking.") from None
+    order = choice_order(seed, question)
+    if not 0 <= index < len(order):
+        raise QuizTampered(f"Question {question_id!r} has no answer number {index}.")
+    return question, order[index]
+
+
+def exam_questions(catalog: Catalog, seed: int, per_lesson: int = 1) -> list[Question]:
+    """A few questions from every lesson, in a learner-specific mixed order."""
+    rng = random.Random(f"{seed}:exam")
+    picked = [
+        q
+        for lesson in catalog.lessons
+        for q in rng.sample(list(lesson.quiz), min(per_lesson, len(lesson.quiz)))
+    ]
+    rng.shuffle(picked)
+    return picked
+
+
+def quiz_context(quiz: str, questions: list[Question], progress: Progress) -> dict[str, object]:
+    shown = show(questions, progress.seed, progress.answers(quiz))
+    return {
+        "quiz": quiz,
+        "questions": shown,
+        "correct": sum(1 for q in shown if q.answered and q.correct),
+        "answered": sum(1 for q in shown if q.answered),
+        "total": len(shown),
+    }

@@ -1,0 +1,66 @@
+"""Quiz answers (per lesson and the final exam) and the progress reset."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from lessons.catalog import Question, get_catalog
+from lessons.progress import EXAM, Progress
+from lessons.quiz import QuizTampered, exam_questions, quiz_context, resolve_answer
+from lessons.views import Problem, get_lesson, problem_response
+
+
+@require_POST
+def answer_lesson(request: HttpRequest, slug: str) -> HttpResponse:
+    lesson = get_lesson(slug)
+    url = reverse("lessons:detail", args=[slug])
+    return _answer(request, lesson.slug, list(lesson.quiz), url)
+
+
+@require_POST
+def answer_exam(request: HttpRequest) -> HttpResponse:
+    questions = exam_questions(get_catalog(), Progress(request.session).seed)
+    return _answer(request, EXAM, questions, reverse("lessons:exam"))
+
+
+def _answer(request: HttpRequest, quiz: str, questions: list[Question], page: str) -> HttpResponse:
+    progress = Progress(request.session)
+    try:
+        question, choice = resolve_answer(
+            questions, progress.seed, request.POST.get("question", ""), request.POST.get("choice")
+        )
+    except QuizTampered as exc:
+        return problem_response(request, Problem(400, str(exc)))
+    progress.record_answer(quiz, question.id, choice)
+    if not request.headers.get("HX-Request"):
+        return redirect(f"{page}#q-{question.id}")
+    context = quiz_context(quiz, questions, progress)
+    shown = next(q for q in context["questions"] if q.question.id == question.id)  # type: ignore[attr-defined]
+    return render(
+        request,
+        "lessons/_question_answered.html",
+        {**context, "sq": shown, "answer_url": request.path},
+    )
+
+
+@require_GET
+def exam(request: HttpRequest) -> HttpResponse:
+    progress = Progress(request.session)
+    questions = exam_questions(get_catalog(), progress.seed)
+    context = quiz_context(EXAM, questions, progress)
+    return render(
+        request, "lessons/exam.html", {**context, "answer_url": reverse("lessons:exam-answer")}
+    )
+
+
+@require_POST
+def reset_progress(request: HttpRequest) -> HttpResponse:
+    Progress(request.session).reset()
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = reverse("lessons:outline")
+    return redirect(target)
