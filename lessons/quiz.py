@@ -59,10 +59,12 @@ def resolve_answer(
     question = next((q for q in questions if q.id == question_id), None)
     if question is None:
         raise QuizTampered(f"There is no question {question_id!r} in this quiz.")
+    if not position:
+        raise QuizTampered("Pick one of the answers before checking.")
     try:
         index = int(position)
-    except (TypeError, ValueError):
-        raise QuizTampered("Pick one of the answers before checking.") from None
+    except ValueError:
+        raise QuizTampered(f"{position!r} is not one of the answers.") from None
     order = choice_order(seed, question)
     if not 0 <= index < len(order):
         raise QuizTampered(f"Question {question_id!r} has no answer number {index}.")

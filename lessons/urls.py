@@ -11,6 +11,7 @@ urlpatterns = [
     path("lessons/<slug:slug>/run/", views.run, name="run"),
     path("lessons/<slug:slug>/scale/", views.scale, name="scale"),
     path("lessons/<slug:slug>/quiz/", quiz_views.answer_lesson, name="quiz-answer"),
+    path("explain/", views.explain_query, name="explain"),
     path("exam/", quiz_views.exam, name="exam"),
     path("exam/answer/", quiz_views.answer_exam, name="exam-answer"),
     path("progress/reset/", quiz_views.reset_progress, name="progress-reset"),

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from blog import datasets
 from lessons.catalog import Lesson, Pair, Snippet, get_catalog
+from lessons.explain import PlanRefused, explain
 from lessons.progress import Progress
 from lessons.quiz import quiz_context
 from lessons.report import gutter
@@ -171,6 +172,16 @@ def scale(request: HttpRequest, slug: str) -> HttpResponse:
         return render(request, "lessons/_scale.html", context)
     context = lesson_context(request, lesson, dataset, scale=(pair, report))
     return render(request, "lessons/lesson.html", context)
+
+
+@require_POST
+def explain_query(request: HttpRequest) -> HttpResponse:
+    try:
+        plan = explain(request.POST.get("token", ""))
+    except PlanRefused as exc:
+        return problem_response(request, Problem(400, str(exc)))
+    template = "lessons/_plan.html" if request.headers.get("HX-Request") else "lessons/plan.html"
+    return render(request, template, {"plan": plan})
 
 
 def lesson_context(

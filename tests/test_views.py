@@ -38,24 +38,39 @@ def test_outline_lists_every_lesson(client: Client, data: None) -> None:
         assert reverse("lessons:detail", args=[lesson.slug]) in response.content.decode()
 
 
-def test_outline_sends_no_queries(client: Client, data: None) -> None:
+def test_outline_sends_no_queries_for_a_new_visitor(client: Client, data: None) -> None:
     with queries_on_every_database() as captured:
         client.get(reverse("lessons:outline"))
 
     assert total(captured) == 0
 
 
-@pytest.mark.parametrize("slug", [lesson.slug for lesson in get_catalog().lessons])
-def test_lesson_page_sends_one_query_for_its_dataset_counts(
-    client: Client, data: None, slug: str
-) -> None:
-    # One query reads the seeded row counts, to show what each snippet promises.
-    with queries_on_every_database() as captured:
-        response = client.get(reverse("lessons:detail", args=[slug]), {"dataset": "medium"})
+def test_outline_reads_only_the_session_for_a_returning_learner(client: Client, data: None) -> None:
+    client.get(reverse("lessons:detail", args=[LESSON]))
 
-    assert response.status_code == 200
-    assert len(captured["medium"].captured_queries) == 1
+    with queries_on_every_database() as captured:
+        client.get(reverse("lessons:outline"))
+
+    assert len(captured["default"].captured_queries) == 1
     assert total(captured) == 1
+
+
+@pytest.mark.parametrize("slug", [lesson.slug for lesson in get_catalog().lessons])
+def test_lesson_page_query_count_is_locked(client: Client, data: None, slug: str) -> None:
+    url = reverse("lessons:detail", args=[slug])
+
+    with queries_on_every_database() as first_visit:
+        assert client.get(url, {"dataset": "medium"}).status_code == 200
+    with queries_on_every_database() as next_visit:
+        assert client.get(url, {"dataset": "medium"}).status_code == 200
+
+    # The dataset: one query for its seeded row counts, to show what each snippet promises.
+    assert len(first_visit["medium"].captured_queries) == 1
+    assert len(next_visit["medium"].captured_queries) == 1
+    # The session: created on the first visit (key check, BEGIN, INSERT, COMMIT), then only read.
+    assert len(first_visit["default"].captured_queries) == 4
+    assert len(next_visit["default"].captured_queries) == 1
+    assert total(first_visit) == 5 and total(next_visit) == 2
 
 
 def test_lesson_page_shows_the_promised_count_for_the_chosen_dataset(
