@@ -1,12 +1,52 @@
-// htmx does not swap error responses; show their message in the card that asked instead.
+// Small enhancements on top of htmx. Every page works without this file.
+
+// htmx does not swap error responses; show their message next to the form that asked instead.
 document.addEventListener("htmx:responseError", (event) => {
   const form = event.detail.elt.closest("form");
   const status = form && form.querySelector(".card-status");
   if (!status) return;
   const text = new DOMParser().parseFromString(event.detail.xhr.responseText, "text/html").body.textContent;
-  status.textContent = (text || "The run failed.").trim();
+  status.textContent = (text || "That did not work.").trim();
 });
 document.addEventListener("htmx:sendError", (event) => {
   const status = event.detail.elt.closest("form")?.querySelector(".card-status");
   if (status) status.textContent = "The course server did not answer. Is it still running?";
+});
+
+// Presenter mode: larger type for projectors, remembered by this browser.
+function setPresenter(on) {
+  document.documentElement.classList.toggle("presenter", on);
+  localStorage.setItem("presenter", on ? "1" : "0");
+  document.querySelectorAll("[data-presenter-toggle]").forEach((button) => button.setAttribute("aria-pressed", String(on)));
+}
+document.addEventListener("click", (event) => {
+  if (event.target.closest("[data-presenter-toggle]")) {
+    setPresenter(!document.documentElement.classList.contains("presenter"));
+  }
+});
+document.addEventListener("DOMContentLoaded", () => setPresenter(localStorage.getItem("presenter") === "1"));
+
+// Keyboard: r runs the snippet that has focus, [ and ] move between lessons, p toggles presenter
+// mode, ? lists the shortcuts.
+const shortcuts = {
+  r: () => {
+    const card = document.activeElement?.closest(".card");
+    card?.querySelector(".run-button")?.click();
+    return Boolean(card);
+  },
+  "]": () => follow('a[rel="next"]'),
+  "[": () => follow('a[rel="prev"]'),
+  p: () => { setPresenter(!document.documentElement.classList.contains("presenter")); return true; },
+  "?": () => { document.getElementById("shortcuts")?.showModal(); return true; },
+};
+function follow(selector) {
+  const link = document.querySelector(selector);
+  if (link) window.location.href = link.href;
+  return Boolean(link);
+}
+document.addEventListener("keydown", (event) => {
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
+  if (event.target.closest("input, textarea, select, [contenteditable]")) return;
+  const action = shortcuts[event.key];
+  if (action && action()) event.preventDefault();
 });

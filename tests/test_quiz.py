@@ -1,0 +1,172 @@
+"""Quizzes: shuffled choices, right and wrong answers with feedback, scores, tampering."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from lessons.catalog import get_catalog
+from lessons.progress import Progress
+from lessons.quiz import choice_order, exam_questions
+
+LESSON = get_catalog().by_slug["n-plus-one"]
+QUESTION = LESSON.quiz[0]
+
+
+def answer_url(slug: str = LESSON.slug) -> str:
+    return reverse("lessons:quiz-answer", args=[slug])
+
+
+def shown_order(client: Client, question_id: str = QUESTION.id) -> list[int]:
+    """The learner's choice order, computed from the seed kept in their session."""
+    question = next(
+        q for lesson in get_catalog().lessons for q in lesson.quiz if q.id == question_id
+    )
+    return choice_order(Progress(client.session).seed, question)
+
+
+def position_of(client: Client, original: int, question_id: str = QUESTION.id) -> int:
+    return shown_order(client, question_id).index(original)
+
+
+@pytest.fixture
+def learner(client: Client, data: None) -> Client:
+    client.get(reverse("lessons:detail", args=[LESSON.slug]))  # starts the session
+    return client
+
+
+def test_right_answer_gets_right_feedback_and_counts(learner: Client) -> None:
+    position = position_of(learner, QUESTION.answer)
+
+    response = learner.post(
+        answer_url(), {"question": QUESTION.id, "choice": position}, HTTP_HX_REQUEST="true"
+    )
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<strong>Right.</strong>" in html
+    assert QUESTION.explain.replace("'", "&#x27;").replace('"', "&quot;") in html
+    assert re.search(r'id="score-n-plus-one" hx-swap-oob="true"', html)
+    assert f"<strong>1 / {len(LESSON.quiz)}</strong>" in html
+
+
+def test_wrong_answer_shows_the_right_one_and_the_explanation(learner: Client) -> None:
+    wrong = next(i for i in range(len(QUESTION.choices)) if i != QUESTION.answer)
+
+    response = learner.post(
+        answer_url(),
+        {"question": QUESTION.id, "choice": position_of(learner, wrong)},
+        HTTP_HX_REQUEST="true",
+    )
+
+    html = response.content.decode()
+    assert "<strong>Not quite.</strong>" in html
+    assert f"The answer is “{QUESTION.answer_text}”" in html
+    assert f"<strong>0 / {len(LESSON.quiz)}</strong>" in html
+
+
+def test_answer_without_javascript_redirects_back_to_the_question(learner: Client) -> None:
+    response = learner.post(
+        answer_url(), {"question": QUESTION.id, "choice": position_of(learner, QUESTION.answer)}
+    )
+
+    assert response.status_code == 302
+    assert response["Location"].endswith(f"#q-{QUESTION.id}")
+    page = learner.get(response["Location"].split("#")[0]).content.decode()
+    assert "<strong>Right.</strong>" in page
+
+
+@pytest.mark.parametrize(
+    ("question", "choice", "message"),
+    [
+        ("n-plus-one-999", "0", "There is no question"),
+        ("lazy-querysets-1", "0", "There is no question"),  # from another lesson's quiz
+        (QUESTION.id, "99", "has no answer number 99"),
+        (QUESTION.id, "-1", "has no answer number -1"),
+        (QUESTION.id, "first", "is not one of the answers"),
+        (QUESTION.id, "", "Pick one of the answers"),
+    ],
+)
+def test_tampered_question_or_choice_is_400_with_a_message(
+    learner: Client, question: str, choice: str, message: str
+) -> None:
+    response = learner.post(answer_url(), {"question": question, "choice": choice})
+
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert Progress(learner.session).answers(LESSON.slug) == {}
+
+
+def test_choices_keep_their_order_within_a_session(learner: Client) -> None:
+    url = reverse("lessons:detail", args=[LESSON.slug])
+
+    first = rendered_choices(learner.get(url).content.decode())
+    again = rendered_choices(learner.get(url).content.decode())
+
+    assert first == again
+
+
+def test_choice_order_differs_between_learners(data: None) -> None:
+    orders = set()
+    for _ in range(8):
+        client = Client()
+        client.get(reverse("lessons:detail", args=[LESSON.slug]))
+        orders.add(tuple(shown_order(client)))
+
+    assert len(orders) > 1
+
+
+def test_rendered_choices_follow_the_learner_order(learner: Client) -> None:
+    html = learner.get(reverse("lessons:detail", args=[LESSON.slug])).content.decode()
+
+    expected = [QUESTION.choices[i] for i in shown_order(learner)]
+    assert rendered_choices(html)[: len(expected)] == expected
+
+
+def rendered_choices(html: str) -> list[str]:
+    return re.findall(
+        r'<input type="radio" name="choice" value="\d+" required>\s*<span>(.*?)</span>', html
+    )
+
+
+def test_exam_mixes_one_question_from_every_lesson(learner: Client) -> None:
+    response = learner.get(reverse("lessons:exam"))
+
+    html = response.content.decode()
+    questions = exam_questions(get_catalog(), Progress(learner.session).seed)
+    assert response.status_code == 200
+    assert len(questions) == len(get_catalog().lessons)
+    assert {q.id.rsplit("-", 1)[0] for q in questions} == set(get_catalog().by_slug)
+    for question in questions:
+        assert f'value="{question.id}"' in html
+
+
+def test_exam_answer_is_graded_and_kept_apart_from_the_lesson_quiz(learner: Client) -> None:
+    [first, *_] = exam_questions(get_catalog(), Progress(learner.session).seed)
+
+    response = learner.post(
+        reverse("lessons:exam-answer"),
+        {"question": first.id, "choice": position_of(learner, first.answer, first.id)},
+        HTTP_HX_REQUEST="true",
+    )
+
+    assert "<strong>Right.</strong>" in response.content.decode()
+    progress = Progress(learner.session)
+    assert progress.answers("exam") == {first.id: first.answer}
+    assert progress.answers(first.id.rsplit("-", 1)[0]) == {}
+
+
+def test_exam_refuses_a_question_that_is_not_in_this_learners_exam(learner: Client) -> None:
+    picked = {q.id for q in exam_questions(get_catalog(), Progress(learner.session).seed)}
+    outsider = next(
+        q for lesson in get_catalog().lessons for q in lesson.quiz if q.id not in picked
+    )
+
+    response = learner.post(
+        reverse("lessons:exam-answer"), {"question": outsider.id, "choice": "0"}
+    )
+
+    assert response.status_code == 400
