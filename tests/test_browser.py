@@ -67,3 +67,59 @@ def test_run_shows_an_error_message_when_the_server_refuses(
     status = page.locator("#card-count-comments-bad .card-status")
     expect(status).to_contain_text("Unknown dataset 'huge'")
     page.close()
+
+
+@pytest.fixture
+def first_question(data: None) -> tuple[str, str, str]:
+    lesson = get_catalog().by_slug[LESSON]
+    question = lesson.quiz[0]
+    wrong = next(c for i, c in enumerate(question.choices) if i != question.answer)
+    return question.id, question.answer_text, wrong
+
+
+def test_take_the_quiz_and_see_the_scale_chart(
+    first_question: tuple[str, str, str], course_server: str, browser, screenshot_dir: Path
+) -> None:
+    question_id, right, wrong = first_question
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{course_server}/lessons/{LESSON}/")
+
+    # The n-plus-one lesson draws its scale chart on its own, without a click.
+    chart = page.locator("#scale-count-comments svg").first
+    chart.wait_for(timeout=30_000)
+    expect(page.locator("#scale-count-comments tr[data-dataset='large']")).to_be_visible()
+    page.locator("#scale-count-comments").screenshot(path=str(screenshot_dir / "scale-chart.png"))
+
+    question = page.locator(f"#q-{question_id}")
+    question.get_by_label(wrong, exact=True).check()
+    question.get_by_role("button", name="Check").click()
+    expect(page.locator(f"#q-{question_id} .feedback")).to_contain_text("Not quite.")
+
+    question = page.locator(f"#q-{question_id}")
+    question.get_by_label(right, exact=True).check()
+    question.get_by_role("button", name="Check again").click()
+    expect(page.locator(f"#q-{question_id} .feedback")).to_contain_text("Right.")
+    expect(page.locator("#score-n-plus-one")).to_contain_text("1 /")
+    page.locator(".quiz").screenshot(path=str(screenshot_dir / "quiz.png"))
+    page.close()
+
+
+def test_keyboard_runs_the_focused_snippet_and_moves_between_lessons(
+    data: None, course_server: str, browser
+) -> None:
+    page = browser.new_page()
+    page.goto(f"{course_server}/lessons/{LESSON}/")
+
+    page.focus("#card-count-comments-fixed .code")
+    page.keyboard.press("r")
+    expect(page.locator(".panel[data-snippet='count-comments.fixed']")).to_be_visible()
+
+    page.keyboard.press("]")
+    page.wait_for_url("**/lessons/select-related/**")
+    page.keyboard.press("[")
+    page.wait_for_url(f"**/lessons/{LESSON}/**")
+
+    page.keyboard.press("p")
+    expect(page.locator("html")).to_have_class("presenter")
+    page.keyboard.press("p")
+    page.close()

@@ -1,0 +1,84 @@
+"""The scale view: a pair on every dataset, drawn as an SVG chart."""
+
+from __future__ import annotations
+
+import re
+
+from django.test import Client
+from django.urls import reverse
+
+from blog import datasets
+from lessons.catalog import get_catalog
+from lessons.charts import log_log_chart
+
+LESSON = get_catalog().by_slug["n-plus-one"]
+PAIR = LESSON.pairs_by_id["count-comments"]
+
+
+def test_scale_measures_both_sides_on_every_dataset(client: Client, data: None) -> None:
+    response = client.post(
+        reverse("lessons:scale", args=[LESSON.slug]), {"pair": PAIR.id}, HTTP_HX_REQUEST="true"
+    )
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.count("<svg") == 2
+    for name in datasets.SPECS:
+        counts = datasets.stats(name).counts
+        row = re.search(rf'<tr data-dataset="{name}">(.*?)</tr>', html, re.S)
+        assert row, name
+        measured = dict(re.findall(r'data-queries="(\d+)" data-side="(\w+)"', row.group(1)))
+        expected = {str(s.expected_count(counts)): s.side for s in PAIR.snippets}
+        assert measured == expected
+    assert "✗" not in html  # every point matched its expect
+
+
+def test_scale_without_javascript_renders_the_lesson_with_the_chart(
+    client: Client, data: None
+) -> None:
+    response = client.post(reverse("lessons:scale", args=[LESSON.slug]), {"pair": PAIR.id})
+
+    html = response.content.decode()
+    assert "<html" in html and "<svg" in html
+
+
+def test_scale_counts_as_running_the_pair(client: Client, data: None) -> None:
+    client.post(reverse("lessons:scale", args=[LESSON.slug]), {"pair": PAIR.id})
+
+    html = client.get(reverse("lessons:detail", args=[LESSON.slug])).content.decode()
+    assert f"Pairs run: <strong>1 / {len(LESSON.pairs)}</strong>" in html
+
+
+def test_scale_of_an_unknown_pair_is_404(client: Client, data: None) -> None:
+    response = client.post(reverse("lessons:scale", args=[LESSON.slug]), {"pair": "nope"})
+
+    assert response.status_code == 404
+
+
+def test_n_plus_one_page_loads_its_chart_by_itself(client: Client, data: None) -> None:
+    html = client.get(reverse("lessons:detail", args=[LESSON.slug])).content.decode()
+
+    form = re.search(rf'<div class="scale" id="scale-{LESSON.chart}".*?</form>', html, re.S)
+    assert form and 'hx-trigger="load, submit"' in form.group(0)
+    assert html.count('hx-trigger="load, submit"') == 1
+
+
+def test_chart_places_points_on_log_axes() -> None:
+    chart = log_log_chart("t", "x", "y", [("Bad", "bad", [(5, 6), (100, 101), (5000, 5001)])])
+
+    [line] = chart.lines
+    xs = [p.x for p in line.points]
+    ys = [p.y for p in line.points]
+    assert xs == sorted(xs) and ys == sorted(ys, reverse=True)  # up and to the right
+    # Log axes: equal ratios take equal room. 5 -> 100 is x20; 100 -> 2000 would be too.
+    assert [t.label for t in chart.x_ticks] == ["1", "10", "100", "1,000", "10,000"]
+    assert all(chart.left <= x <= chart.right for x in xs)
+    assert all(chart.top <= y <= chart.bottom for y in ys)
+
+
+def test_chart_draws_values_below_the_floor_at_the_floor() -> None:
+    chart = log_log_chart("t", "x", "y", [("Fixed", "fixed", [(5, 0), (100, 1)])], floor=1)
+
+    zero, one = chart.lines[0].points
+    assert zero.y == one.y
+    assert zero.label == "0"
