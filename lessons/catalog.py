@@ -151,10 +151,20 @@ def _highlight_fence(code: str, language: str, attrs: str) -> str:
 _markdown = MarkdownIt("commonmark", {"highlight": _highlight_fence}).enable("table")
 
 
-@functools.cache
 def get_catalog() -> Catalog:
-    """The course's catalog, parsed on first use and kept for the life of the process."""
-    return load_catalog(CONTENT_DIR)
+    """The course's catalog, parsed once and parsed again only when a lesson file changes
+    (a stat per file per call: cheap, and authors see their edits without a restart)."""
+    return _load_cached(CONTENT_DIR, _signature(CONTENT_DIR))
+
+
+def _signature(directory: Path) -> tuple[tuple[str, int], ...]:
+    files = sorted([*directory.glob("*.md"), directory / "parts.toml"])
+    return tuple((path.name, path.stat().st_mtime_ns) for path in files)
+
+
+@functools.lru_cache(maxsize=1)
+def _load_cached(directory: Path, signature: tuple[tuple[str, int], ...]) -> Catalog:
+    return load_catalog(directory)
 
 
 def load_catalog(directory: Path) -> Catalog:

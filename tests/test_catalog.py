@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -122,11 +123,23 @@ def test_system_check_reports_a_broken_lesson_file(
 
     write(tmp_path, "Text.\n", name="broken.md")
     monkeypatch.setattr(catalog, "CONTENT_DIR", tmp_path)
-    catalog.get_catalog.cache_clear()
-    try:
-        [error] = apps.check_lesson_files()
-    finally:
-        catalog.get_catalog.cache_clear()
+
+    [error] = apps.check_lesson_files()
 
     assert error.id == "lessons.E001"
     assert "broken.md:1: slug 'demo' must match the file name 'broken'" in error.msg
+
+
+def test_catalog_picks_up_an_edited_lesson_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lessons import catalog
+
+    path = write(tmp_path, "Text.\n")
+    monkeypatch.setattr(catalog, "CONTENT_DIR", tmp_path)
+    assert catalog.get_catalog().lessons[0].title == "T"
+
+    path.write_text(path.read_text().replace('title = "T"', 'title = "Edited"'))
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))
+
+    assert catalog.get_catalog().lessons[0].title == "Edited"
