@@ -39,7 +39,7 @@ SNIPPET_GLOBALS: dict[str, Any] = {
     "Exists": models.Exists, "OuterRef": models.OuterRef, "Subquery": models.Subquery,
     "Prefetch": models.Prefetch, "Case": models.Case, "When": models.When,
     "Length": functions.Length, "Lower": functions.Lower, "Coalesce": functions.Coalesce,
-    "transaction": transaction, "timezone": timezone,
+    "timezone": timezone,
 }  # fmt: skip
 
 # Statements that would end or escape the run's transaction, and so could persist changes.
@@ -50,6 +50,30 @@ _TRANSACTION_CONTROL = re.compile(
 
 class TransactionControlRefused(RuntimeError):
     pass
+
+
+class DatasetTransaction:
+    """`django.db.transaction` as a snippet sees it. In a single-database project a plain
+    `transaction.atomic()` covers the models; here the models live in the run's dataset, so every
+    function's `using` defaults to that dataset instead of `default`."""
+
+    def __init__(self, alias: str) -> None:
+        self.alias = alias
+
+    def atomic(self, using: Any = None, savepoint: bool = True, durable: bool = False) -> Any:
+        if callable(using):  # used as a bare @transaction.atomic decorator
+            return transaction.atomic(self.alias)(using)
+        return transaction.atomic(using or self.alias, savepoint, durable)
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(transaction, name)
+        if not callable(attribute) or "using" not in inspect.signature(attribute).parameters:
+            return attribute
+
+        def with_dataset(*args: Any, using: str | None = None, **kwargs: Any) -> Any:
+            return attribute(*args, using=using or self.alias, **kwargs)
+
+        return with_dataset
 
 
 @dataclass(frozen=True)
@@ -107,6 +131,7 @@ def run_snippet(code: str, dataset: str, *, measure_memory: bool = False) -> Run
         "__builtins__": builtins,
         "print": output.print,
         "connection": connection,
+        "transaction": DatasetTransaction(dataset),
     }
     with (
         datasets.use_dataset(dataset),

@@ -181,3 +181,33 @@ def test_peak_memory_is_measured_only_when_asked(data: None) -> None:
     assert measured.peak_memory is not None
     # Hundreds of Comment instances cannot fit in less than a few dozen kilobytes.
     assert measured.peak_memory > 50_000
+
+
+def test_plain_atomic_in_a_snippet_covers_the_dataset(data: None) -> None:
+    code = textwrap.dedent(
+        """\
+        try:
+            with transaction.atomic():
+                Post.objects.update(title="inside")
+                raise ValueError
+        except ValueError:
+            pass
+        print(Post.objects.filter(title="inside").count())
+        """
+    )
+
+    result = run_snippet(code, "tiny")
+
+    assert result.error is None, result.error
+    assert result.output == "0"  # the savepoint on the dataset rolled the update back
+    assert [q.sql.split()[0] for q in result.queries] == [
+        "SAVEPOINT", "UPDATE", "ROLLBACK", "RELEASE", "SELECT",
+    ]  # fmt: skip
+
+
+def test_transaction_helpers_default_to_the_dataset(data: None) -> None:
+    code = "print(transaction.get_connection().alias, transaction.get_autocommit())"
+
+    result = run_snippet(code, "medium")
+
+    assert result.output == "medium False"
