@@ -39,6 +39,8 @@ class Command(BaseCommand):
                 )
                 error = run.result.error
                 extra = f"  {error.type} on line {error.line}: {error.message}" if error else ""
+                if run.result.peak_memory is not None:
+                    extra = f"  peak {run.result.peak_memory / 1024:,.0f} KiB{extra}"
                 self.stdout.write(
                     f"    {run.snippet.side:<6} {run.result.query_count:>6,} queries "
                     f"(expect {run.snippet.expect} = {run.expected:,}) {verdict}  "
