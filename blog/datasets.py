@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import DatabaseError, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,10 @@ class DatasetMissing(RuntimeError):
         )
 
 
+# Dataset connections are read-only (SQLite's query_only) unless this is set: by seeding, by test
+# set-up, and for its own connection by the snippet runner while a run is in progress.
+_writable: contextvars.ContextVar[bool] = contextvars.ContextVar("dataset_writable", default=False)
+
 _active: contextvars.ContextVar[str] = contextvars.ContextVar(
     "course_dataset", default=settings.COURSE_DEFAULT_DATASET
 )
@@ -85,6 +90,34 @@ def use_dataset(name: str) -> Iterator[DatasetSpec]:
         yield spec
     finally:
         _active.reset(token)
+
+
+def set_read_only(connection: BaseDatabaseWrapper, read_only: bool) -> None:
+    """Flip SQLite's query_only on an open dataset connection, outside any query capture."""
+    if connection.vendor == "sqlite" and connection.connection is not None:
+        connection.connection.execute(f"PRAGMA query_only = {int(read_only)}")
+
+
+def protect_new_connection(
+    sender: object, connection: BaseDatabaseWrapper, **kwargs: object
+) -> None:
+    """connection_created receiver: a new dataset connection starts read-only."""
+    if connection.alias in SPECS and not _writable.get():
+        set_read_only(connection, True)
+
+
+@contextmanager
+def writable() -> Iterator[None]:
+    """Allow writes to the datasets in this context: for seeding and building test databases."""
+    token = _writable.set(True)
+    for name in SPECS:
+        set_read_only(connections[name], False)
+    try:
+        yield
+    finally:
+        _writable.reset(token)
+        for name in SPECS:
+            set_read_only(connections[name], True)
 
 
 @dataclass(frozen=True)

@@ -48,14 +48,15 @@ def is_seeded(name: str) -> bool:
 def seed(name: str, *, force: bool = False, progress: Progress = _no_progress) -> bool:
     """Create dataset `name` unless it is already there. Returns True if it (re)built it."""
     spec = datasets.get_spec(name)
-    call_command("migrate", "blog", database=name, verbosity=0)
-    if not force and is_seeded(name):
-        return False
-    # One transaction: an interrupted seed leaves no half-built dataset behind.
-    with datasets.use_dataset(name), transaction.atomic(using=name):
-        _clear(name)
-        _build(spec, progress)
-        SeedInfo.objects.create(name=name, version=datasets.SEED_VERSION, counts=_count(name))
+    with datasets.writable():
+        call_command("migrate", "blog", database=name, verbosity=0)
+        if not force and is_seeded(name):
+            return False
+        # One transaction: an interrupted seed leaves no half-built dataset behind.
+        with datasets.use_dataset(name), transaction.atomic(using=name):
+            _clear(name)
+            _build(spec, progress)
+            SeedInfo.objects.create(name=name, version=datasets.SEED_VERSION, counts=_count(name))
     return True
 
 

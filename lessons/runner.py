@@ -12,8 +12,11 @@ import ast
 import builtins
 import inspect
 import re
+import sqlite3
 import threading
 import tracemalloc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from time import perf_counter
 from types import CodeType, TracebackType
@@ -21,6 +24,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.db import connections, models, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import functions
 from django.utils import timezone
 
@@ -42,10 +46,13 @@ SNIPPET_GLOBALS: dict[str, Any] = {
     "timezone": timezone,
 }  # fmt: skip
 
-# Statements that would end or escape the run's transaction, and so could persist changes.
+# Statements that would end or escape the run's transaction, and so could persist changes. This
+# gives the usual case a clear message; SQLite's authorizer (below) is the guarantee.
 _TRANSACTION_CONTROL = re.compile(
-    r"^\s*(BEGIN|COMMIT|END|ROLLBACK(?!\s+TO\b)|ATTACH|DETACH|VACUUM)\b", re.IGNORECASE
+    r"^\s*(BEGIN|COMMIT|END|ROLLBACK(?!\s+(TRANSACTION\s+)?TO\b)|ATTACH|DETACH|VACUUM)\b",
+    re.IGNORECASE,
 )
+_DENIED_ACTIONS = {sqlite3.SQLITE_TRANSACTION, sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH}
 
 
 class TransactionControlRefused(RuntimeError):
@@ -141,6 +148,7 @@ def run_snippet(code: str, dataset: str, *, measure_memory: bool = False) -> Run
         started = perf_counter()
         try:
             with (
+                _writable_sandbox(connection),
                 connection.execute_wrapper(_refuse_transaction_control),
                 connection.execute_wrapper(recorder),
             ):
@@ -174,6 +182,32 @@ def _execute(compiled: CodeType, namespace: dict[str, Any], recorder: QueryRecor
     # async_to_sync runs the loop in another thread and brings the ORM's thread-sensitive work
     # back to this one, so queries use this connection: captured, and inside the transaction.
     async_to_sync(drive)()
+
+
+@contextmanager
+def _writable_sandbox(connection: BaseDatabaseWrapper) -> Iterator[None]:
+    """Let this run's connection write, inside its transaction, and nothing else.
+
+    Dataset connections are read-only by default (see blog.datasets), so writes through any other
+    connection or thread fail. On this one, SQLite's authorizer refuses statements that would end
+    the transaction or reach another database file, however they are spelled or sent."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    raw = connection.connection
+    datasets.set_read_only(connection, False)
+    raw.set_authorizer(_authorize)
+    try:
+        yield
+    finally:
+        raw.set_authorizer(None)
+        datasets.set_read_only(connection, True)
+
+
+def _authorize(action: int, arg1: str | None, *args: object) -> int:
+    if action in _DENIED_ACTIONS or (action == sqlite3.SQLITE_PRAGMA and arg1 == "query_only"):
+        return sqlite3.SQLITE_DENY
+    return sqlite3.SQLITE_OK
 
 
 def _execute_measuring_memory(

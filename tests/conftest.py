@@ -32,7 +32,7 @@ SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 def django_db_setup(
     django_test_environment: None, django_db_blocker: object, django_db_keepdb: bool
 ) -> Iterator[None]:
-    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+    with django_db_blocker.unblock(), datasets.writable():  # type: ignore[attr-defined]
         config = setup_databases(
             verbosity=0, interactive=False, keepdb=django_db_keepdb, serialized_aliases=set()
         )
@@ -40,7 +40,7 @@ def django_db_setup(
             seeding.seed(name)
     yield
     if not django_db_keepdb:
-        with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        with django_db_blocker.unblock(), datasets.writable():  # type: ignore[attr-defined]
             teardown_databases(config, verbosity=0)
 
 

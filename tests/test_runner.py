@@ -211,3 +211,66 @@ def test_transaction_helpers_default_to_the_dataset(data: None) -> None:
     result = run_snippet(code, "medium")
 
     assert result.output == "medium False"
+
+
+@pytest.mark.parametrize(
+    "escape",
+    [
+        "connection.cursor().execute('/* sneaky */ COMMIT')",
+        "connection.cursor().execute('-- note\\nCOMMIT')",
+        "connection.connection.executescript('COMMIT;')",
+        "connection.connection.commit()",
+        "connection.cursor().execute(\"ATTACH DATABASE ':memory:' AS other\")",
+        "connection.connection.execute('PRAGMA query_only = 0')",
+    ],
+)
+def test_every_way_out_of_the_transaction_is_refused(data: None, escape: str) -> None:
+    before = datasets.checksum("tiny")
+
+    result = run_snippet(f"Post.objects.update(view_count=0)\n{escape}", "tiny")
+
+    assert result.error is not None and result.error.line == 2
+    assert datasets.checksum("tiny") == before
+
+
+def test_writing_to_another_dataset_from_a_run_is_refused(data: None) -> None:
+    before = datasets.checksum("medium")
+
+    result = run_snippet("Post.objects.using('medium').update(view_count=0)", "tiny")
+
+    assert result.error is not None and "readonly" in result.error.message
+    assert datasets.checksum("medium") == before
+
+
+def test_writing_from_another_thread_is_refused(data: None) -> None:
+    before = datasets.checksum("tiny")
+    code = textwrap.dedent(
+        """\
+        from asgiref.sync import sync_to_async
+        from django.db import connections
+        def write():
+            try:
+                return Post.objects.update(view_count=0)
+            finally:
+                connections.close_all()
+        await sync_to_async(write, thread_sensitive=False)()
+        """
+    )
+
+    result = run_snippet(code, "tiny")
+
+    assert result.error is not None and "readonly" in result.error.message
+    assert datasets.checksum("tiny") == before
+
+
+def test_rollback_to_a_named_savepoint_is_allowed(data: None) -> None:
+    code = textwrap.dedent(
+        """\
+        with connection.cursor() as cursor:
+            cursor.execute("SAVEPOINT mine")
+            cursor.execute("ROLLBACK TRANSACTION TO SAVEPOINT mine")
+            cursor.execute("RELEASE SAVEPOINT mine")
+        """
+    )
+
+    assert run_snippet(code, "tiny").error is None
