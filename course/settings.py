@@ -7,6 +7,7 @@ Django's own tables (sessions, auth, admin) live in the `default` database. Each
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 from pathlib import Path
 
@@ -17,9 +18,20 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)  # databases live here; git ignores i
 DEBUG = os.environ.get("COURSE_DEBUG", "1") == "1"
 TESTING = "pytest" in sys.modules
 
-SECRET_KEY = os.environ.get(
-    "COURSE_SECRET_KEY", "insecure-local-course-key-set-COURSE_SECRET_KEY-for-workshops"
-)
+
+def _secret_key() -> str:
+    """COURSE_SECRET_KEY, or a random key made on first start and kept in var/ (so every worker
+    of a workshop server shares it, and nobody else knows it)."""
+    if key := os.environ.get("COURSE_SECRET_KEY"):
+        return key
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = os.environ.get("COURSE_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
 
 INSTALLED_APPS = [

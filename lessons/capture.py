@@ -136,9 +136,12 @@ class BoundedOutput:
         self, *values: object, sep: str | None = " ", end: str | None = "\n", **_: Any
     ) -> None:
         text = (" " if sep is None else sep).join(str(v) for v in values)
-        *complete, self._partial = (self._partial + text + ("\n" if end is None else end)).split(
-            "\n"
-        )
+        text += "\n" if end is None else end
+        if len(self.lines) >= self.max_lines:
+            self.dropped += text.count("\n")  # past the bound: count, keep nothing
+            return
+        *complete, partial = (self._partial + text).split("\n")
+        self._partial = partial[: self.max_line_chars]
         for line in complete:
             if len(self.lines) < self.max_lines:
                 self.lines.append(line[: self.max_line_chars])

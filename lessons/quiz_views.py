@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
+from blog import datasets
 from lessons.catalog import Question, get_catalog
 from lessons.progress import EXAM, Progress
 from lessons.quiz import QuizTampered, exam_questions, quiz_context, resolve_answer
@@ -36,14 +37,17 @@ def _answer(request: HttpRequest, quiz: str, questions: list[Question], page: st
     except QuizTampered as exc:
         return problem_response(request, Problem(400, str(exc)))
     progress.record_answer(quiz, question.id, choice)
+    dataset = request.POST.get("dataset", "")
+    dataset = dataset if dataset in datasets.SPECS else ""
     if not request.headers.get("HX-Request"):
-        return redirect(f"{page}#q-{question.id}")
+        query = f"?dataset={dataset}" if dataset else ""
+        return redirect(f"{page}{query}#q-{question.id}")
     context = quiz_context(quiz, questions, progress)
     shown = next(q for q in context["questions"] if q.question.id == question.id)  # type: ignore[attr-defined]
     return render(
         request,
         "lessons/_question_answered.html",
-        {**context, "sq": shown, "answer_url": request.path},
+        {**context, "sq": shown, "answer_url": request.path, "dataset": dataset},
     )
 
 

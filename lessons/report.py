@@ -7,6 +7,7 @@ queries share SQL text and parameters. A similar group whose parameters vary is 
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import decimal
 import functools
@@ -22,6 +23,7 @@ from pygments import highlight, lex
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer, SqlLexer
 from pygments.token import STANDARD_TYPES, _TokenType
+from sqlparse.exceptions import SQLParseError
 
 from lessons.capture import CapturedQuery
 
@@ -128,11 +130,11 @@ def interpolate(sql: str, params: Any, many: bool = False) -> str:
     """SQL with its parameters written in as literals, for reading only (never executed)."""
     if params is None or many:
         return sql
-    if isinstance(params, dict):
-        return sql % {key: _literal(value) for key, value in params.items()}
     try:
+        if isinstance(params, dict):
+            return sql % {key: _literal(value) for key, value in params.items()}
         return sql % tuple(_literal(value) for value in params)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, KeyError):
         return sql  # placeholders and parameters disagree: show the statement as sent
 
 
@@ -151,10 +153,17 @@ def _literal(value: Any) -> str:
     return f"'{text}'"
 
 
-@functools.lru_cache(maxsize=512)
+REINDENT_LIMIT = 20_000  # characters; longer statements (huge IN lists) are shown as sent
+
+
+@functools.lru_cache(maxsize=256)
 def highlight_sql(sql: str) -> SafeString:
     """Reindent with sqlparse, then highlight with Pygments, which escapes every token."""
-    formatted = sqlparse.format(sql, reindent=True, keyword_case="upper")
+    formatted = sql
+    # Past sqlparse's token limit, show the statement unformatted rather than fail.
+    with contextlib.suppress(SQLParseError):
+        if len(sql) <= REINDENT_LIMIT:
+            formatted = sqlparse.format(sql, reindent=True, keyword_case="upper")
     html = highlight(formatted, SqlLexer(), HtmlFormatter(nowrap=True, classprefix="hl-"))
     return mark_safe(html.rstrip("\n"))  # pygments escapes every token
 

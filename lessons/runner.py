@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import ast
 import builtins
+import contextlib
 import inspect
 import re
 import sqlite3
 import threading
 import tracemalloc
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from time import perf_counter
 from types import CodeType, TracebackType
@@ -110,7 +110,6 @@ class RunResult:
         return sum(self.objects_built.values())
 
 
-# tracemalloc is process-wide: one memory-measured run at a time.
 _memory_lock = threading.Lock()
 
 
@@ -141,6 +140,8 @@ def run_snippet(code: str, dataset: str, *, measure_memory: bool = False) -> Run
         "transaction": DatasetTransaction(dataset),
     }
     with (
+        # tracemalloc is process-wide: memory-measured runs take turns, before the clock starts.
+        _memory_lock if measure_memory else contextlib.nullcontext(),
         datasets.use_dataset(dataset),
         count_instances() as built,
         transaction.atomic(using=dataset),
@@ -184,7 +185,7 @@ def _execute(compiled: CodeType, namespace: dict[str, Any], recorder: QueryRecor
     async_to_sync(drive)()
 
 
-@contextmanager
+@contextlib.contextmanager
 def _writable_sandbox(connection: BaseDatabaseWrapper) -> Iterator[None]:
     """Let this run's connection write, inside its transaction, and nothing else.
 
@@ -213,13 +214,12 @@ def _authorize(action: int, arg1: str | None, *args: object) -> int:
 def _execute_measuring_memory(
     compiled: CodeType, namespace: dict[str, Any], recorder: QueryRecorder
 ) -> int:
-    with _memory_lock:
-        tracemalloc.start()
-        try:
-            _execute(compiled, namespace, recorder)
-            return tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
+    tracemalloc.start()
+    try:
+        _execute(compiled, namespace, recorder)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
 
 
 def _refuse_transaction_control(

@@ -170,3 +170,16 @@ def test_exam_refuses_a_question_that_is_not_in_this_learners_exam(learner: Clie
     )
 
     assert response.status_code == 400
+
+
+def test_answer_without_javascript_keeps_the_chosen_dataset(learner: Client) -> None:
+    response = learner.post(
+        answer_url(),
+        {
+            "question": QUESTION.id,
+            "choice": position_of(learner, QUESTION.answer),
+            "dataset": "large",
+        },
+    )
+
+    assert response["Location"] == f"/lessons/{LESSON.slug}/?dataset=large#q-{QUESTION.id}"

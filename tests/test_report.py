@@ -79,3 +79,15 @@ def test_python_lines_are_escaped_and_one_per_source_line() -> None:
     assert len(lines) == 3  # the triple-quoted string spans lines 2 and 3
     assert "a" in lines[1] and "b" in lines[2]
     assert "<b>" not in lines[0] and "&lt;b&gt;" in lines[0]
+
+
+def test_enormous_statement_is_shown_unformatted_rather_than_failing() -> None:
+    sql = "SELECT * FROM t WHERE id IN (" + ", ".join(["%s"] * 5000) + ")"
+
+    html = highlight_sql(interpolate(sql, tuple(range(5000))))
+
+    assert "4999" in html
+
+
+def test_interpolate_with_mismatched_named_params_shows_the_statement() -> None:
+    assert interpolate("SELECT %(a)s", {"b": 1}) == "SELECT %(a)s"

@@ -274,3 +274,9 @@ def test_rollback_to_a_named_savepoint_is_allowed(data: None) -> None:
     )
 
     assert run_snippet(code, "tiny").error is None
+
+
+def test_print_without_newlines_stays_bounded(data: None) -> None:
+    result = run_snippet("for i in range(100_000):\n    print('x', end='')", "tiny")
+
+    assert len(result.output) <= 500

@@ -197,3 +197,10 @@ def test_missing_dataset_says_how_to_seed_it(
     assert "python manage.py seed --dataset medium" in run.content.decode()
     assert page.status_code == 200
     assert "has not been seeded yet" in page.content.decode()
+
+
+def test_dataset_links_after_a_plain_run_point_at_the_lesson(client: Client, data: None) -> None:
+    response = client.post(run_url(), {"snippet": BAD, "dataset": "tiny"})
+
+    links = re.findall(r'href="([^"]*)" data-dataset=', response.content.decode())
+    assert links == [f"/lessons/{LESSON}/?dataset={name}" for name in datasets.SPECS]

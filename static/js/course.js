@@ -5,8 +5,10 @@ document.addEventListener("htmx:responseError", (event) => {
   const form = event.detail.elt.closest("form");
   const status = form && form.querySelector(".card-status");
   if (!status) return;
-  const text = new DOMParser().parseFromString(event.detail.xhr.responseText, "text/html").body.textContent;
-  status.textContent = (text || "That did not work.").trim();
+  const xhr = event.detail.xhr;
+  const page = new DOMParser().parseFromString(xhr.responseText, "text/html");
+  const message = page.querySelector(".problem-message")?.textContent;
+  status.textContent = (message || `${xhr.status} ${xhr.statusText}`).trim();
 });
 document.addEventListener("htmx:sendError", (event) => {
   const status = event.detail.elt.closest("form")?.querySelector(".card-status");
