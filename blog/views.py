@@ -33,14 +33,15 @@ def show_toolbar(request: HttpRequest) -> bool:
 
 def _render(request: HttpRequest, template: str, kind: str, load: Loader) -> HttpResponse:
     """Render a blog page on the dataset named by ?dataset=, promising EXPECT[kind] queries."""
-    name = request.GET.get("dataset") or datasets.active()
+    name = request.GET.get("dataset") or settings.COURSE_DEFAULT_DATASET
     try:
         with datasets.use_dataset(name):
             stats = datasets.stats(name)
             context = {
                 **load(),
                 "kind": kind,
-                "dataset": stats,
+                "dataset": stats.name,
+                "stats": stats,
                 "datasets": datasets.SPECS.values(),
                 "promised": expect.evaluate(EXPECT[kind], stats.counts),
             }

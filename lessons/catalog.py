@@ -148,7 +148,12 @@ def _highlight_fence(code: str, language: str, attrs: str) -> str:
     return highlight(code, lexer, HtmlFormatter(nowrap=True, classprefix="hl-"))
 
 
-_markdown = MarkdownIt("commonmark", {"highlight": _highlight_fence}).enable("table")
+# Raw HTML is off, so the rendered prose is safe to mark safe in templates.
+_markdown = (
+    MarkdownIt("commonmark", {"highlight": _highlight_fence, "html": False})
+    .enable("table")
+    .disable(["html_block", "html_inline"])
+)
 
 
 def get_catalog() -> Catalog:

@@ -24,10 +24,6 @@ class LessonProgress:
     answered: int
     questions: int
 
-    @property
-    def quiz_done(self) -> bool:
-        return self.questions > 0 and self.answered == self.questions
-
 
 class Progress:
     def __init__(self, session: SessionBase) -> None:
@@ -35,44 +31,45 @@ class Progress:
 
     @property
     def _data(self) -> dict[str, Any]:
+        """For reading: never creates a session for a visitor who has done nothing yet."""
         return self.session.get(KEY) or {}
 
-    def _update(self, change: Any) -> None:
-        data = self._data
-        change(data)
-        self.session[KEY] = data  # reassign so the session knows it changed
+    @property
+    def _store(self) -> dict[str, Any]:
+        """For writing: the progress dict, stored in the session."""
+        data: dict[str, Any] = self.session.setdefault(KEY, {})
+        return data
+
+    def _changed(self) -> None:
+        self.session.modified = True  # the dict is changed in place
 
     @property
     def seed(self) -> int:
         """Stable for the life of the session, so choices stay in place between requests."""
-        seed = self._data.get("seed")
-        if seed is None:
-            seed = random.SystemRandom().randrange(2**31)
-            self._update(lambda data: data.__setitem__("seed", seed))
-        return int(seed)
+        if "seed" not in self._data:
+            self._store["seed"] = random.SystemRandom().randrange(2**31)
+            self._changed()
+        return int(self._data["seed"])
 
     def mark_opened(self, lesson: Lesson) -> None:
-        if lesson.slug not in self._data.get("opened", []):
-            self._update(lambda data: data.setdefault("opened", []).append(lesson.slug))
+        opened = self._store.setdefault("opened", [])
+        if lesson.slug not in opened:
+            opened.append(lesson.slug)
+            self._changed()
 
     def mark_run(self, lesson: Lesson, snippet_id: str) -> None:
-        if snippet_id not in self._data.get("runs", {}).get(lesson.slug, []):
-            self._update(
-                lambda data: (
-                    data.setdefault("runs", {}).setdefault(lesson.slug, []).append(snippet_id)
-                )
-            )
+        ran = self._store.setdefault("runs", {}).setdefault(lesson.slug, [])
+        if snippet_id not in ran:
+            ran.append(snippet_id)
+            self._changed()
 
     def answers(self, quiz: str) -> dict[str, int]:
         """Question id -> the original index of the chosen answer, for a lesson slug or EXAM."""
         return dict(self._data.get("answers", {}).get(quiz, {}))
 
     def record_answer(self, quiz: str, question_id: str, choice: int) -> None:
-        self._update(
-            lambda data: (
-                data.setdefault("answers", {}).setdefault(quiz, {}).__setitem__(question_id, choice)
-            )
-        )
+        self._store.setdefault("answers", {}).setdefault(quiz, {})[question_id] = choice
+        self._changed()
 
     def for_lesson(self, lesson: Lesson) -> LessonProgress:
         ran = set(self._data.get("runs", {}).get(lesson.slug, []))

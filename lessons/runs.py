@@ -9,7 +9,7 @@ from typing import Any
 
 from blog import datasets
 from lessons.catalog import Lesson, Snippet
-from lessons.report import QueryReport, build_report, duplicate_key, similar_key
+from lessons.report import QueryReport, build_report
 from lessons.runner import RunResult, run_snippet
 
 
@@ -44,8 +44,6 @@ class SnippetRun:
 
     def as_json(self) -> dict[str, Any]:
         result = self.result
-        similar = {row.query.sql: row.similar for row in self.report.rows}
-        duplicate = {duplicate_key(row.query): row.duplicate for row in self.report.rows}
         error = result.error
         return {
             "lesson": self.lesson.slug,
@@ -58,14 +56,14 @@ class SnippetRun:
             "peak_memory_bytes": result.peak_memory,
             "queries": [
                 {
-                    "sql": q.sql,
-                    "params": _jsonable(q.params),
-                    "duration_ms": round(q.duration * 1000, 3),
-                    "line": q.line,
-                    "similar": similar[similar_key(q)],
-                    "duplicate": duplicate[duplicate_key(q)],
+                    "sql": row.query.sql,
+                    "params": _jsonable(row.query.params),
+                    "duration_ms": round(row.duration_ms, 3),
+                    "line": row.query.line,
+                    "similar": row.similar,
+                    "duplicate": row.duplicate,
                 }
-                for q in result.queries
+                for row in self.report.rows
             ],
             "lines": {str(line): count for line, count in self.report.lines.items()},
             "output": result.output,

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.core.cache import cache
+from django.utils import timezone
 
 from blog import datasets
 from lessons.catalog import Lesson, Pair, Snippet
@@ -54,6 +58,7 @@ class ScaleReport:
     """What the page shows: charts of queries and time against posts, and the table behind them."""
 
     series: list[ScaleSeries]
+    measured_at: datetime = field(default_factory=timezone.now)
 
     @property
     def charts(self) -> list[Chart]:
@@ -84,3 +89,17 @@ class ScaleReport:
             }
             for i, point in enumerate(first)
         ]
+
+
+SHARED_FOR = 300  # seconds a page-load measurement is shared between learners
+
+
+def shared_report(lesson: Lesson, pair: Pair) -> ScaleReport:
+    """The chart a lesson draws as it loads: measured at most every few minutes per server
+    process, so a room opening the page at once does not run every dataset fifty times."""
+    key = f"scale:{lesson.slug}:{pair.id}:{datasets.SEED_VERSION}"
+    report: ScaleReport | None = cache.get(key)
+    if report is None:
+        report = ScaleReport(measure(lesson, pair))
+        cache.set(key, report, SHARED_FOR)
+    return report

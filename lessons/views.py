@@ -4,6 +4,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -17,7 +18,7 @@ from lessons.progress import Progress
 from lessons.quiz import quiz_context
 from lessons.report import gutter
 from lessons.runs import SnippetRun, run_lesson_snippet
-from lessons.scale import ScaleReport, measure
+from lessons.scale import ScaleReport, measure, shared_report
 
 
 @dataclass
@@ -87,7 +88,7 @@ def get_pair(lesson: Lesson, pair_id: str) -> Pair:
 
 
 def chosen_dataset(value: str | None) -> str:
-    name = value or datasets.active()
+    name = value or settings.COURSE_DEFAULT_DATASET
     try:
         datasets.get_spec(name)
     except datasets.UnknownDataset as exc:
@@ -158,8 +159,10 @@ def scale(request: HttpRequest, slug: str) -> HttpResponse:
     lesson = get_lesson(slug)
     pair = get_pair(lesson, request.POST.get("pair", ""))
     try:
-        dataset = chosen_dataset(request.GET.get("dataset"))
-        report = ScaleReport(measure(lesson, pair))
+        dataset = chosen_dataset(request.POST.get("dataset"))
+        # A click asks for a fresh measurement; the page-load request may share a recent one.
+        fresh = request.POST.get("measure") == "fresh"
+        report = ScaleReport(measure(lesson, pair)) if fresh else shared_report(lesson, pair)
     except Problem as problem:
         return problem_response(request, problem)
     except datasets.DatasetMissing as exc:

@@ -82,3 +82,20 @@ def test_chart_draws_values_below_the_floor_at_the_floor() -> None:
     zero, one = chart.lines[0].points
     assert zero.y == one.y
     assert zero.label == "0"
+
+
+def test_page_load_shares_a_recent_measurement_and_a_click_measures_afresh(
+    client: Client, data: None
+) -> None:
+    from django.core.cache import cache
+
+    cache.clear()
+    url = reverse("lessons:scale", args=[LESSON.slug])
+
+    def table_body(extra: dict[str, str]) -> str:
+        html = client.post(url, {"pair": PAIR.id, **extra}, HTTP_HX_REQUEST="true").content
+        return re.search(r"<tbody>(.*?)</tbody>", html.decode(), re.S).group(1)  # type: ignore[union-attr]
+
+    first = table_body({})
+    assert table_body({}) == first  # shared: the very same timings
+    assert table_body({"measure": "fresh"}) != first  # a new run times differently

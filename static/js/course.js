@@ -46,8 +46,17 @@ function follow(selector) {
   if (link) window.location.href = link.href;
   return Boolean(link);
 }
+const shortcutsOff = () => localStorage.getItem("shortcuts") === "off";
+document.addEventListener("change", (event) => {
+  if (event.target.id === "shortcuts-off") localStorage.setItem("shortcuts", event.target.checked ? "off" : "on");
+});
+document.addEventListener("DOMContentLoaded", () => {
+  const box = document.getElementById("shortcuts-off");
+  if (box) box.checked = shortcutsOff();
+});
 document.addEventListener("keydown", (event) => {
   if (event.ctrlKey || event.metaKey || event.altKey) return;
+  if (shortcutsOff() && event.key !== "?") return;
   if (event.target.closest("input, textarea, select, [contenteditable]")) return;
   const action = shortcuts[event.key];
   if (action && action()) event.preventDefault();
