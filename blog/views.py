@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET
 from blog import datasets
 from blog.models import Comment, Post
 from lessons import expect
+from lessons.problems import shows_problems
 
 LIST_SIZE = 100
 Loader = Callable[[], dict[str, object]]
@@ -34,26 +35,22 @@ def show_toolbar(request: HttpRequest) -> bool:
 def _render(request: HttpRequest, template: str, kind: str, load: Loader) -> HttpResponse:
     """Render a blog page on the dataset named by ?dataset=, promising EXPECT[kind] queries."""
     name = request.GET.get("dataset") or settings.COURSE_DEFAULT_DATASET
-    try:
-        with datasets.use_dataset(name):
-            stats = datasets.stats(name)
-            context = {
-                **load(),
-                "kind": kind,
-                "dataset": stats.name,
-                "stats": stats,
-                "datasets": datasets.SPECS.values(),
-                "promised": expect.evaluate(EXPECT[kind], stats.counts),
-            }
-            # Render inside the dataset context: querysets are lazy and run in the template.
-            return render(request, template, context)
-    except datasets.UnknownDataset as exc:
-        return render(request, "problem.html", {"message": str(exc)}, status=400)
-    except datasets.DatasetMissing as exc:
-        return render(request, "problem.html", {"message": str(exc)}, status=503)
+    with datasets.use_dataset(name):
+        stats = datasets.stats(name)
+        context = {
+            **load(),
+            "kind": kind,
+            "dataset": stats.name,
+            "stats": stats,
+            "datasets": datasets.SPECS.values(),
+            "promised": expect.evaluate(EXPECT[kind], stats.counts),
+        }
+        # Render inside the dataset context: querysets are lazy and run in the template.
+        return render(request, template, context)
 
 
 @require_GET
+@shows_problems
 def post_list(request: HttpRequest) -> HttpResponse:
     # Naive on purpose: each row's author, tags and comment count cost a query apiece.
     return _render(
@@ -65,6 +62,7 @@ def post_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
+@shows_problems
 def post_list_optimized(request: HttpRequest) -> HttpResponse:
     posts = (
         Post.objects.select_related("author")
@@ -77,6 +75,7 @@ def post_list_optimized(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
+@shows_problems
 def post_detail(request: HttpRequest, pk: int) -> HttpResponse:
     def load() -> dict[str, object]:
         approved = Comment.objects.filter(approved=True)

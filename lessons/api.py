@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from blog import datasets
 from lessons.catalog import get_catalog
-from lessons.views import Problem, chosen_dataset, get_lesson, get_snippet, run_or_problem
+from lessons.problems import json_problems
+from lessons.runs import run_lesson_snippet
+from lessons.views import chosen_dataset, get_lesson, get_snippet
 
 
 @require_GET
@@ -43,14 +45,9 @@ def dataset_list(request: HttpRequest) -> JsonResponse:
 
 
 @require_POST
+@json_problems
 def run(request: HttpRequest, slug: str, snippet_id: str) -> JsonResponse:
-    try:
-        snippet = get_snippet(get_lesson(slug), snippet_id)
-    except Http404 as exc:
-        return JsonResponse({"error": str(exc)}, status=404)
     lesson = get_lesson(slug)
-    try:
-        dataset = chosen_dataset(request.POST.get("dataset"))
-        return JsonResponse(run_or_problem(lesson, snippet, dataset).as_json())
-    except Problem as problem:
-        return JsonResponse({"error": str(problem)}, status=problem.status)
+    snippet = get_snippet(lesson, snippet_id)
+    dataset = chosen_dataset(request.POST.get("dataset"))
+    return JsonResponse(run_lesson_snippet(lesson, snippet, dataset).as_json())

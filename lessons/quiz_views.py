@@ -10,12 +10,14 @@ from django.views.decorators.http import require_GET, require_POST
 
 from blog import datasets
 from lessons.catalog import Question, get_catalog
+from lessons.problems import shows_problems
 from lessons.progress import EXAM, Progress
-from lessons.quiz import QuizTampered, exam_questions, quiz_context, resolve_answer
-from lessons.views import Problem, get_lesson, problem_response
+from lessons.quiz import exam_questions, quiz_context, resolve_answer
+from lessons.views import get_lesson
 
 
 @require_POST
+@shows_problems
 def answer_lesson(request: HttpRequest, slug: str) -> HttpResponse:
     lesson = get_lesson(slug)
     url = reverse("lessons:detail", args=[slug])
@@ -23,6 +25,7 @@ def answer_lesson(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_POST
+@shows_problems
 def answer_exam(request: HttpRequest) -> HttpResponse:
     questions = exam_questions(get_catalog(), Progress(request.session).seed)
     return _answer(request, EXAM, questions, reverse("lessons:exam"))
@@ -30,12 +33,9 @@ def answer_exam(request: HttpRequest) -> HttpResponse:
 
 def _answer(request: HttpRequest, quiz: str, questions: list[Question], page: str) -> HttpResponse:
     progress = Progress(request.session)
-    try:
-        question, choice = resolve_answer(
-            questions, progress.seed, request.POST.get("question", ""), request.POST.get("choice")
-        )
-    except QuizTampered as exc:
-        return problem_response(request, Problem(400, str(exc)))
+    question, choice = resolve_answer(
+        questions, progress.seed, request.POST.get("question", ""), request.POST.get("choice")
+    )
     progress.record_answer(quiz, question.id, choice)
     dataset = request.POST.get("dataset", "")
     dataset = dataset if dataset in datasets.SPECS else ""

@@ -13,7 +13,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from blog import datasets
 from lessons.catalog import Lesson, Pair, Snippet, get_catalog
-from lessons.explain import PlanRefused, explain
+from lessons.explain import explain
+from lessons.problems import shows_problems
 from lessons.progress import Progress
 from lessons.quiz import quiz_context
 from lessons.report import gutter
@@ -53,19 +54,6 @@ class PairView:
     autoload: bool  # draw the scale chart as soon as the page loads
 
 
-class Problem(Exception):
-    """A request we cannot serve, with a message for the learner and an HTTP status."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-def problem_response(request: HttpRequest, problem: Problem) -> HttpResponse:
-    template = "partials/problem.html" if request.headers.get("HX-Request") else "problem.html"
-    return render(request, template, {"message": str(problem)}, status=problem.status)
-
-
 def get_lesson(slug: str) -> Lesson:
     try:
         return get_catalog().by_slug[slug]
@@ -88,27 +76,14 @@ def get_pair(lesson: Lesson, pair_id: str) -> Pair:
 
 
 def chosen_dataset(value: str | None) -> str:
-    name = value or settings.COURSE_DEFAULT_DATASET
-    try:
-        datasets.get_spec(name)
-    except datasets.UnknownDataset as exc:
-        raise Problem(400, str(exc)) from None
-    return name
-
-
-def run_or_problem(lesson: Lesson, snippet: Snippet, dataset: str) -> SnippetRun:
-    try:
-        return run_lesson_snippet(lesson, snippet, dataset)
-    except datasets.DatasetMissing as exc:
-        raise Problem(503, str(exc)) from None
+    """The dataset a request names (UnknownDataset if none such), or the default."""
+    return datasets.get_spec(value or settings.COURSE_DEFAULT_DATASET).name
 
 
 @require_GET
+@shows_problems
 def outline(request: HttpRequest) -> HttpResponse:
-    try:
-        dataset = chosen_dataset(request.GET.get("dataset"))
-    except Problem as problem:
-        return problem_response(request, problem)
+    dataset = chosen_dataset(request.GET.get("dataset"))
     catalog = get_catalog()
     overview = Progress(request.session).overview(catalog)
     context = {
@@ -123,27 +98,23 @@ def outline(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
+@shows_problems
 def lesson_detail(request: HttpRequest, slug: str) -> HttpResponse:
     lesson = get_lesson(slug)
-    try:
-        dataset = chosen_dataset(request.GET.get("dataset"))
-    except Problem as problem:
-        return problem_response(request, problem)
+    dataset = chosen_dataset(request.GET.get("dataset"))
     progress = Progress(request.session)
     progress.mark_opened(lesson)
     return render(request, "lessons/lesson.html", lesson_context(request, lesson, dataset))
 
 
 @require_POST
+@shows_problems
 def run(request: HttpRequest, slug: str) -> HttpResponse:
     """Run one snippet. htmx gets the snippet card back; a plain form post gets the whole page."""
     lesson = get_lesson(slug)
     snippet = get_snippet(lesson, request.POST.get("snippet", ""))
-    try:
-        dataset = chosen_dataset(request.POST.get("dataset"))
-        snippet_run = run_or_problem(lesson, snippet, dataset)
-    except Problem as problem:
-        return problem_response(request, problem)
+    dataset = chosen_dataset(request.POST.get("dataset"))
+    snippet_run = run_lesson_snippet(lesson, snippet, dataset)
     Progress(request.session).mark_run(lesson, snippet.id)
     if request.headers.get("HX-Request"):
         card = Card(snippet, snippet_run.expected, snippet_run)
@@ -154,19 +125,15 @@ def run(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_POST
+@shows_problems
 def scale(request: HttpRequest, slug: str) -> HttpResponse:
     """Run a pair on every dataset and chart it. htmx gets the chart; a form post the page."""
     lesson = get_lesson(slug)
     pair = get_pair(lesson, request.POST.get("pair", ""))
-    try:
-        dataset = chosen_dataset(request.POST.get("dataset"))
-        # A click asks for a fresh measurement; the page-load request may share a recent one.
-        fresh = request.POST.get("measure") == "fresh"
-        report = ScaleReport(measure(lesson, pair)) if fresh else shared_report(lesson, pair)
-    except Problem as problem:
-        return problem_response(request, problem)
-    except datasets.DatasetMissing as exc:
-        return problem_response(request, Problem(503, str(exc)))
+    dataset = chosen_dataset(request.POST.get("dataset"))
+    # A click asks for a fresh measurement; the page-load request may share a recent one.
+    fresh = request.POST.get("measure") == "fresh"
+    report = ScaleReport(measure(lesson, pair)) if fresh else shared_report(lesson, pair)
     progress = Progress(request.session)
     for snippet in pair.snippets:
         progress.mark_run(lesson, snippet.id)
@@ -178,11 +145,9 @@ def scale(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_POST
+@shows_problems
 def explain_query(request: HttpRequest) -> HttpResponse:
-    try:
-        plan = explain(request.POST.get("token", ""))
-    except PlanRefused as exc:
-        return problem_response(request, Problem(400, str(exc)))
+    plan = explain(request.POST.get("token", ""))
     template = "lessons/_plan.html" if request.headers.get("HX-Request") else "lessons/plan.html"
     return render(request, template, {"plan": plan})
 
