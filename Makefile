@@ -16,7 +16,6 @@ $(INSTALLED): pyproject.toml
 	touch $(INSTALLED)
 
 seed: $(INSTALLED)
-	$(MANAGE) migrate --noinput --verbosity 0
 	$(MANAGE) seed
 
 run: seed

@@ -1,5 +1,8 @@
 """The three datasets, which one is active, and what each one holds.
 
+Keeping them read-only except for a running snippet's own transaction is the engine's job (see
+lessons.engine.guards); this module only names them, routes to them and reads their counts.
+
 Each dataset is a database alias of its own (see settings.DATABASES). The router sends blog
 models to whichever dataset is active in the current context, so a run picks its data without
 reseeding.
@@ -13,10 +16,12 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import DatabaseError, connections
-from django.db.backends.base.base import BaseDatabaseWrapper
+
+from course.errors import CourseError, Unavailable, shorten
 
 
 @dataclass(frozen=True)
@@ -44,16 +49,17 @@ assert tuple(SPECS) == tuple(settings.COURSE_DATASETS), "settings and specs disa
 # Bump when seeding changes what it writes, so `seed` knows to rebuild.
 SEED_VERSION = 1
 
-COUNTED_TABLES = ("authors", "profiles", "categories", "tags", "posts", "comments", "post_tags")
 
 
-class UnknownDataset(ValueError):
-    def __init__(self, name: str) -> None:
+class UnknownDataset(CourseError):
+    status = 400
+
+    def __init__(self, name: object) -> None:
         choices = ", ".join(SPECS)
-        super().__init__(f"Unknown dataset {name!r}: choose one of {choices}.")
+        super().__init__(f"Unknown dataset {shorten(name)}: choose one of {choices}.")
 
 
-class DatasetMissing(RuntimeError):
+class DatasetMissing(Unavailable):
     def __init__(self, name: str) -> None:
         super().__init__(
             f"The {name!r} dataset has not been seeded yet. "
@@ -61,9 +67,16 @@ class DatasetMissing(RuntimeError):
         )
 
 
-# Dataset connections are read-only (SQLite's query_only) unless this is set: by seeding, by test
-# set-up, and for its own connection by the snippet runner while a run is in progress.
-_writable: contextvars.ContextVar[bool] = contextvars.ContextVar("dataset_writable", default=False)
+class DatasetBroken(Unavailable):
+    """The dataset's database exists but cannot be read: a damaged, unreadable or full file."""
+
+    def __init__(self, name: str, cause: Exception) -> None:
+        where = settings.DATABASES[name]["NAME"]
+        super().__init__(
+            f"The {name!r} dataset ({where}) cannot be read: {cause}. "
+            f"Rebuild it with `python manage.py seed --dataset {name} --force`."
+        )
+
 
 _active: contextvars.ContextVar[str] = contextvars.ContextVar(
     "course_dataset", default=settings.COURSE_DEFAULT_DATASET
@@ -72,6 +85,21 @@ _active: contextvars.ContextVar[str] = contextvars.ContextVar(
 
 def active() -> str:
     return _active.get()
+
+
+def resolve(value: object) -> str:
+    """The dataset a request names (`?dataset=` or a posted field): the default when it names none,
+    UnknownDataset when it names one that does not exist."""
+    if value in (None, ""):
+        return str(settings.COURSE_DEFAULT_DATASET)
+    if not isinstance(value, str) or value not in SPECS:
+        raise UnknownDataset(value)
+    return value
+
+
+def with_dataset(url: str, name: str) -> str:
+    """`url` carrying the dataset, so the next page shows the same data size."""
+    return f"{url}{'&' if '?' in url else '?'}{urlencode({'dataset': name})}"
 
 
 def get_spec(name: str) -> DatasetSpec:
@@ -90,34 +118,6 @@ def use_dataset(name: str) -> Iterator[DatasetSpec]:
         yield spec
     finally:
         _active.reset(token)
-
-
-def set_read_only(connection: BaseDatabaseWrapper, read_only: bool) -> None:
-    """Flip SQLite's query_only on an open dataset connection, outside any query capture."""
-    if connection.vendor == "sqlite" and connection.connection is not None:
-        connection.connection.execute(f"PRAGMA query_only = {int(read_only)}")
-
-
-def protect_new_connection(
-    sender: object, connection: BaseDatabaseWrapper, **kwargs: object
-) -> None:
-    """connection_created receiver: a new dataset connection starts read-only."""
-    if connection.alias in SPECS and not _writable.get():
-        set_read_only(connection, True)
-
-
-@contextmanager
-def writable() -> Iterator[None]:
-    """Allow writes to the datasets in this context: for seeding and building test databases."""
-    token = _writable.set(True)
-    for name in SPECS:
-        set_read_only(connections[name], False)
-    try:
-        yield
-    finally:
-        _writable.reset(token)
-        for name in SPECS:
-            set_read_only(connections[name], True)
 
 
 @dataclass(frozen=True)
@@ -140,25 +140,27 @@ def stats(name: str) -> DatasetStats:
         with connections[name].cursor() as cursor:
             cursor.execute("SELECT version, counts FROM blog_seedinfo WHERE name = %s", [name])
             row = cursor.fetchone()
-    except DatabaseError:
-        raise DatasetMissing(name) from None
+    except DatabaseError as exc:
+        if _is_missing_table(exc):
+            raise DatasetMissing(name) from None
+        raise DatasetBroken(name, exc) from None
     if row is None or row[0] != SEED_VERSION:
         raise DatasetMissing(name)
     return DatasetStats(spec, json.loads(row[1]))
 
 
+def _is_missing_table(exc: DatabaseError) -> bool:
+    # SQLite creates an empty file on first connect; PostgreSQL answers an undefined table.
+    return "no such table" in str(exc) or "does not exist" in str(exc)
+
+
 def checksum(name: str) -> str:
     """A digest of every row of every blog table in dataset `name` (seed bookkeeping aside)."""
-    from django.apps import apps
-
-    from blog.models import SeedInfo
+    from blog.models import COUNTED
 
     digest = hashlib.sha256()
-    models = apps.get_app_config("blog").get_models(include_auto_created=True)
     with connections[name].cursor() as cursor:
-        for model in sorted(
-            (m for m in models if m is not SeedInfo), key=lambda m: m._meta.db_table
-        ):
+        for model in sorted(COUNTED.values(), key=lambda m: m._meta.db_table):
             table = model._meta.db_table
             cursor.execute(f'SELECT * FROM "{table}" ORDER BY 1')  # our own table names
             digest.update(table.encode())

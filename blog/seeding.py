@@ -14,7 +14,7 @@ from django.utils.text import slugify
 from faker import Faker
 
 from blog import datasets
-from blog.models import Author, Category, Comment, Post, Profile, SeedInfo, Tag
+from blog.models import COUNTED, Author, Category, Comment, Post, Profile, SeedInfo, Tag
 
 Progress = Callable[[str, int, int], None]
 
@@ -46,17 +46,19 @@ def is_seeded(name: str) -> bool:
 
 
 def seed(name: str, *, force: bool = False, progress: Progress = _no_progress) -> bool:
-    """Create dataset `name` unless it is already there. Returns True if it (re)built it."""
+    """Create dataset `name` unless it is already there. Returns True if it (re)built it.
+
+    The datasets are read-only outside seeding: callers wrap this in
+    lessons.engine.guards.writable(). DatasetBroken if the database cannot be read."""
     spec = datasets.get_spec(name)
-    with datasets.writable():
-        call_command("migrate", "blog", database=name, verbosity=0)
-        if not force and is_seeded(name):
-            return False
-        # One transaction: an interrupted seed leaves no half-built dataset behind.
-        with datasets.use_dataset(name), transaction.atomic(using=name):
-            _clear(name)
-            _build(spec, progress)
-            SeedInfo.objects.create(name=name, version=datasets.SEED_VERSION, counts=_count(name))
+    call_command("migrate", "blog", database=name, verbosity=0)
+    if not force and is_seeded(name):
+        return False
+    # One transaction: an interrupted seed leaves no half-built dataset behind.
+    with datasets.use_dataset(name), transaction.atomic(using=name):
+        _clear(name)
+        _build(spec, progress)
+        SeedInfo.objects.create(name=name, version=datasets.SEED_VERSION, counts=_count(name))
     return True
 
 
@@ -70,11 +72,7 @@ def _clear(name: str) -> None:
 
 
 def _count(name: str) -> dict[str, int]:
-    models: dict[str, type[Model]] = {
-        "authors": Author, "profiles": Profile, "categories": Category, "tags": Tag,
-        "posts": Post, "comments": Comment, "post_tags": Post.tags.through,
-    }  # fmt: skip
-    return {key: model._default_manager.using(name).count() for key, model in models.items()}
+    return {key: model._default_manager.using(name).count() for key, model in COUNTED.items()}
 
 
 def _build(spec: datasets.DatasetSpec, progress: Progress) -> None:

@@ -12,23 +12,24 @@ import sys
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# Databases and the secret key live here (git ignores it). Importing settings creates nothing:
+# `manage.py seed` (run by `make run`) prepares the folder.
 VAR_DIR = Path(os.environ.get("COURSE_VAR_DIR", BASE_DIR / "var"))
-VAR_DIR.mkdir(parents=True, exist_ok=True)  # databases live here; git ignores it
+SECRET_KEY_FILE = VAR_DIR / "secret_key"
 
 DEBUG = os.environ.get("COURSE_DEBUG", "1") == "1"
 TESTING = "pytest" in sys.modules
 
 
 def _secret_key() -> str:
-    """COURSE_SECRET_KEY, or a random key made on first start and kept in var/ (so every worker
-    of a workshop server shares it, and nobody else knows it)."""
+    """COURSE_SECRET_KEY, or the key `manage.py seed` keeps in var/ (so every worker of a workshop
+    server shares it, and nobody else knows it). Before that, a key for this process only."""
     if key := os.environ.get("COURSE_SECRET_KEY"):
         return key
-    path = VAR_DIR / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    try:
+        return SECRET_KEY_FILE.read_text().strip()
+    except OSError:
+        return secrets.token_urlsafe(50)
 
 
 SECRET_KEY = _secret_key()
@@ -56,7 +57,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "lessons.web.errors.CourseErrorMiddleware",
 ]
+# A failed CSRF check answers in the format the client asked for (JSON, htmx or a page).
+CSRF_FAILURE_VIEW = "lessons.web.errors.csrf_failure"
 
 # The toolbar is for learners looking at the blog pages on their own machine; never in tests.
 ENABLE_DEBUG_TOOLBAR = DEBUG and not TESTING
@@ -86,6 +90,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            "builtins": ["blog.templatetags.datasets"],
         },
     },
 ]
@@ -117,8 +122,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = VAR_DIR / "staticfiles"  # `collectstatic` fills it for workshop serving
-STATIC_ROOT.mkdir(exist_ok=True)
+# `collectstatic` fills it for workshop serving; with DEBUG, files are served from static/ directly.
+STATIC_ROOT = None if DEBUG else VAR_DIR / "staticfiles"
 WHITENOISE_USE_FINDERS = DEBUG
 
 LOGGING = {

@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 
 urlpatterns: list[URLPattern | URLResolver] = [
-    path("", include("lessons.urls")),
+    path("", include("lessons.web.urls")),
     path("blog/", include("blog.urls")),
     path("admin/", admin.site.urls),
 ]

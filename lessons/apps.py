@@ -11,7 +11,12 @@ class LessonsConfig(AppConfig):
     verbose_name = "Lessons"
 
     def ready(self) -> None:
+        from django.db.backends.signals import connection_created
+
+        from lessons.engine.guards import protect_new_connection
+
         checks.register(check_lesson_files)
+        connection_created.connect(protect_new_connection, dispatch_uid="course-read-only-datasets")
 
 
 def check_lesson_files(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:

@@ -14,7 +14,10 @@ import pytest
 from django.db import connections
 from django.test.utils import CaptureQueriesContext, setup_databases, teardown_databases
 
+from django.conf import settings
+
 from blog import datasets, seeding
+from lessons.engine.guards import writable
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -32,7 +35,8 @@ SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 def django_db_setup(
     django_test_environment: None, django_db_blocker: object, django_db_keepdb: bool
 ) -> Iterator[None]:
-    with django_db_blocker.unblock(), datasets.writable():  # type: ignore[attr-defined]
+    settings.VAR_DIR.mkdir(parents=True, exist_ok=True)  # the test databases live there
+    with django_db_blocker.unblock(), writable():  # type: ignore[attr-defined]
         config = setup_databases(
             verbosity=0, interactive=False, keepdb=django_db_keepdb, serialized_aliases=set()
         )
@@ -40,7 +44,7 @@ def django_db_setup(
             seeding.seed(name)
     yield
     if not django_db_keepdb:
-        with django_db_blocker.unblock(), datasets.writable():  # type: ignore[attr-defined]
+        with django_db_blocker.unblock(), writable():  # type: ignore[attr-defined]
             teardown_databases(config, verbosity=0)
 
 

@@ -56,7 +56,7 @@ def test_run_unknown_snippet_is_404_json(client: Client, data: None) -> None:
     response = api_run(client, snippet="nope.bad")
 
     assert response.status_code == 404
-    assert "no snippet" in response.json()["error"]
+    assert "no snippet" in response.json()["error"]["message"]
 
 
 def test_run_unknown_lesson_is_404_json(client: Client, data: None) -> None:
@@ -70,7 +70,10 @@ def test_run_unknown_dataset_is_400_json(client: Client, data: None) -> None:
 
     assert response.status_code == 400
     assert response.json() == {
-        "error": "Unknown dataset 'huge': choose one of tiny, medium, large."
+        "error": {
+            "type": "UnknownDataset",
+            "message": "Unknown dataset 'huge': choose one of tiny, medium, large.",
+        }
     }
 
 

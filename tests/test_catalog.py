@@ -1,10 +1,13 @@
-"""Lesson files are validated on load, and errors name the file and line."""
+"""Lesson files are validated on load, and errors name the file and line. Every content rule
+lives in the parser, so the start-up check, `manage.py lesson draft.md` and the tests agree."""
 
 from __future__ import annotations
 
+import json
 import os
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,35 +18,58 @@ PARTS = '[[part]]\nnumber = 1\ntitle = "One"\n'
 FENCE = "```"
 
 
-def write(tmp_path: Path, body: str, name: str = "demo.md", front: str = FRONT) -> Path:
+def question(text: str, **fields: Any) -> dict[str, Any]:
+    return {"q": text, "choices": ["one", "two", "six"], "answer": 1, "explain": "E", **fields}
+
+
+def valid_quiz() -> list[dict[str, Any]]:
+    return [
+        question("Concept?", answer=0),
+        question("Predict?", kind="predict", code="Post.objects.count()", expect="1"),
+        question("Bug?", kind="bug", code="for p in Post.objects.all():\n    p.author", answer=2),
+    ]
+
+
+def quiz_fence(items: list[dict[str, Any]]) -> str:
+    return f"{FENCE}quiz\n{json.dumps(items)}\n{FENCE}\n"
+
+
+def write(
+    tmp_path: Path,
+    body: str,
+    name: str = "demo.md",
+    front: str = FRONT,
+    quiz: list[dict[str, Any]] | None = None,
+) -> Path:
+    """A lesson file: `body`, then a pair unless the body has snippets, then a valid quiz."""
     path = tmp_path / name
-    path.write_text(front + textwrap.dedent(body))
+    body = textwrap.dedent(body)
+    if "python {#" not in body:
+        body += "\n" + pair()
+    path.write_text(front + body + "\n" + quiz_fence(valid_quiz() if quiz is None else quiz))
     (tmp_path / "parts.toml").write_text(PARTS)
     return path
 
 
-def pair(bad: str = "1", fixed: str = "1") -> str:
+def pair(bad: str = "1", fixed: str = "1", pair_id: str = "p") -> str:
     return (
-        f'{FENCE}python {{#p.bad expect="{bad}"}}\nPost.objects.count()\n{FENCE}\n\n'
-        f'{FENCE}python {{#p.fixed expect="{fixed}"}}\nPost.objects.count()\n{FENCE}\n'
+        f'{FENCE}python {{#{pair_id}.bad expect="{bad}"}}\nPost.objects.count()\n{FENCE}\n\n'
+        f'{FENCE}python {{#{pair_id}.fixed expect="{fixed}"}}\nPost.objects.count()\n{FENCE}\n'
     )
 
 
 def test_parses_prose_pairs_and_quiz(tmp_path: Path) -> None:
-    quiz = '[{"q": "Q?", "choices": ["a", "b"], "answer": 1, "explain": "E"}]'
-    path = write(
-        tmp_path,
-        f"Intro *text*.\n\n{pair(bad='1 + posts')}\nAfter.\n\n{FENCE}quiz\n{quiz}\n{FENCE}\n",
-    )
+    path = write(tmp_path, f"Intro *text*.\n\n{pair(bad='1 + posts')}\nAfter.\n")
 
     lesson = parse_lesson(path)
 
     kinds = [type(block).__name__ for block in lesson.blocks]
     assert kinds == ["Prose", "Pair", "Prose"]
-    assert "<em>text</em>" in lesson.blocks[0].html  # type: ignore[union-attr]
+    assert "Intro *text*." in lesson.blocks[0].source  # type: ignore[union-attr]
     assert list(lesson.snippets) == ["p.bad", "p.fixed"]
     assert lesson.snippets["p.bad"].expected_count({"posts": 4}) == 5
-    assert lesson.quiz[0].answer_text == "b"
+    assert lesson.quiz[0].answer_text == "one"
+    assert [q.kind for q in lesson.quiz] == ["concept", "predict", "bug"]
 
 
 def test_snippet_line_is_the_fence_line_in_the_file(tmp_path: Path) -> None:
@@ -69,31 +95,107 @@ def test_fixed_side_must_follow_its_bad_side(tmp_path: Path) -> None:
 
 
 def test_bad_side_without_fixed_side_is_an_error(tmp_path: Path) -> None:
-    body = f'{FENCE}python {{#p.bad expect="1"}}\nPost.objects.count()\n{FENCE}\n'
+    body = pair("1", "1", "q") + f'{FENCE}python {{#p.bad expect="1"}}\nPost.objects.count()\n{FENCE}\n'
 
     with pytest.raises(LessonError, match="has no fixed side"):
         parse_lesson(write(tmp_path, body))
 
 
 def test_snippet_syntax_error_is_reported_at_its_line(tmp_path: Path) -> None:
-    body = f'{FENCE}python {{#demo expect="0"}}\nx = 1\ny = (\n{FENCE}\n'
+    body = pair() + f'{FENCE}python {{#demo expect="0"}}\nx = 1\ny = (\n{FENCE}\n'
 
     with pytest.raises(LessonError, match="snippet:"):
         parse_lesson(write(tmp_path, body))
 
 
 def test_unknown_snippet_attribute_is_an_error(tmp_path: Path) -> None:
-    body = f'{FENCE}python {{#demo expect="0" colour="red"}}\nx = 1\n{FENCE}\n'
+    body = pair() + f'{FENCE}python {{#demo expect="0" colour="red"}}\nx = 1\n{FENCE}\n'
 
     with pytest.raises(LessonError, match="unknown snippet attribute"):
         parse_lesson(write(tmp_path, body))
 
 
 def test_quiz_answer_out_of_range_is_an_error(tmp_path: Path) -> None:
-    quiz = '[{"q": "Q?", "choices": ["a", "b"], "answer": 2, "explain": "E"}]'
+    quiz = [*valid_quiz(), question("Out?", answer=3)]
 
     with pytest.raises(LessonError, match="answer must index into choices"):
-        parse_lesson(write(tmp_path, f"{FENCE}quiz\n{quiz}\n{FENCE}\n"))
+        parse_lesson(write(tmp_path, "Text.\n", quiz=quiz))
+
+
+def test_quiz_with_fewer_than_three_questions_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(LessonError, match="at least 3 questions"):
+        parse_lesson(write(tmp_path, "Text.\n", quiz=valid_quiz()[1:]))
+
+
+def test_duplicate_choices_are_an_error(tmp_path: Path) -> None:
+    quiz = [*valid_quiz(), question("Twice?", choices=["same", "Same", "other"])]
+
+    with pytest.raises(LessonError, match="two choices say the same thing"):
+        parse_lesson(write(tmp_path, "Text.\n", quiz=quiz))
+
+
+def test_a_question_asked_twice_is_an_error(tmp_path: Path) -> None:
+    quiz = [*valid_quiz(), question("Concept?", answer=2)]
+
+    with pytest.raises(LessonError, match="asked twice"):
+        parse_lesson(write(tmp_path, "Text.\n", quiz=quiz))
+
+
+def test_quiz_without_a_predict_question_is_an_error(tmp_path: Path) -> None:
+    quiz = [q for q in valid_quiz() if q.get("kind") != "predict"] + [question("More?")]
+
+    with pytest.raises(LessonError, match='needs a "predict" question'):
+        parse_lesson(write(tmp_path, "Text.\n", quiz=quiz))
+
+
+def test_quiz_without_a_bug_question_is_an_error(tmp_path: Path) -> None:
+    quiz = [q for q in valid_quiz() if q.get("kind") != "bug"] + [question("More?", answer=2)]
+
+    with pytest.raises(LessonError, match='needs a "bug" question'):
+        parse_lesson(write(tmp_path, "Text.\n", quiz=quiz))
+
+
+def test_predict_question_needs_a_count(tmp_path: Path) -> None:
+    quiz = valid_quiz()
+    del quiz[1]["expect"]
+
+    with pytest.raises(LessonError, match="predict question, and only a predict question"):
+        parse_lesson(write(tmp_path, "Text.\n", quiz=quiz))
+
+
+def test_all_answers_at_one_index_is_an_error(tmp_path: Path) -> None:
+    quiz = [{**q, "answer": 1} for q in valid_quiz()]
+
+    with pytest.raises(LessonError, match="same index"):
+        parse_lesson(write(tmp_path, "Text.\n", quiz=quiz))
+
+
+def test_longest_choice_as_the_answer_too_often_is_an_error(tmp_path: Path) -> None:
+    quiz = [{**q, "choices": ["a", "a much longer right answer", "b"]} for q in valid_quiz()]
+    quiz[0]["answer"] = 1
+
+    with pytest.raises(LessonError, match="longest choice in 2 of 3"):
+        parse_lesson(write(tmp_path, "Text.\n", quiz=quiz))
+
+
+def test_snippet_id_reused_in_another_lesson_is_an_error(tmp_path: Path) -> None:
+    write(tmp_path, "Text.\n")
+    write(tmp_path, "Text.\n", name="other.md", front=FRONT.replace("demo", "other").replace("order = 1", "order = 2"))
+
+    with pytest.raises(LessonError, match="snippet id 'p.bad' is also used"):
+        load_catalog(tmp_path)
+
+
+def test_a_draft_is_checked_against_the_rest_of_the_course(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    content.mkdir()
+    write(content, "Text.\n")
+    drafts = tmp_path / "drafts"
+    drafts.mkdir()
+    draft = write(drafts, "Text.\n", name="other.md", front=FRONT.replace("demo", "other").replace("order = 1", "order = 2"))
+
+    with pytest.raises(LessonError, match="also used"):
+        load_catalog(content, draft=draft)
 
 
 def test_slug_must_match_file_name(tmp_path: Path) -> None:
@@ -119,7 +221,8 @@ def test_two_lessons_in_the_same_place_is_an_error(tmp_path: Path) -> None:
 def test_system_check_reports_a_broken_lesson_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from lessons import apps, catalog
+    from lessons import apps
+    from lessons.catalog import loader as catalog
 
     write(tmp_path, "Text.\n", name="broken.md")
     monkeypatch.setattr(catalog, "CONTENT_DIR", tmp_path)
@@ -133,7 +236,7 @@ def test_system_check_reports_a_broken_lesson_file(
 def test_catalog_picks_up_an_edited_lesson_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from lessons import catalog
+    from lessons.catalog import loader as catalog
 
     path = write(tmp_path, "Text.\n")
     monkeypatch.setattr(catalog, "CONTENT_DIR", tmp_path)

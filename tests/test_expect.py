@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from lessons.expect import ExpectError, evaluate
+from lessons.catalog.expect import ExpectError, evaluate
 
 COUNTS = {"posts": 100, "comments": 500, "authors": 20, "tags": 15, "categories": 6}
 

@@ -8,8 +8,8 @@ from django.core import signing
 from django.test import Client
 from django.urls import reverse
 
-from lessons.capture import CapturedQuery
-from lessons.explain import SALT, explain, sign
+from lessons.engine.capture import CapturedQuery
+from lessons.measure.explain import SALT, explain, sign
 
 BAD = "count-comments.bad"
 

@@ -6,7 +6,7 @@ import pytest
 
 from blog import datasets
 from lessons.catalog import get_catalog
-from lessons.runs import run_lesson_snippet
+from lessons.measure.runs import run_lesson_snippet
 
 SNIPPETS = [
     pytest.param(lesson, snippet, id=f"{lesson.slug}:{snippet.id}")

@@ -8,8 +8,8 @@ from django.test import Client
 from django.urls import reverse
 
 from lessons.catalog import get_catalog
-from lessons.progress import Progress
-from lessons.quiz import choice_order
+from lessons.learner.progress import Progress
+from lessons.learner.quiz import choice_order
 
 LESSON = get_catalog().by_slug["n-plus-one"]
 BAD = "count-comments.bad"
@@ -32,7 +32,7 @@ def test_opening_running_and_answering_show_on_the_outline(client: Client, data:
     html = client.get(reverse("lessons:outline")).content.decode()
 
     assert f"Lessons opened: <strong>1 / {len(get_catalog().lessons)}</strong>" in html
-    assert f"ran 1/{len(LESSON.pairs)}" in html
+    assert f"ran 1/{len(LESSON.comparisons)}" in html
     assert f"quiz 1/{len(LESSON.quiz)}" in html
 
 
@@ -42,7 +42,7 @@ def test_lesson_page_shows_its_own_progress(client: Client, data: None) -> None:
 
     html = client.get(reverse("lessons:detail", args=[LESSON.slug])).content.decode()
 
-    assert f"Pairs run: <strong>1 / {len(LESSON.pairs)}</strong>" in html
+    assert f'data-pairs-run="1">1 / {len(LESSON.comparisons)}</strong>' in html
     assert f"Quiz: <strong>1 / {len(LESSON.quiz)}</strong>" in html
 
 

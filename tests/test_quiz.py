@@ -9,8 +9,8 @@ from django.test import Client
 from django.urls import reverse
 
 from lessons.catalog import get_catalog
-from lessons.progress import Progress
-from lessons.quiz import choice_order, exam_questions
+from lessons.learner.progress import Progress
+from lessons.learner.quiz import choice_order, exam_questions
 
 LESSON = get_catalog().by_slug["n-plus-one"]
 QUESTION = LESSON.quiz[0]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime
 
-from lessons.capture import CapturedQuery
-from lessons.report import build_report, highlight_python_lines, highlight_sql, interpolate
+from lessons.engine.capture import CapturedQuery
+from lessons.display.highlight import highlight_python_lines, highlight_sql
+from lessons.display.report import build_report, interpolate
 
 
 def query(sql: str, params: tuple[object, ...] = (), line: int | None = 1) -> CapturedQuery:

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from blog import datasets
-from lessons.runner import run_snippet
+from lessons.engine.runner import run_code as run_snippet
 
 MUTATING = textwrap.dedent(
     """

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from blog import datasets
 from lessons.catalog import get_catalog
-from lessons.charts import log_log_chart
+from lessons.display.charts import log_log_chart
 
 LESSON = get_catalog().by_slug["n-plus-one"]
 PAIR = LESSON.pairs_by_id["count-comments"]
@@ -42,11 +42,40 @@ def test_scale_without_javascript_renders_the_lesson_with_the_chart(
     assert "<html" in html and "<svg" in html
 
 
-def test_scale_counts_as_running_the_pair(client: Client, data: None) -> None:
+def test_measuring_on_every_size_counts_as_running_the_pair(client: Client, data: None) -> None:
+    client.post(reverse("lessons:scale", args=[LESSON.slug]), {"pair": PAIR.id, "measure": "fresh"})
+
+    html = client.get(reverse("lessons:detail", args=[LESSON.slug])).content.decode()
+    assert f'data-pairs-run="1">1 / {len(LESSON.comparisons)}</strong>' in html
+
+
+def test_the_chart_drawn_on_page_load_is_not_counted_as_a_run(client: Client, data: None) -> None:
     client.post(reverse("lessons:scale", args=[LESSON.slug]), {"pair": PAIR.id})
 
     html = client.get(reverse("lessons:detail", args=[LESSON.slug])).content.decode()
-    assert f"Pairs run: <strong>1 / {len(LESSON.pairs)}</strong>" in html
+    assert f'data-pairs-run="0">0 / {len(LESSON.comparisons)}</strong>' in html
+
+
+def test_a_run_updates_the_lessons_progress_line_out_of_band(client: Client, data: None) -> None:
+    response = client.post(
+        reverse("lessons:run", args=[LESSON.slug]),
+        {"snippet": PAIR.snippets[0].id, "dataset": "tiny"},
+        headers={"HX-Request": "true"},
+    )
+
+    html = response.content.decode()
+    assert 'id="lesson-progress"' in html and 'hx-swap-oob="true"' in html
+    assert f'data-pairs-run="1">1 / {len(LESSON.comparisons)}</strong>' in html
+
+
+def test_caption_says_just_now_for_a_fresh_measurement(client: Client, data: None) -> None:
+    response = client.post(
+        reverse("lessons:scale", args=[LESSON.slug]),
+        {"pair": PAIR.id, "measure": "fresh"},
+        headers={"HX-Request": "true"},
+    )
+
+    assert "Measured on every dataset just now" in response.content.decode()
 
 
 def test_scale_of_an_unknown_pair_is_404(client: Client, data: None) -> None:

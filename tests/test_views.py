@@ -12,8 +12,8 @@ from django.urls import reverse
 
 from blog import datasets
 from lessons.catalog import get_catalog
-from lessons.runs import run_lesson_snippet
-from lessons.views import Card
+from lessons.measure.runs import run_lesson_snippet
+from lessons.web.viewmodels import Card
 from tests.conftest import queries_on_every_database, total
 
 LESSON = "n-plus-one"

@@ -4,9 +4,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from django import template
+from django.utils.safestring import SafeString
 
-from lessons import explain
-from lessons.capture import CapturedQuery
+from lessons.display.highlight import highlight_code
+from lessons.engine.capture import CapturedQuery
+from lessons.measure import explain
 
 register = template.Library()
 
@@ -20,3 +22,8 @@ def get_item(mapping: Mapping[str, Any], key: str) -> Any:
 def explain_token(query: CapturedQuery, dataset: str) -> str:
     """A signed token that lets the browser ask for this captured statement's plan."""
     return explain.sign(dataset, query) if explain.explainable(query) else ""
+
+
+@register.filter
+def python_code(code: str) -> SafeString:
+    return highlight_code(code, "python")

@@ -6,8 +6,15 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from blog import datasets
-from lessons.catalog import Lesson, LessonError, get_catalog, parse_lesson
-from lessons.runs import SnippetRun, run_lesson_snippet
+from lessons.catalog import (
+    CONTENT_DIR,
+    Lesson,
+    LessonError,
+    get_catalog,
+    load_catalog,
+    parse_lesson,
+)
+from lessons.measure.runs import SnippetRun, run_lesson_snippet
 
 
 class Command(BaseCommand):
@@ -61,8 +68,12 @@ class Command(BaseCommand):
     def _lesson(self, slug_or_path: str) -> Lesson:
         try:
             if slug_or_path.endswith(".md"):
-                return parse_lesson(Path(slug_or_path))
+                # A draft is checked by every rule the course is, against the other lessons.
+                draft = Path(slug_or_path)
+                return load_catalog(CONTENT_DIR, draft=draft).by_slug[parse_lesson(draft).slug]
             catalog = get_catalog()
+        except OSError as exc:
+            raise CommandError(f"Cannot read {slug_or_path}: {exc.strerror}") from None
         except LessonError as exc:
             raise CommandError(str(exc)) from None
         if slug_or_path not in catalog.by_slug:

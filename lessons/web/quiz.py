@@ -1,4 +1,4 @@
-"""Quiz answers (per lesson and the final exam) and the progress reset."""
+"""Quiz answers (per lesson and the final exam), the exam page and the progress reset."""
 
 from __future__ import annotations
 
@@ -8,16 +8,15 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from blog import datasets
+from blog.datasets import with_dataset
 from lessons.catalog import Question, get_catalog
-from lessons.problems import shows_problems
-from lessons.progress import EXAM, Progress
-from lessons.quiz import exam_questions, quiz_context, resolve_answer
-from lessons.views import get_lesson
+from lessons.learner.progress import EXAM, Progress
+from lessons.learner.quiz import exam_questions, quiz_context, resolve_answer
+from lessons.web.pages import get_lesson
+from lessons.web.render import is_htmx, request_dataset
 
 
 @require_POST
-@shows_problems
 def answer_lesson(request: HttpRequest, slug: str) -> HttpResponse:
     lesson = get_lesson(slug)
     url = reverse("lessons:detail", args=[slug])
@@ -25,7 +24,6 @@ def answer_lesson(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_POST
-@shows_problems
 def answer_exam(request: HttpRequest) -> HttpResponse:
     questions = exam_questions(get_catalog(), Progress(request.session).seed)
     return _answer(request, EXAM, questions, reverse("lessons:exam"))
@@ -33,15 +31,13 @@ def answer_exam(request: HttpRequest) -> HttpResponse:
 
 def _answer(request: HttpRequest, quiz: str, questions: list[Question], page: str) -> HttpResponse:
     progress = Progress(request.session)
+    dataset = request_dataset(request)
     question, choice = resolve_answer(
         questions, progress.seed, request.POST.get("question", ""), request.POST.get("choice")
     )
     progress.record_answer(quiz, question.id, choice)
-    dataset = request.POST.get("dataset", "")
-    dataset = dataset if dataset in datasets.SPECS else ""
-    if not request.headers.get("HX-Request"):
-        query = f"?dataset={dataset}" if dataset else ""
-        return redirect(f"{page}{query}#q-{question.id}")
+    if not is_htmx(request):
+        return redirect(f"{with_dataset(page, dataset)}#q-{question.id}")
     context = quiz_context(quiz, questions, progress)
     shown = next(q for q in context["questions"] if q.question.id == question.id)  # type: ignore[attr-defined]
     return render(
@@ -57,7 +53,13 @@ def exam(request: HttpRequest) -> HttpResponse:
     questions = exam_questions(get_catalog(), progress.seed)
     context = quiz_context(EXAM, questions, progress)
     return render(
-        request, "lessons/exam.html", {**context, "answer_url": reverse("lessons:exam-answer")}
+        request,
+        "lessons/exam.html",
+        {
+            **context,
+            "answer_url": reverse("lessons:exam-answer"),
+            "dataset": request_dataset(request),
+        },
     )
 
 

@@ -14,15 +14,16 @@ from django.core import signing
 from django.db import DatabaseError, connections, transaction
 
 from blog import datasets
-from lessons.capture import CapturedQuery
+from course.errors import CourseError
+from lessons.engine.capture import CapturedQuery
 
 SALT = "lessons.explain"
 MAX_AGE = 60 * 60 * 24  # a day: long enough for a lesson, short enough to let old pages lapse
 _EXPLAINABLE = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b", re.IGNORECASE)
 
 
-class PlanRefused(ValueError):
-    pass
+class PlanRefused(CourseError):
+    status = 400
 
 
 @dataclass(frozen=True)
@@ -38,10 +39,7 @@ def explainable(query: CapturedQuery) -> bool:
 
 
 def sign(dataset: str, query: CapturedQuery) -> str:
-    params = [
-        p if p is None or isinstance(p, bool | int | float | str) else str(p)
-        for p in query.params or []
-    ]
+    params = query.jsonable_params() or []
     return signing.dumps({"d": dataset, "s": query.sql, "p": params}, salt=SALT, compress=True)
 
 
@@ -53,8 +51,12 @@ def explain(token: str) -> Plan:
             "This plan request did not come from a query the course ran (or it has expired). "
             "Run the snippet again and use its Explain button."
         ) from None
-    dataset, sql, params = data["d"], data["s"], data["p"]
-    datasets.get_spec(dataset)
+    try:
+        dataset, sql, params = str(data["d"]), str(data["s"]), list(data["p"])
+    except (TypeError, KeyError):
+        raise PlanRefused("This plan request is malformed. Run the snippet again.") from None
+    if dataset not in datasets.SPECS or not _EXPLAINABLE.match(sql):
+        raise PlanRefused("This plan request is malformed. Run the snippet again.")
     connection = connections[dataset]
     prefix = connection.ops.explain_query_prefix()
     try:
@@ -63,7 +65,7 @@ def explain(token: str) -> Plan:
             cursor.execute(f"{prefix} {sql}", params)
             rows = cursor.fetchall()
             transaction.set_rollback(True, using=dataset)
-    except DatabaseError as exc:
+    except (DatabaseError, TypeError, ValueError, IndexError) as exc:
         raise PlanRefused(f"The database could not explain this statement: {exc}") from None
     return Plan(dataset, sql, params, _plan_lines(connection.vendor, rows))
 

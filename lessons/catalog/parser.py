@@ -1,39 +1,34 @@
-"""The lesson catalog: Markdown files in lessons/content/ parsed once into Lesson objects.
+"""One lesson file to one Lesson, with every content rule a lesson must follow.
 
 A lesson file is TOML front matter between `+++` lines, then Markdown. Two kinds of fenced block
 are special:
 
     ```python {#count-comments.bad expect="1 + posts" title="Counting in a loop"}
-    ```quiz   (a JSON list of {"q", "choices", "answer", "explain"})
+    ```quiz   (a JSON list of {"q", "choices", "answer", "explain"} and optional "kind", "code",
+              "expect": see the README)
 
 Runnable snippets are `#<pair>.<side>` with side `bad` or `fixed` (next to each other), or a lone
-`#<id>` for a demo. Any mistake raises LessonError naming the file and line.
+`#<id>` for a demo. Any mistake raises LessonError naming the file and line. Rules that span
+lessons (unique ids, answer lengths over the course) live in lessons.catalog.loader.
 """
 
 from __future__ import annotations
 
 import ast
-import functools
 import json
 import re
 import shlex
 import tomllib
 from collections import Counter
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
-from pygments import highlight
-from pygments.formatters import HtmlFormatter
-from pygments.lexers import get_lexer_by_name
-from pygments.util import ClassNotFound
 
-from lessons import expect
+from lessons.catalog import expect
+from lessons.catalog.models import Lesson, LessonError, Pair, Prose, Question, Snippet
 
-CONTENT_DIR = Path(__file__).resolve().parent / "content"
 SIDES = ("bad", "fixed")
 _SNIPPET_INFO = re.compile(r"^python\s*\{(?P<attrs>.*)\}\s*$")
 _SNIPPET_ID = re.compile(r"^#(?P<pair>[a-z0-9][a-z0-9-]*)(?:\.(?P<side>[a-z]+))?$")
@@ -43,218 +38,8 @@ _FRONT_MATTER = {"title": str, "slug": str, "part": int, "order": int, "summary"
 _OPTIONAL_FRONT_MATTER = {"chart": str}  # a pair whose scale chart the page draws on load
 
 
-class LessonError(ValueError):
-    def __init__(self, path: Path, line: int, message: str) -> None:
-        super().__init__(f"{path}:{line}: {message}")
-        self.path, self.line = path, line
-
-
-@dataclass(frozen=True)
-class Snippet:
-    id: str
-    pair: str
-    side: str  # "bad", "fixed" or "demo"
-    code: str
-    expect: str
-    title: str
-    line: int  # where the fence opens in the lesson file
-    raises: str  # the exception type this snippet demonstrates, or ""
-    measure_memory: bool
-    differs: str  # why this side prints something else than its twin, or "" if it must not
-    _expect_tree: ast.expr = field(repr=False, compare=False)
-
-    def expected_count(self, counts: Mapping[str, int]) -> int:
-        return expect.evaluate(self._expect_tree, counts)
-
-
-@dataclass(frozen=True)
-class Pair:
-    id: str
-    snippets: tuple[Snippet, ...]  # (bad, fixed), or a single demo snippet
-
-
-@dataclass(frozen=True)
-class Prose:
-    html: str
-
-
-@dataclass(frozen=True)
-class Question:
-    id: str
-    text: str
-    choices: tuple[str, ...]
-    answer: int
-    explain: str
-    kind: str = "concept"  # "concept", "predict" (the count some code sends) or "bug"
-    code: str = ""  # shown with the question; runnable like a snippet
-    expect: str = ""  # predict questions: the count `code` sends, checked like a snippet's
-
-    @property
-    def answer_text(self) -> str:
-        return self.choices[self.answer]
-
-    @property
-    def answer_is_longest(self) -> bool:
-        """The right answer is the one choice longer than all the others (a give-away)."""
-        lengths = [len(choice) for choice in self.choices]
-        return lengths.count(max(lengths)) == 1 and lengths[self.answer] == max(lengths)
-
-    def expected_count(self, counts: Mapping[str, int]) -> int:
-        return expect.evaluate(self.expect, counts)
-
-
-@dataclass(frozen=True)
-class Lesson:
-    slug: str
-    title: str
-    part: int
-    order: int
-    summary: str
-    chart: str  # pair id whose scale chart is shown by default, or ""
-    blocks: tuple[Prose | Pair, ...]
-    quiz: tuple[Question, ...]
-    path: Path
-
-    @property
-    def pairs(self) -> list[Pair]:
-        return [block for block in self.blocks if isinstance(block, Pair)]
-
-    @functools.cached_property
-    def pairs_by_id(self) -> dict[str, Pair]:
-        return {pair.id: pair for pair in self.pairs}
-
-    @functools.cached_property
-    def snippets(self) -> dict[str, Snippet]:
-        return {s.id: s for pair in self.pairs for s in pair.snippets}
-
-
-@dataclass(frozen=True)
-class Part:
-    number: int
-    title: str
-    lessons: tuple[Lesson, ...]
-
-
-@dataclass(frozen=True)
-class Catalog:
-    parts: tuple[Part, ...]
-
-    @functools.cached_property
-    def lessons(self) -> list[Lesson]:
-        return [lesson for part in self.parts for lesson in part.lessons]
-
-    @functools.cached_property
-    def by_slug(self) -> dict[str, Lesson]:
-        return {lesson.slug: lesson for lesson in self.lessons}
-
-    def neighbours(self, lesson: Lesson) -> tuple[Lesson | None, Lesson | None]:
-        index = self.lessons.index(lesson)
-        previous = self.lessons[index - 1] if index > 0 else None
-        following = self.lessons[index + 1] if index + 1 < len(self.lessons) else None
-        return previous, following
-
-
-def _highlight_fence(code: str, language: str, attrs: str) -> str:
-    try:
-        lexer = get_lexer_by_name(language or "text")
-    except ClassNotFound:
-        lexer = get_lexer_by_name("text")
-    return highlight(code, lexer, HtmlFormatter(nowrap=True, classprefix="hl-"))
-
-
-# Raw HTML is off, so the rendered prose is safe to mark safe in templates.
-_markdown = (
-    MarkdownIt("commonmark", {"highlight": _highlight_fence, "html": False})
-    .enable("table")
-    .disable(["html_block", "html_inline"])
-)
-
-
-def get_catalog() -> Catalog:
-    """The course's catalog, parsed once and parsed again only when a lesson file changes
-    (a stat per file per call: cheap, and authors see their edits without a restart)."""
-    return _load_cached(CONTENT_DIR, _signature(CONTENT_DIR))
-
-
-def _signature(directory: Path) -> tuple[tuple[str, int], ...]:
-    files = sorted([*directory.glob("*.md"), directory / "parts.toml"])
-    return tuple((path.name, path.stat().st_mtime_ns) for path in files)
-
-
-@functools.lru_cache(maxsize=1)
-def _load_cached(directory: Path, signature: tuple[tuple[str, int], ...]) -> Catalog:
-    return load_catalog(directory)
-
-
-def load_catalog(directory: Path, draft: Path | None = None) -> Catalog:
-    """Every lesson in `directory`; with `draft`, that file stands in for the lesson with its slug
-    (or joins the course), so a draft is checked by exactly the rules the course is."""
-    parts_file = directory / "parts.toml"
-    part_titles = {p["number"]: p["title"] for p in _read_toml(parts_file)["part"]}
-    paths = sorted(directory.glob("*.md"))
-    if draft is not None:
-        paths = [p for p in paths if p.stem != draft.stem] + [draft]
-    lessons = [parse_lesson(path) for path in paths]
-    seen: dict[tuple[int, int], Lesson] = {}
-    for lesson in lessons:
-        if lesson.part not in part_titles:
-            raise LessonError(lesson.path, 1, f"part {lesson.part} is not in {parts_file.name}")
-        other = seen.setdefault((lesson.part, lesson.order), lesson)
-        if other is not lesson:
-            raise LessonError(
-                lesson.path, 1, f"part {lesson.part} order {lesson.order} is also {other.path.name}"
-            )
-    _check_course(lessons)
-    return Catalog(
-        tuple(
-            Part(
-                number,
-                title,
-                tuple(sorted((x for x in lessons if x.part == number), key=lambda x: x.order)),
-            )
-            for number, title in sorted(part_titles.items())
-        )
-    )
-
-
-def _check_course(lessons: list[Lesson]) -> None:
-    """Rules that span lessons: unique snippet ids and questions, no give-away answer lengths."""
-    owners: dict[str, Lesson] = {}
-    for lesson in lessons:
-        for snippet in lesson.snippets.values():
-            other = owners.setdefault(snippet.id, lesson)
-            if other is not lesson:
-                raise LessonError(
-                    lesson.path, snippet.line, f"snippet id {snippet.id!r} is also used in "
-                    f"{other.path.name}: snippet ids are unique across the course"
-                )
-    asked: dict[str, Lesson] = {}
-    for lesson in lessons:
-        for question in lesson.quiz:
-            other = asked.setdefault(" ".join(question.text.split()).casefold(), lesson)
-            if other is not lesson:
-                raise LessonError(
-                    lesson.path, 1, f"{question.id} is also asked in {other.path.name}"
-                )
-    longest, total = longest_answer_share(lessons)
-    import os  # TEMPORARY while the quizzes are rewritten
-
-    if os.environ.get("COURSE_QUIZ_DRAFT"):
-        return
-    if total and longest > total * MAX_LONGEST_SHARE_COURSE:
-        raise LessonError(
-            lessons[-1].path,
-            1,
-            f"over the course the right answer is the longest choice in {longest} of {total} "
-            f"questions ({longest / total:.0%}); at most {MAX_LONGEST_SHARE_COURSE:.0%} may be",
-        )
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise LessonError(path, getattr(exc, "lineno", 1), f"invalid TOML: {exc}") from None
+# Only used to find fenced blocks and their line numbers; rendering is lessons.display.prose.
+_markdown = MarkdownIt("commonmark")
 
 
 def parse_lesson(path: Path) -> Lesson:
@@ -404,7 +189,7 @@ def _add_snippet(path: Path, blocks: list[Prose | Pair], snippet: Snippet) -> No
 def _flush_prose(blocks: list[Prose | Pair], lines: list[str]) -> None:
     source = "".join(lines)
     if source.strip():
-        blocks.append(Prose(_markdown.render(source)))
+        blocks.append(Prose(source))
 
 
 QUESTION_KINDS = ("concept", "predict", "bug")

@@ -76,8 +76,8 @@ class Progress:
         answers = self.answers(lesson.slug)
         return LessonProgress(
             opened=lesson.slug in self._data.get("opened", []),
-            pairs_run=sum(1 for pair in lesson.pairs if ran & {s.id for s in pair.snippets}),
-            pairs=len(lesson.pairs),
+            pairs_run=sum(1 for pair in lesson.comparisons if ran & {s.id for s in pair.snippets}),
+            pairs=len(lesson.comparisons),
             correct=sum(1 for q in lesson.quiz if answers.get(q.id) == q.answer),
             answered=sum(1 for q in lesson.quiz if q.id in answers),
             questions=len(lesson.quiz),

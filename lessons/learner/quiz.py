@@ -5,12 +5,15 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from course.errors import CourseError, shorten
 from lessons.catalog import Catalog, Question
-from lessons.progress import Progress
+from lessons.learner.progress import Progress
 
 
-class QuizTampered(ValueError):
+class QuizTampered(CourseError):
     """A question id or choice that no form of ours could have sent."""
+
+    status = 400
 
 
 def choice_order(seed: int, question: Question) -> list[int]:
@@ -58,16 +61,16 @@ def resolve_answer(
     """The question and the original index of the choice shown at `position`."""
     question = next((q for q in questions if q.id == question_id), None)
     if question is None:
-        raise QuizTampered(f"There is no question {question_id!r} in this quiz.")
+        raise QuizTampered(f"There is no question {shorten(question_id)} in this quiz.")
     if not position:
         raise QuizTampered("Pick one of the answers before checking.")
     try:
         index = int(position)
     except ValueError:
-        raise QuizTampered(f"{position!r} is not one of the answers.") from None
+        raise QuizTampered(f"{shorten(position)} is not one of the answers.") from None
     order = choice_order(seed, question)
     if not 0 <= index < len(order):
-        raise QuizTampered(f"Question {question_id!r} has no answer number {index}.")
+        raise QuizTampered(f"Question {shorten(question_id)} has no answer number {index}.")
     return question, order[index]
 
 

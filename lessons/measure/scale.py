@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.core.cache import cache
 from django.utils import timezone
 
 from blog import datasets
 from lessons.catalog import Lesson, Pair, Snippet
-from lessons.charts import Chart, log_log_chart
-from lessons.runs import run_lesson_snippet
+from lessons.measure.runs import run_lesson_snippet
 
 
 @dataclass(frozen=True)
@@ -55,27 +54,25 @@ def measure(lesson: Lesson, pair: Pair) -> list[ScaleSeries]:
 
 @dataclass(frozen=True)
 class ScaleReport:
-    """What the page shows: charts of queries and time against posts, and the table behind them."""
+    """A pair measured on every dataset: the numbers behind the page's charts and table."""
 
     series: list[ScaleSeries]
     measured_at: datetime = field(default_factory=timezone.now)
 
-    @property
-    def charts(self) -> list[Chart]:
-        def lines(value: str) -> list[tuple[str, str, list[tuple[float, float]]]]:
-            return [
-                (
-                    s.snippet.side.capitalize(),
-                    s.snippet.side,
-                    [(p.posts, getattr(p, value)) for p in s.points],
-                )
-                for s in self.series
-            ]
-
+    def series_of(self, value: str) -> list[tuple[str, str, list[tuple[float, float]]]]:
+        """(side name, side, [(posts, value)]) per snippet, for a chart of `value`."""
         return [
-            log_log_chart("Queries per run", "posts", "queries", lines("queries"), floor=1),
-            log_log_chart("Time per run", "posts", "ms", lines("duration_ms")),
+            (
+                s.snippet.side.capitalize(),
+                s.snippet.side,
+                [(p.posts, getattr(p, value)) for p in s.points],
+            )
+            for s in self.series
         ]
+
+    @property
+    def just_measured(self) -> bool:
+        return timezone.now() - self.measured_at < timedelta(minutes=1)
 
     @property
     def rows(self) -> list[dict[str, object]]:

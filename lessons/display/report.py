@@ -1,5 +1,5 @@
 """Presentation of a run: SQL formatting and highlighting, similar/duplicate grouping, per-line
-counts for the code gutter. It reads what `lessons.capture` recorded and never touches a database.
+counts for the code gutter. It reads what `lessons.engine.capture` recorded and never touches a database.
 
 Grouping follows django-debug-toolbar's idea: *similar* queries share their SQL text, *duplicate*
 queries share SQL text and parameters. A similar group whose parameters vary is the N+1 signature.
@@ -7,25 +7,17 @@ queries share SQL text and parameters. A similar group whose parameters vary is 
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import decimal
-import functools
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import sqlparse
-from django.utils.html import escape
-from django.utils.safestring import SafeString, mark_safe
-from pygments import highlight, lex
-from pygments.formatters import HtmlFormatter
-from pygments.lexers import PythonLexer, SqlLexer
-from pygments.token import STANDARD_TYPES, _TokenType
-from sqlparse.exceptions import SQLParseError
+from django.utils.safestring import SafeString
 
-from lessons.capture import CapturedQuery
+from lessons.display.highlight import highlight_python_lines, highlight_sql
+from lessons.engine.capture import CapturedQuery
 
 SHOWN_QUERIES = 50  # the panel lists this many statements; the JSON API returns all of them
 
@@ -151,43 +143,6 @@ def _literal(value: Any) -> str:
         value = value.isoformat(sep=" ") if isinstance(value, datetime.datetime) else value
     text = str(value).replace("'", "''")
     return f"'{text}'"
-
-
-REINDENT_LIMIT = 20_000  # characters; longer statements (huge IN lists) are shown as sent
-
-
-@functools.lru_cache(maxsize=256)
-def highlight_sql(sql: str) -> SafeString:
-    """Reindent with sqlparse, then highlight with Pygments, which escapes every token."""
-    formatted = sql
-    # Past sqlparse's token limit, show the statement unformatted rather than fail.
-    with contextlib.suppress(SQLParseError):
-        if len(sql) <= REINDENT_LIMIT:
-            formatted = sqlparse.format(sql, reindent=True, keyword_case="upper")
-    html = highlight(formatted, SqlLexer(), HtmlFormatter(nowrap=True, classprefix="hl-"))
-    return mark_safe(html.rstrip("\n"))  # pygments escapes every token
-
-
-def highlight_python_lines(code: str) -> list[SafeString]:
-    """One escaped, highlighted HTML string per source line, so a gutter can sit beside each."""
-    lines: list[list[str]] = [[]]
-    for token_type, value in lex(code, PythonLexer()):
-        css = _css_class(token_type)
-        for i, part in enumerate(value.split("\n")):
-            if i:
-                lines.append([])
-            if part:
-                text = escape(part)
-                lines[-1].append(f'<span class="hl-{css}">{text}</span>' if css else text)
-    if lines and not lines[-1]:
-        lines.pop()
-    return [mark_safe("".join(parts)) for parts in lines]  # every part was escaped above
-
-
-def _css_class(token_type: _TokenType) -> str:
-    while token_type not in STANDARD_TYPES:
-        token_type = token_type.parent
-    return STANDARD_TYPES[token_type]
 
 
 def gutter(code: str, lines: dict[int, int]) -> Iterable[tuple[int, SafeString, int]]:

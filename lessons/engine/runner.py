@@ -12,11 +12,8 @@ import ast
 import builtins
 import contextlib
 import inspect
-import re
-import sqlite3
 import threading
 import tracemalloc
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from time import perf_counter
 from types import CodeType, TracebackType
@@ -24,13 +21,13 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.db import connections, models, transaction
-from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import functions
 from django.utils import timezone
 
 from blog import datasets
 from blog.models import Author, Category, Comment, Post, Profile, Tag
-from lessons.capture import BoundedOutput, CapturedQuery, QueryRecorder, count_instances
+from lessons.engine import guards
+from lessons.engine.capture import BoundedOutput, CapturedQuery, QueryRecorder, count_instances
 
 PSEUDO_FILENAME = "<snippet>"
 
@@ -45,19 +42,6 @@ SNIPPET_GLOBALS: dict[str, Any] = {
     "Length": functions.Length, "Lower": functions.Lower, "Coalesce": functions.Coalesce,
     "timezone": timezone,
 }  # fmt: skip
-
-# Statements that would end or escape the run's transaction, and so could persist changes. This
-# gives the usual case a clear message; SQLite's authorizer (below) is the guarantee.
-_TRANSACTION_CONTROL = re.compile(
-    r"^\s*(BEGIN|COMMIT|END|ROLLBACK(?!\s+(TRANSACTION\s+)?TO\b)|ATTACH|DETACH|VACUUM)\b",
-    re.IGNORECASE,
-)
-_DENIED_ACTIONS = {sqlite3.SQLITE_TRANSACTION, sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH}
-
-
-class TransactionControlRefused(RuntimeError):
-    pass
-
 
 class DatasetTransaction:
     """`django.db.transaction` as a snippet sees it. In a single-database project a plain
@@ -113,7 +97,7 @@ class RunResult:
 _memory_lock = threading.Lock()
 
 
-def run_snippet(code: str, dataset: str, *, measure_memory: bool = False) -> RunResult:
+def run_code(code: str, dataset: str, *, measure_memory: bool = False) -> RunResult:
     """Execute `code` on `dataset` and report what it did. Nothing it writes persists.
 
     With measure_memory, the peak Python memory allocated during the run is recorded too
@@ -148,11 +132,7 @@ def run_snippet(code: str, dataset: str, *, measure_memory: bool = False) -> Run
     ):
         started = perf_counter()
         try:
-            with (
-                _writable_sandbox(connection),
-                connection.execute_wrapper(_refuse_transaction_control),
-                connection.execute_wrapper(recorder),
-            ):
+            with guards.sandbox(connection), connection.execute_wrapper(recorder):
                 if measure_memory:
                     result.peak_memory = _execute_measuring_memory(compiled, namespace, recorder)
                 else:
@@ -185,32 +165,6 @@ def _execute(compiled: CodeType, namespace: dict[str, Any], recorder: QueryRecor
     async_to_sync(drive)()
 
 
-@contextlib.contextmanager
-def _writable_sandbox(connection: BaseDatabaseWrapper) -> Iterator[None]:
-    """Let this run's connection write, inside its transaction, and nothing else.
-
-    Dataset connections are read-only by default (see blog.datasets), so writes through any other
-    connection or thread fail. On this one, SQLite's authorizer refuses statements that would end
-    the transaction or reach another database file, however they are spelled or sent."""
-    if connection.vendor != "sqlite":
-        yield
-        return
-    raw = connection.connection
-    datasets.set_read_only(connection, False)
-    raw.set_authorizer(_authorize)
-    try:
-        yield
-    finally:
-        raw.set_authorizer(None)
-        datasets.set_read_only(connection, True)
-
-
-def _authorize(action: int, arg1: str | None, *args: object) -> int:
-    if action in _DENIED_ACTIONS or (action == sqlite3.SQLITE_PRAGMA and arg1 == "query_only"):
-        return sqlite3.SQLITE_DENY
-    return sqlite3.SQLITE_OK
-
-
 def _execute_measuring_memory(
     compiled: CodeType, namespace: dict[str, Any], recorder: QueryRecorder
 ) -> int:
@@ -220,18 +174,6 @@ def _execute_measuring_memory(
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-
-
-def _refuse_transaction_control(
-    execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]
-) -> Any:
-    if _TRANSACTION_CONTROL.match(sql):
-        statement = sql.split(None, 1)[0].upper()
-        raise TransactionControlRefused(
-            f"{statement} is refused here: every run happens inside one transaction that is "
-            "always rolled back, so the datasets never change."
-        )
-    return execute(sql, params, many, context)
 
 
 def _error_from(exc: BaseException) -> RunError:

@@ -1,5 +1,5 @@
 """Recording what a snippet does: its SQL (through Django's public `execute_wrapper` hook) and
-the model instances it builds. Nothing here formats or groups; see `lessons.report` for that."""
+the model instances it builds. Nothing here formats or groups; see `lessons.display.report` for that."""
 
 from __future__ import annotations
 
@@ -24,6 +24,20 @@ class CapturedQuery:
     many: bool
     duration: float  # seconds
     line: int | None  # the snippet line that fired it
+
+    def jsonable_params(self) -> Any:
+        """The parameters as JSON can carry them: dates, decimals and the like as text."""
+        return _jsonable(self.params)
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    return str(value)
 
 
 class QueryRecorder:

@@ -1,0 +1,32 @@
+"""Lesson files to immutable objects: the parser with every content rule, the loader, `expect`."""
+
+from __future__ import annotations
+
+from lessons.catalog.loader import CONTENT_DIR, get_catalog, load_catalog
+from lessons.catalog.models import (
+    Catalog,
+    Lesson,
+    LessonError,
+    Pair,
+    Part,
+    Prose,
+    Question,
+    Snippet,
+)
+from lessons.catalog.parser import longest_answer_share, parse_lesson
+
+__all__ = [
+    "CONTENT_DIR",
+    "Catalog",
+    "Lesson",
+    "LessonError",
+    "Pair",
+    "Part",
+    "Prose",
+    "Question",
+    "Snippet",
+    "get_catalog",
+    "load_catalog",
+    "longest_answer_share",
+    "parse_lesson",
+]

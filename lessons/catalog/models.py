@@ -1,0 +1,131 @@
+"""The course as immutable objects: what a lesson file becomes once parsed."""
+
+from __future__ import annotations
+
+import ast
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lessons.catalog import expect
+
+
+class LessonError(ValueError):
+    def __init__(self, path: Path, line: int, message: str) -> None:
+        super().__init__(f"{path}:{line}: {message}")
+        self.path, self.line = path, line
+
+
+@dataclass(frozen=True)
+class Snippet:
+    id: str
+    pair: str
+    side: str  # "bad", "fixed" or "demo"
+    code: str
+    expect: str
+    title: str
+    line: int  # where the fence opens in the lesson file
+    raises: str  # the exception type this snippet demonstrates, or ""
+    measure_memory: bool
+    differs: str  # why this side prints something else than its twin, or "" if it must not
+    _expect_tree: ast.expr = field(repr=False, compare=False)
+
+    def expected_count(self, counts: Mapping[str, int]) -> int:
+        return expect.evaluate(self._expect_tree, counts)
+
+
+@dataclass(frozen=True)
+class Pair:
+    id: str
+    snippets: tuple[Snippet, ...]  # (bad, fixed), or a single demo snippet
+
+    @property
+    def is_comparison(self) -> bool:
+        return len(self.snippets) == 2
+
+
+@dataclass(frozen=True)
+class Prose:
+    source: str  # Markdown; lessons.display.prose renders it
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    text: str
+    choices: tuple[str, ...]
+    answer: int
+    explain: str
+    kind: str = "concept"  # "concept", "predict" (the count some code sends) or "bug"
+    code: str = ""  # shown with the question; runnable like a snippet
+    expect: str = ""  # predict questions: the count `code` sends, checked like a snippet's
+
+    @property
+    def answer_text(self) -> str:
+        return self.choices[self.answer]
+
+    @property
+    def answer_is_longest(self) -> bool:
+        """The right answer is the one choice longer than all the others (a give-away)."""
+        lengths = [len(choice) for choice in self.choices]
+        return lengths.count(max(lengths)) == 1 and lengths[self.answer] == max(lengths)
+
+    def expected_count(self, counts: Mapping[str, int]) -> int:
+        return expect.evaluate(self.expect, counts)
+
+
+@dataclass(frozen=True)
+class Lesson:
+    slug: str
+    title: str
+    part: int
+    order: int
+    summary: str
+    chart: str  # pair id whose scale chart is shown by default, or ""
+    blocks: tuple[Prose | Pair, ...]
+    quiz: tuple[Question, ...]
+    path: Path
+
+    @property
+    def pairs(self) -> list[Pair]:
+        return [block for block in self.blocks if isinstance(block, Pair)]
+
+    @property
+    def comparisons(self) -> list[Pair]:
+        """The bad/fixed pairs, the ones a learner's progress counts (demos are not)."""
+        return [pair for pair in self.pairs if pair.is_comparison]
+
+    @functools.cached_property
+    def pairs_by_id(self) -> dict[str, Pair]:
+        return {pair.id: pair for pair in self.pairs}
+
+    @functools.cached_property
+    def snippets(self) -> dict[str, Snippet]:
+        return {s.id: s for pair in self.pairs for s in pair.snippets}
+
+
+@dataclass(frozen=True)
+class Part:
+    number: int
+    title: str
+    lessons: tuple[Lesson, ...]
+
+
+@dataclass(frozen=True)
+class Catalog:
+    parts: tuple[Part, ...]
+
+    @functools.cached_property
+    def lessons(self) -> list[Lesson]:
+        return [lesson for part in self.parts for lesson in part.lessons]
+
+    @functools.cached_property
+    def by_slug(self) -> dict[str, Lesson]:
+        return {lesson.slug: lesson for lesson in self.lessons}
+
+    def neighbours(self, lesson: Lesson) -> tuple[Lesson | None, Lesson | None]:
+        index = self.lessons.index(lesson)
+        previous = self.lessons[index - 1] if index > 0 else None
+        following = self.lessons[index + 1] if index + 1 < len(self.lessons) else None
+        return previous, following

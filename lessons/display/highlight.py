@@ -1,0 +1,66 @@
+"""The one place Pygments and sqlparse are set up: SQL statements, snippet lines, prose code.
+
+Every function returns HTML that Pygments escaped token by token, so it is safe to mark safe."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+
+import sqlparse
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+from pygments import highlight, lex
+from pygments.formatters import HtmlFormatter
+from pygments.lexer import Lexer
+from pygments.lexers import PythonLexer, SqlLexer, get_lexer_by_name
+from pygments.token import STANDARD_TYPES, _TokenType
+from pygments.util import ClassNotFound
+from sqlparse.exceptions import SQLParseError
+
+# Classes are prefixed so they never clash with the page's own; static/css/pygments.css styles them.
+_FORMATTER = HtmlFormatter(nowrap=True, classprefix="hl-")
+REINDENT_LIMIT = 20_000  # characters; longer statements (huge IN lists) are shown as sent
+
+
+def highlight_code(code: str, language: str = "python") -> SafeString:
+    """A block of code in any language Pygments knows (plain text otherwise)."""
+    lexer: Lexer
+    try:
+        lexer = get_lexer_by_name(language or "text")
+    except ClassNotFound:
+        lexer = get_lexer_by_name("text")
+    return mark_safe(highlight(code, lexer, _FORMATTER))
+
+
+@functools.lru_cache(maxsize=256)
+def highlight_sql(sql: str) -> SafeString:
+    """Reindent with sqlparse, then highlight."""
+    formatted = sql
+    # Past sqlparse's token limit, show the statement unformatted rather than fail.
+    with contextlib.suppress(SQLParseError):
+        if len(sql) <= REINDENT_LIMIT:
+            formatted = sqlparse.format(sql, reindent=True, keyword_case="upper")
+    return mark_safe(highlight(formatted, SqlLexer(), _FORMATTER).rstrip("\n"))
+
+
+def highlight_python_lines(code: str) -> list[SafeString]:
+    """One highlighted HTML string per source line, so a gutter can sit beside each."""
+    lines: list[list[str]] = [[]]
+    for token_type, value in lex(code, PythonLexer()):
+        css = _css_class(token_type)
+        for i, part in enumerate(value.split("\n")):
+            if i:
+                lines.append([])
+            if part:
+                text = escape(part)
+                lines[-1].append(f'<span class="hl-{css}">{text}</span>' if css else text)
+    if lines and not lines[-1]:
+        lines.pop()
+    return [mark_safe("".join(parts)) for parts in lines]  # every part was escaped above
+
+
+def _css_class(token_type: _TokenType) -> str:
+    while token_type not in STANDARD_TYPES:
+        token_type = token_type.parent
+    return STANDARD_TYPES[token_type]

@@ -1,0 +1,99 @@
+"""Everything that keeps the datasets unchanged, in one place.
+
+Three layers, each enough on its own for the usual case:
+1. Dataset connections are read-only (SQLite's `query_only`) unless a context says otherwise:
+   seeding and test set-up, and a running snippet for its own connection only.
+2. On that one connection, SQLite's authorizer refuses any statement that would end the run's
+   transaction or reach another database file, however it is spelled or sent.
+3. The runner always rolls its transaction back (see lessons.engine.runner).
+A regular expression check in front gives the common attempt (`COMMIT` in raw SQL) a clear message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import re
+import sqlite3
+from collections.abc import Iterator
+from typing import Any
+
+from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+from blog import datasets
+
+_writable: contextvars.ContextVar[bool] = contextvars.ContextVar("dataset_writable", default=False)
+
+_TRANSACTION_CONTROL = re.compile(
+    r"^\s*(BEGIN|COMMIT|END|ROLLBACK(?!\s+(TRANSACTION\s+)?TO\b)|ATTACH|DETACH|VACUUM)\b",
+    re.IGNORECASE,
+)
+_DENIED_ACTIONS = {sqlite3.SQLITE_TRANSACTION, sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH}
+
+
+class TransactionControlRefused(RuntimeError):
+    pass
+
+
+def set_read_only(connection: BaseDatabaseWrapper, read_only: bool) -> None:
+    """Flip SQLite's query_only on an open dataset connection, outside any query capture."""
+    if connection.vendor == "sqlite" and connection.connection is not None:
+        connection.connection.execute(f"PRAGMA query_only = {int(read_only)}")
+
+
+def protect_new_connection(
+    sender: object, connection: BaseDatabaseWrapper, **kwargs: object
+) -> None:
+    """connection_created receiver: a new dataset connection starts read-only."""
+    if connection.alias in datasets.SPECS and not _writable.get():
+        set_read_only(connection, True)
+
+
+@contextlib.contextmanager
+def writable() -> Iterator[None]:
+    """Allow writes to the datasets in this context: for seeding and building test databases."""
+    token = _writable.set(True)
+    for name in datasets.SPECS:
+        set_read_only(connections[name], False)
+    try:
+        yield
+    finally:
+        _writable.reset(token)
+        for name in datasets.SPECS:
+            set_read_only(connections[name], True)
+
+
+@contextlib.contextmanager
+def sandbox(connection: BaseDatabaseWrapper) -> Iterator[None]:
+    """Let this run's connection write, inside its transaction, and nothing else."""
+    with connection.execute_wrapper(_refuse_transaction_control):
+        if connection.vendor != "sqlite":
+            yield
+            return
+        raw = connection.connection
+        set_read_only(connection, False)
+        raw.set_authorizer(_authorize)
+        try:
+            yield
+        finally:
+            raw.set_authorizer(None)
+            set_read_only(connection, True)
+
+
+def _authorize(action: int, arg1: str | None, *args: object) -> int:
+    if action in _DENIED_ACTIONS or (action == sqlite3.SQLITE_PRAGMA and arg1 == "query_only"):
+        return sqlite3.SQLITE_DENY
+    return sqlite3.SQLITE_OK
+
+
+def _refuse_transaction_control(
+    execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]
+) -> Any:
+    if _TRANSACTION_CONTROL.match(sql):
+        statement = sql.split(None, 1)[0].upper()
+        raise TransactionControlRefused(
+            f"{statement} is refused here: every run happens inside one transaction that is "
+            "always rolled back, so the datasets never change."
+        )
+    return execute(sql, params, many, context)

@@ -1,0 +1,1 @@
+"""What one learner has done: progress, quiz answers and grading."""

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import secrets
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError, connections
+
+from blog import datasets, seeding
+from lessons.engine.guards import writable
+
+
+class Command(BaseCommand):
+    help = (
+        "Prepare everything the course needs: var/, the secret key, its own tables and the "
+        "datasets (tiny, medium, large). Idempotent: a dataset that is present is kept, one that "
+        "is damaged is rebuilt; --force rebuilds them all."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--dataset",
+            action="append",
+            choices=list(datasets.SPECS),
+            help="Only this dataset (repeatable). Default: all of them.",
+        )
+        parser.add_argument("--force", action="store_true", help="Rebuild even if present.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        self._prepare_var()
+        try:
+            call_command("migrate", database="default", verbosity=0, interactive=False)
+        except DatabaseError as exc:
+            raise CommandError(
+                f"The course's own database ({settings.DATABASES['default']['NAME']}) cannot be "
+                f"used: {exc}. Free some disk space or remove the file, then run seed again."
+            ) from None
+        for name in options["dataset"] or list(datasets.SPECS):
+            self._seed(name, force=options["force"])
+
+    def _prepare_var(self) -> None:
+        var: Path = settings.VAR_DIR
+        try:
+            var.mkdir(parents=True, exist_ok=True)
+            key = settings.SECRET_KEY_FILE
+            if not key.exists():
+                key.write_text(secrets.token_urlsafe(50))
+                key.chmod(0o600)
+        except OSError as exc:
+            raise CommandError(f"Cannot prepare {var}: {exc.strerror}.") from None
+
+    def _seed(self, name: str, *, force: bool) -> None:
+        spec = datasets.SPECS[name]
+        interactive = sys.stdout.isatty()
+        started = time.perf_counter()
+
+        def progress(stage: str, done: int, total: int) -> None:
+            line = f"  {name}: {stage} {done:,}/{total:,}"
+            self.stdout.write(f"\r{line}" if interactive else line, ending="" if interactive else "\n")
+
+        self.stdout.write(f"Seeding {name} ({spec.label}, {spec.posts:,} posts)...")
+        with writable():
+            try:
+                built = seeding.seed(name, force=force, progress=progress)
+            except (DatabaseError, datasets.DatasetBroken) as exc:
+                self.stdout.write(self.style.WARNING(f"  {name} cannot be read ({exc}); rebuilding it."))
+                self._remove_database(name)
+                built = seeding.seed(name, force=True, progress=progress)
+        if interactive and built:
+            self.stdout.write("")
+        elapsed = time.perf_counter() - started
+        counts = datasets.stats(name).counts
+        summary = ", ".join(f"{v:,} {k}" for k, v in counts.items() if k != "post_tags")
+        verb = "built" if built else "already present"
+        self.stdout.write(self.style.SUCCESS(f"  {name} {verb} in {elapsed:.1f}s: {summary}"))
+
+    def _remove_database(self, name: str) -> None:
+        """A damaged SQLite dataset holds nothing worth keeping: the seeder rebuilds it exactly."""
+        connection = connections[name]
+        connection.close()
+        if connection.vendor != "sqlite":
+            raise CommandError(f"The {name!r} dataset cannot be read; recreate its database.")
+        path = Path(connection.settings_dict["NAME"])
+        try:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                path.with_name(path.name + suffix).unlink(missing_ok=True)
+        except OSError as exc:
+            raise CommandError(f"Cannot remove the damaged {path}: {exc.strerror}.") from None

@@ -1,0 +1,89 @@
+"""The JSON API: the same runs the pages show, for tools and scripts. Errors are
+{"error": {"type", "message"}} with the right status (see lessons.web.errors)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, JsonResponse
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from blog import datasets
+from lessons.catalog import get_catalog
+from lessons.display.report import build_report
+from lessons.measure.runs import SnippetRun, run_lesson_snippet
+from lessons.web.pages import get_lesson, get_snippet
+from lessons.web.render import request_dataset
+
+
+@require_GET
+def lesson_list(request: HttpRequest) -> JsonResponse:
+    lessons = [
+        {
+            "slug": lesson.slug,
+            "title": lesson.title,
+            "part": lesson.part,
+            "order": lesson.order,
+            "summary": lesson.summary,
+            "url": reverse("lessons:detail", args=[lesson.slug]),
+            "snippets": [
+                {"id": s.id, "pair": s.pair, "side": s.side, "expect": s.expect, "title": s.title}
+                for s in lesson.snippets.values()
+            ],
+        }
+        for lesson in get_catalog().lessons
+    ]
+    return JsonResponse({"lessons": lessons})
+
+
+@require_GET
+def dataset_list(request: HttpRequest) -> JsonResponse:
+    items = []
+    for spec in datasets.SPECS.values():
+        try:
+            items.append({**datasets.stats(spec.name).as_dict(), "seeded": True})
+        except (datasets.DatasetMissing, datasets.DatasetBroken) as exc:
+            items.append(
+                {"name": spec.name, "label": spec.label, "seeded": False, "problem": exc.message}
+            )
+    return JsonResponse({"datasets": items})
+
+
+@require_POST
+def run(request: HttpRequest, slug: str, snippet_id: str) -> JsonResponse:
+    lesson = get_lesson(slug)
+    snippet = get_snippet(lesson, snippet_id)
+    return JsonResponse(run_json(run_lesson_snippet(lesson, snippet, request_dataset(request))))
+
+
+def run_json(run: SnippetRun) -> dict[str, Any]:
+    result, error = run.result, run.result.error
+    report = build_report(result.queries)
+    return {
+        "lesson": run.lesson.slug,
+        "snippet": run.snippet.id,
+        "dataset": run.stats.as_dict(),
+        "query_count": result.query_count,
+        "expected_query_count": run.expected,
+        "duration_ms": round(run.duration_ms, 3),
+        "objects_built": result.objects_built,
+        "peak_memory_bytes": result.peak_memory,
+        "queries": [
+            {
+                "sql": row.query.sql,
+                "params": row.query.jsonable_params(),
+                "duration_ms": round(row.duration_ms, 3),
+                "line": row.query.line,
+                "similar": row.similar,
+                "duplicate": row.duplicate,
+            }
+            for row in report.rows
+        ],
+        "lines": {str(line): count for line, count in report.lines.items()},
+        "output": result.output,
+        "output_truncated_lines": result.output_dropped,
+        "error": None
+        if error is None
+        else {"type": error.type, "message": error.message, "line": error.line},
+    }

@@ -1,0 +1,78 @@
+"""Every expected failure answered in the format the client asked for: JSON for the API, the
+message alone for htmx (the page shows it beside the form), a page otherwise. Never a 500.
+
+Domain errors derive from course.errors.CourseError and carry their status; this module only
+dispatches on that with isinstance, so a subclass keeps its parent's answer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.db import DatabaseError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+
+from course.errors import CourseError
+from lessons.web.render import is_htmx
+
+GetResponse = Callable[[HttpRequest], HttpResponse]
+
+
+def wants_json(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/") or "application/json" in request.headers.get(
+        "Accept", ""
+    )
+
+
+def answer(request: HttpRequest, status: int, kind: str, message: str) -> HttpResponse:
+    if wants_json(request):
+        return JsonResponse({"error": {"type": kind, "message": message}}, status=status)
+    template = "partials/problem.html" if is_htmx(request) else "problem.html"
+    return render(request, template, {"message": message, "status": status}, status=status)
+
+
+class CourseErrorMiddleware:
+    """CourseError (and, for the API and htmx, Http404) raised by a view becomes an answer."""
+
+    def __init__(self, get_response: GetResponse) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code == 405 and not response.content:
+            allowed = response.get("Allow", "")
+            message = f"{request.method} is not accepted here; use {allowed}."
+            explained = answer(request, 405, "MethodNotAllowed", message)
+            explained["Allow"] = allowed
+            return explained
+        return response
+
+    def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
+        if isinstance(exc, CourseError):
+            return answer(request, exc.status, type(exc).__name__, exc.message)
+        if isinstance(exc, Http404) and (wants_json(request) or is_htmx(request)):
+            return answer(request, 404, "NotFound", str(exc) or "Not found.")
+        if isinstance(exc, DatabaseError):
+            return answer(request, 503, "DatabaseUnavailable", _database_message(exc))
+        return None
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    message = (
+        "The form's security token was missing or out of date, so nothing was done. "
+        "Reload the page and try again."
+    )
+    return answer(request, 403, "CsrfFailed", message)
+
+
+def _database_message(exc: DatabaseError) -> str:
+    if "no such table" in str(exc) or "does not exist" in str(exc):
+        # A server started before `migrate`: say what to run instead of failing.
+        return (
+            "The course's database is not set up yet. Stop the server, run `make seed` "
+            "(or `python manage.py seed`), then start it again."
+        )
+    return (
+        f"The course's database could not be used ({exc}). If the files under var/ were "
+        "damaged or the disk is full, free some space and run `python manage.py seed --force`."
+    )

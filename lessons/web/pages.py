@@ -1,0 +1,124 @@
+"""The course's pages: the outline, a lesson, and the forms on it (run, run on every size,
+explain). Each form answers htmx with the fragment it swaps and a plain post with the page."""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
+from django.views.decorators.http import require_GET, require_POST
+
+from lessons.catalog import Lesson, Pair, Snippet, get_catalog
+from lessons.learner.progress import Progress
+from lessons.measure.explain import explain
+from lessons.measure.runs import run_lesson_snippet
+from lessons.measure.scale import ScaleReport, measure, shared_report
+from lessons.web.render import is_htmx, page_or_partial, request_dataset
+from lessons.web.viewmodels import Card, ScaleView, lesson_context
+
+
+def get_lesson(slug: str) -> Lesson:
+    try:
+        return get_catalog().by_slug[slug]
+    except KeyError:
+        raise Http404(f"No lesson called {slug!r}.") from None
+
+
+def get_snippet(lesson: Lesson, snippet_id: str) -> Snippet:
+    try:
+        return lesson.snippets[snippet_id]
+    except KeyError:
+        raise Http404(f"Lesson {lesson.slug!r} has no snippet {snippet_id[:60]!r}.") from None
+
+
+def get_pair(lesson: Lesson, pair_id: str) -> Pair:
+    try:
+        return lesson.pairs_by_id[pair_id]
+    except KeyError:
+        raise Http404(f"Lesson {lesson.slug!r} has no pair {pair_id[:60]!r}.") from None
+
+
+@require_GET
+def outline(request: HttpRequest) -> HttpResponse:
+    dataset = request_dataset(request)
+    catalog = get_catalog()
+    overview = Progress(request.session).overview(catalog)
+    context = {
+        "catalog": catalog,
+        "dataset": dataset,
+        "progress": overview,
+        "opened": sum(1 for p in overview.values() if p.opened),
+        "correct": sum(p.correct for p in overview.values()),
+        "questions": sum(p.questions for p in overview.values()),
+    }
+    return render(request, "lessons/outline.html", context)
+
+
+@require_GET
+def lesson_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    lesson = get_lesson(slug)
+    dataset = request_dataset(request)
+    progress = Progress(request.session)
+    progress.mark_opened(lesson)
+    return render(request, "lessons/lesson.html", lesson_context(progress, lesson, dataset))
+
+
+@require_POST
+def run(request: HttpRequest, slug: str) -> HttpResponse:
+    """Run one snippet. htmx gets the snippet card (and the lesson's progress, out of band)."""
+    lesson = get_lesson(slug)
+    snippet = get_snippet(lesson, request.POST.get("snippet", ""))
+    dataset = request_dataset(request)
+    snippet_run = run_lesson_snippet(lesson, snippet, dataset)
+    progress = Progress(request.session)
+    progress.mark_run(lesson, snippet.id)
+    if is_htmx(request):
+        context = {
+            "card": Card(snippet, snippet_run.expected, snippet_run),
+            "lesson": lesson,
+            "dataset": dataset,
+            "lesson_progress": progress.for_lesson(lesson),
+        }
+        return render(request, "lessons/_snippet_card_run.html", context)
+    context = lesson_context(progress, lesson, dataset, snippet_run)
+    return render(request, "lessons/lesson.html", context)
+
+
+@require_POST
+def scale(request: HttpRequest, slug: str) -> HttpResponse:
+    """Run a pair on every dataset and chart it. A click measures afresh and counts as running
+    the pair; the chart a page draws as it loads shares a recent measurement and counts as nothing
+    the learner did."""
+    lesson = get_lesson(slug)
+    pair = get_pair(lesson, request.POST.get("pair", ""))
+    dataset = request_dataset(request)
+    progress = Progress(request.session)
+    if request.POST.get("measure") == "fresh":
+        report = ScaleReport(measure(lesson, pair))
+        for snippet in pair.snippets:
+            progress.mark_run(lesson, snippet.id)
+    else:
+        report = shared_report(lesson, pair)
+    if is_htmx(request):
+        context = {
+            "lesson": lesson,
+            "pair": pair,
+            "scale": ScaleView(report),
+            "dataset": dataset,
+            "lesson_progress": progress.for_lesson(lesson),
+        }
+        return render(request, "lessons/_scale_run.html", context)
+    context = lesson_context(progress, lesson, dataset, scale=(pair, report))
+    return render(request, "lessons/lesson.html", context)
+
+
+@require_POST
+def explain_query(request: HttpRequest) -> HttpResponse:
+    plan = explain(request.POST.get("token", ""))
+    return page_or_partial(request, "lessons/plan.html", "lessons/_plan.html", {"plan": plan})
+
+
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico whatever the page links to."""
+    return redirect(static("favicon.svg"), permanent=True)

@@ -1,0 +1,48 @@
+"""Requests as the views see them: htmx details typed, one way to answer a page or its partial,
+and the dataset a request names, resolved once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django_htmx.middleware import HtmxDetails
+
+from blog import datasets
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+    course_dataset: str
+
+
+def is_htmx(request: HttpRequest) -> bool:
+    """django-htmx's reading of the HX-Request header ("false" is false), also before its
+    middleware has run (error answers can come from earlier in the chain)."""
+    details = getattr(request, "htmx", None)
+    if details is None:
+        details = HtmxDetails(request)
+    return bool(details)
+
+
+def page_or_partial(
+    request: HttpRequest,
+    page: str,
+    partial: str,
+    context: dict[str, Any],
+    status: int = 200,
+) -> HttpResponse:
+    """htmx swaps in the partial; a plain request (no JavaScript) gets the whole page."""
+    return render(request, partial if is_htmx(request) else page, context, status=status)
+
+
+def request_dataset(request: HttpRequest) -> str:
+    """The dataset this request names (posted, else in the query string), or the default.
+    UnknownDataset (400) for a name that is not a dataset; resolved once per request."""
+    cached: str | None = getattr(request, "course_dataset", None)
+    if cached is None:
+        source = request.POST if request.method == "POST" else request.GET
+        cached = datasets.resolve(source.get("dataset"))
+        request.course_dataset = cached  # type: ignore[attr-defined]
+    return cached

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from lessons.web import api, pages, quiz
+
+app_name = "lessons"
+urlpatterns = [
+    path("", pages.outline, name="outline"),
+    path("lessons/<slug:slug>/", pages.lesson_detail, name="detail"),
+    path("lessons/<slug:slug>/run/", pages.run, name="run"),
+    path("lessons/<slug:slug>/scale/", pages.scale, name="scale"),
+    path("lessons/<slug:slug>/quiz/", quiz.answer_lesson, name="quiz-answer"),
+    path("explain/", pages.explain_query, name="explain"),
+    path("exam/", quiz.exam, name="exam"),
+    path("exam/answer/", quiz.answer_exam, name="exam-answer"),
+    path("progress/reset/", quiz.reset_progress, name="progress-reset"),
+    path("favicon.ico", pages.favicon),
+    path("api/lessons/", api.lesson_list, name="api-lessons"),
+    path("api/datasets/", api.dataset_list, name="api-datasets"),
+    path(
+        "api/lessons/<slug:slug>/snippets/<str:snippet_id>/run/",
+        api.run,
+        name="api-run",
+    ),
+]

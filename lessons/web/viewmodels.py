@@ -1,0 +1,134 @@
+"""What the lesson page draws, assembled from the catalog, runs, measurements and progress."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.urls import reverse
+from django.utils.safestring import SafeString
+
+from blog import datasets
+from lessons.catalog import Lesson, Pair, Prose, Snippet, get_catalog
+from lessons.display.charts import Chart, log_log_chart
+from lessons.display.highlight import highlight_code
+from lessons.display.prose import render_markdown
+from lessons.display.report import QueryReport, build_report, gutter
+from lessons.learner.progress import Progress
+from lessons.learner.quiz import quiz_context
+from lessons.measure.runs import SnippetRun
+from lessons.measure.scale import ScaleReport
+
+
+@dataclass
+class Card:
+    """A snippet as the lesson page shows it, with its run panel when it has been run."""
+
+    snippet: Snippet
+    expected: int | None
+    run: SnippetRun | None = None
+
+    @property
+    def dom_id(self) -> str:
+        return "card-" + self.snippet.id.replace(".", "-")
+
+    @functools.cached_property
+    def report(self) -> QueryReport | None:
+        return build_report(self.run.result.queries) if self.run else None
+
+    @property
+    def lines(self) -> Iterable[tuple[int, SafeString, int]]:
+        return gutter(self.snippet.code, self.report.lines if self.report else {})
+
+    @property
+    def error_line(self) -> int | None:
+        error = self.run.result.error if self.run else None
+        return error.line if error else None
+
+
+@dataclass
+class ScaleView:
+    report: ScaleReport
+
+    @property
+    def charts(self) -> list[Chart]:
+        return [
+            log_log_chart(
+                "Queries per run", "posts", "queries", self.report.series_of("queries"), floor=1
+            ),
+            log_log_chart("Time per run", "posts", "ms", self.report.series_of("duration_ms")),
+        ]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.report, name)  # series, rows, measured_at, just_measured
+
+
+@dataclass
+class PairView:
+    """A pair as the lesson page shows it: its cards and, once measured, its scale chart."""
+
+    pair: Pair
+    cards: list[Card]
+    scale: ScaleView | None
+    autoload: bool  # draw the scale chart as soon as the page loads
+
+
+@dataclass(frozen=True)
+class ProseView:
+    html: SafeString
+
+
+def prose_view(block: Prose) -> ProseView:
+    return ProseView(render_markdown(block.source))
+
+
+def question_code(code: str) -> SafeString:
+    return highlight_code(code, "python")
+
+
+def lesson_context(
+    progress: Progress,
+    lesson: Lesson,
+    dataset: str,
+    snippet_run: SnippetRun | None = None,
+    scale: tuple[Pair, ScaleReport] | None = None,
+) -> dict[str, Any]:
+    catalog = get_catalog()
+    try:
+        counts: dict[str, int] | None = datasets.stats(dataset).counts
+    except (datasets.DatasetMissing, datasets.DatasetBroken) as exc:  # the notice names the cause
+        counts, missing = None, exc.message
+    else:
+        missing = ""
+
+    def card(snippet: Snippet) -> Card:
+        expected = snippet.expected_count(counts) if counts is not None else None
+        run = snippet_run if snippet_run and snippet_run.snippet == snippet else None
+        return Card(snippet, expected, run)
+
+    previous, following = catalog.neighbours(lesson)
+    return {
+        **quiz_context(lesson.slug, list(lesson.quiz), progress),
+        "answer_url": reverse("lessons:quiz-answer", args=[lesson.slug]),
+        "lesson_progress": progress.for_lesson(lesson),
+        "lesson": lesson,
+        "part": next(p for p in catalog.parts if p.number == lesson.part),
+        "blocks": [
+            PairView(
+                block,
+                [card(s) for s in block.snippets],
+                ScaleView(scale[1]) if scale and scale[0] == block else None,
+                autoload=block.id == lesson.chart,
+            )
+            if isinstance(block, Pair)
+            else prose_view(block)
+            for block in lesson.blocks
+        ],
+        "dataset": dataset,
+        "datasets": list(datasets.SPECS.values()),
+        "dataset_missing": missing,
+        "previous": previous,
+        "next": following,
+    }
