@@ -50,7 +50,6 @@ assert tuple(SPECS) == tuple(settings.COURSE_DATASETS), "settings and specs disa
 SEED_VERSION = 1
 
 
-
 class UnknownDataset(CourseError):
     status = 400
 

@@ -1,7 +1,7 @@
 """The failures the course expects and answers with a message instead of a 500.
 
 Each carries the HTTP status it answers with; `lessons.web.errors` turns any of them into a page,
-an htmx partial or a JSON error, dispatched with isinstance so subclasses keep their parent's status.
+an htmx partial or a JSON error, dispatched with isinstance so subclasses keep their status.
 """
 
 from __future__ import annotations

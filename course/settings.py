@@ -122,6 +122,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+FIXTURE_DIRS = [BASE_DIR / "fixtures"]
 # `collectstatic` fills it for workshop serving; with DEBUG, files are served from static/ directly.
 STATIC_ROOT = None if DEBUG else VAR_DIR / "staticfiles"
 WHITENOISE_USE_FINDERS = DEBUG

@@ -9,12 +9,12 @@ import shutil
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
+from django.conf import settings
 from django.db import connections
 from django.test.utils import CaptureQueriesContext, setup_databases, teardown_databases
-
-from django.conf import settings
 
 from blog import datasets, seeding
 from lessons.engine.guards import writable
@@ -114,3 +114,14 @@ def course_server(django_db_setup: None) -> Iterator[str]:
         raise thread.error
     yield f"http://127.0.0.1:{thread.port}"
     thread.terminate()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print the quiz figure the content checks enforce: how often "pick the longest" wins."""
+    from lessons.catalog import get_catalog, longest_answer_share
+
+    longest, total = longest_answer_share(get_catalog().lessons)
+    terminalreporter.write_line(
+        f"Quizzes: the right answer is the uniquely longest choice in {longest} of {total} "
+        f"questions ({longest / total:.0%}; the course allows at most 35%)."
+    )

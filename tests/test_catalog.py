@@ -95,7 +95,10 @@ def test_fixed_side_must_follow_its_bad_side(tmp_path: Path) -> None:
 
 
 def test_bad_side_without_fixed_side_is_an_error(tmp_path: Path) -> None:
-    body = pair("1", "1", "q") + f'{FENCE}python {{#p.bad expect="1"}}\nPost.objects.count()\n{FENCE}\n'
+    body = (
+        pair("1", "1", "q")
+        + f'{FENCE}python {{#p.bad expect="1"}}\nPost.objects.count()\n{FENCE}\n'
+    )
 
     with pytest.raises(LessonError, match="has no fixed side"):
         parse_lesson(write(tmp_path, body))
@@ -180,9 +183,14 @@ def test_longest_choice_as_the_answer_too_often_is_an_error(tmp_path: Path) -> N
 
 def test_snippet_id_reused_in_another_lesson_is_an_error(tmp_path: Path) -> None:
     write(tmp_path, "Text.\n")
-    write(tmp_path, "Text.\n", name="other.md", front=FRONT.replace("demo", "other").replace("order = 1", "order = 2"))
+    write(
+        tmp_path,
+        "Text.\n",
+        name="other.md",
+        front=FRONT.replace("demo", "other").replace("order = 1", "order = 2"),
+    )
 
-    with pytest.raises(LessonError, match="snippet id 'p.bad' is also used"):
+    with pytest.raises(LessonError, match=r"snippet id 'p\.bad' is also used"):
         load_catalog(tmp_path)
 
 
@@ -192,7 +200,12 @@ def test_a_draft_is_checked_against_the_rest_of_the_course(tmp_path: Path) -> No
     write(content, "Text.\n")
     drafts = tmp_path / "drafts"
     drafts.mkdir()
-    draft = write(drafts, "Text.\n", name="other.md", front=FRONT.replace("demo", "other").replace("order = 1", "order = 2"))
+    draft = write(
+        drafts,
+        "Text.\n",
+        name="other.md",
+        front=FRONT.replace("demo", "other").replace("order = 1", "order = 2"),
+    )
 
     with pytest.raises(LessonError, match="also used"):
         load_catalog(content, draft=draft)

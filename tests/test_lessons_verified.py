@@ -6,6 +6,7 @@ import pytest
 
 from blog import datasets
 from lessons.catalog import get_catalog
+from lessons.engine.runner import run_code
 from lessons.measure.runs import run_lesson_snippet
 
 SNIPPETS = [
@@ -28,6 +29,36 @@ def test_snippet_matches_its_expect(lesson, snippet, dataset: str) -> None:
         f"{snippet.id} on {dataset}: measured {run.result.query_count}, "
         f"expect {snippet.expect!r} says {expected}"
     )
+
+
+PAIRS = [
+    pytest.param(lesson, pair, id=f"{lesson.slug}:{pair.id}")
+    for lesson in get_catalog().lessons
+    for pair in lesson.comparisons
+    # A side may print something else only where the lesson says why (differs="...").
+    if not any(snippet.differs for snippet in pair.snippets)
+]
+PREDICTIONS = [
+    pytest.param(question, id=question.id)
+    for lesson in get_catalog().lessons
+    for question in lesson.quiz
+    if question.kind == "predict"
+]
+
+
+@pytest.mark.parametrize(("lesson", "pair"), PAIRS)
+def test_pair_sides_print_the_same(lesson, pair, dataset: str) -> None:
+    bad, fixed = (run_lesson_snippet(lesson, s, dataset).result for s in pair.snippets)
+
+    assert bad.output == fixed.output
+
+
+@pytest.mark.parametrize("question", PREDICTIONS)
+def test_predict_question_counts_are_true(question, dataset: str) -> None:
+    result = run_code(question.code, dataset)
+
+    assert result.error is None, result.error
+    assert result.query_count == question.expected_count(datasets.stats(dataset).counts)
 
 
 def test_the_first_three_lessons_are_in_the_catalog() -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime
 
-from lessons.engine.capture import CapturedQuery
 from lessons.display.highlight import highlight_python_lines, highlight_sql
 from lessons.display.report import build_report, interpolate
+from lessons.engine.capture import CapturedQuery
 
 
 def query(sql: str, params: tuple[object, ...] = (), line: int | None = 1) -> CapturedQuery:

@@ -74,7 +74,11 @@ def parse_lesson(path: Path) -> Lesson:
     for block in blocks:
         if isinstance(block, Pair) and block.snippets[0].side == "bad" and len(block.snippets) < 2:
             raise LessonError(path, block.snippets[0].line, f"pair {block.id!r} has no fixed side")
-        if isinstance(block, Pair) and block.snippets[0].side == "demo" and block.snippets[0].differs:
+        if (
+            isinstance(block, Pair)
+            and block.snippets[0].side == "demo"
+            and block.snippets[0].differs
+        ):
             raise LessonError(path, block.snippets[0].line, "differs= belongs to a bad/fixed pair")
     if not any(isinstance(b, Pair) and len(b.snippets) == 2 for b in blocks):
         raise LessonError(path, 1, "a lesson needs at least one bad/fixed pair")
@@ -221,7 +225,7 @@ def _parse_question(path: Path, line: int, item: Any, ident: str, where: str) ->
     def fail(message: str) -> LessonError:
         return LessonError(path, line, f"{where}: {message}")
 
-    if not isinstance(item, dict) or not _QUESTION_KEYS <= set(item):
+    if not isinstance(item, dict) or not set(item) >= _QUESTION_KEYS:
         raise fail("needs q, choices, answer and explain")
     if unknown := set(item) - _QUESTION_KEYS - _OPTIONAL_QUESTION_KEYS:
         raise fail(f"unknown keys {sorted(unknown)}")
@@ -263,10 +267,6 @@ def _parse_question(path: Path, line: int, item: Any, ident: str, where: str) ->
 
 def _check_quiz(path: Path, questions: list[Question]) -> None:
     """The rules a lesson's quiz as a whole must follow."""
-    import os  # TEMPORARY while the quizzes are rewritten
-
-    if os.environ.get("COURSE_QUIZ_DRAFT") and not any(q.kind != "concept" for q in questions):
-        return
     if len(questions) < MIN_QUESTIONS:
         raise LessonError(path, 1, f"the quiz needs at least {MIN_QUESTIONS} questions")
     if len({q.answer for q in questions}) == 1:

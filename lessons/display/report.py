@@ -1,5 +1,5 @@
 """Presentation of a run: SQL formatting and highlighting, similar/duplicate grouping, per-line
-counts for the code gutter. It reads what `lessons.engine.capture` recorded and never touches a database.
+counts for the code gutter. It reads what `lessons.engine.capture` recorded, never a database.
 
 Grouping follows django-debug-toolbar's idea: *similar* queries share their SQL text, *duplicate*
 queries share SQL text and parameters. A similar group whose parameters vary is the N+1 signature.

@@ -1,5 +1,5 @@
 """Recording what a snippet does: its SQL (through Django's public `execute_wrapper` hook) and
-the model instances it builds. Nothing here formats or groups; see `lessons.display.report` for that."""
+the model instances it builds. Nothing here formats or groups: see `lessons.display.report`."""
 
 from __future__ import annotations
 

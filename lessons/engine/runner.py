@@ -43,6 +43,7 @@ SNIPPET_GLOBALS: dict[str, Any] = {
     "timezone": timezone,
 }  # fmt: skip
 
+
 class DatasetTransaction:
     """`django.db.transaction` as a snippet sees it. In a single-database project a plain
     `transaction.atomic()` covers the models; here the models live in the run's dataset, so every

@@ -61,14 +61,18 @@ class Command(BaseCommand):
 
         def progress(stage: str, done: int, total: int) -> None:
             line = f"  {name}: {stage} {done:,}/{total:,}"
-            self.stdout.write(f"\r{line}" if interactive else line, ending="" if interactive else "\n")
+            self.stdout.write(
+                f"\r{line}" if interactive else line, ending="" if interactive else "\n"
+            )
 
         self.stdout.write(f"Seeding {name} ({spec.label}, {spec.posts:,} posts)...")
         with writable():
             try:
                 built = seeding.seed(name, force=force, progress=progress)
             except (DatabaseError, datasets.DatasetBroken) as exc:
-                self.stdout.write(self.style.WARNING(f"  {name} cannot be read ({exc}); rebuilding it."))
+                self.stdout.write(
+                    self.style.WARNING(f"  {name} cannot be read ({exc}); rebuilding it.")
+                )
                 self._remove_database(name)
                 built = seeding.seed(name, force=True, progress=progress)
         if interactive and built:

@@ -1,0 +1,170 @@
+"""Every expected failure answers with a message in the format the client asked for, the right
+status, and never echoes a huge input back whole."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from django.core import signing
+from django.db import OperationalError
+from django.test import Client, RequestFactory
+from django.urls import reverse
+
+from blog import datasets
+from course.errors import Unavailable
+from lessons.measure.explain import SALT
+from lessons.web.errors import CourseErrorMiddleware
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN_API = reverse("lessons:api-run", args=["n-plus-one", "count-comments.bad"])
+RUN_PAGE = reverse("lessons:run", args=["n-plus-one"])
+
+
+def test_failed_csrf_check_on_the_api_is_json(data: None) -> None:
+    response = Client(enforce_csrf_checks=True).post(RUN_API, {"dataset": "tiny"})
+
+    assert response.status_code == 403
+    assert response.json()["error"]["type"] == "CsrfFailed"
+    assert "Reload the page" in response.json()["error"]["message"]
+
+
+def test_failed_csrf_check_from_htmx_is_the_message_alone(data: None) -> None:
+    client = Client(enforce_csrf_checks=True)
+    response = client.post(RUN_PAGE, {"snippet": "count-comments.bad"}, HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 403
+    assert response.content.decode().startswith('<p class="problem-message">')
+
+
+def test_wrong_method_on_the_api_is_explained_in_json(client: Client) -> None:
+    response = client.get(RUN_API)
+
+    assert response.status_code == 405
+    assert response["Allow"] == "POST"
+    assert response.json()["error"] == {
+        "type": "MethodNotAllowed",
+        "message": "GET is not accepted here; use POST.",
+    }
+
+
+def test_wrong_method_on_a_page_is_a_page_with_a_message(client: Client) -> None:
+    response = client.get(RUN_PAGE)
+
+    assert response.status_code == 405
+    assert "GET is not accepted here; use POST." in response.content.decode()
+
+
+def test_a_huge_dataset_name_is_not_echoed_back(client: Client, data: None) -> None:
+    response = client.post(RUN_API, {"dataset": "x" * 100_000})
+
+    assert response.status_code == 400
+    assert len(response.json()["error"]["message"]) < 200
+
+
+def test_a_huge_question_id_is_not_echoed_back(client: Client, data: None) -> None:
+    url = reverse("lessons:quiz-answer", args=["n-plus-one"])
+    response = client.post(url, {"question": "q" * 2_000_000, "choice": "0"})
+
+    assert response.status_code == 400
+    assert len(response.content) < 20_000
+
+
+def test_an_unknown_dataset_on_a_quiz_answer_is_refused(client: Client, data: None) -> None:
+    url = reverse("lessons:quiz-answer", args=["n-plus-one"])
+    response = client.post(url, {"question": "n-plus-one-1", "choice": "0", "dataset": "huge"})
+
+    assert response.status_code == 400
+
+
+def test_a_validly_signed_but_malformed_plan_token_is_refused(client: Client, data: None) -> None:
+    token = signing.dumps({"d": "tiny", "s": "SELECT 1", "p": 5}, salt=SALT, compress=True)
+
+    response = client.post(reverse("lessons:explain"), {"token": token})
+
+    assert response.status_code == 400
+    assert "malformed" in response.content.decode()
+
+
+def test_htmx_request_header_false_gets_the_whole_page(client: Client, data: None) -> None:
+    response = client.post(
+        RUN_PAGE, {"snippet": "count-comments.bad", "dataset": "tiny"}, HTTP_HX_REQUEST="false"
+    )
+
+    assert "<html" in response.content.decode()
+
+
+def test_a_subclass_of_a_course_error_keeps_its_status() -> None:
+    class Busy(Unavailable):
+        pass
+
+    request = RequestFactory().get("/api/datasets/")
+    response = CourseErrorMiddleware(lambda r: None).process_exception(request, Busy("busy"))  # type: ignore[arg-type, return-value]
+
+    assert response is not None and response.status_code == 503
+
+
+def test_a_server_started_before_migrate_says_what_to_run() -> None:
+    request = RequestFactory().get("/")
+    missing = OperationalError("no such table: django_session")
+
+    response = CourseErrorMiddleware(lambda r: None).process_exception(request, missing)  # type: ignore[arg-type, return-value]
+
+    assert response is not None and response.status_code == 503
+    assert "make seed" in response.content.decode()
+
+
+def test_favicon_points_at_the_static_icon(client: Client) -> None:
+    response = client.get("/favicon.ico")
+
+    assert response.status_code == 301
+    assert response["Location"].endswith("favicon.svg")
+
+
+def test_importing_settings_creates_nothing(tmp_path: Path) -> None:
+    var = tmp_path / "var"
+    env = {**os.environ, "COURSE_VAR_DIR": str(var), "DJANGO_SETTINGS_MODULE": "course.settings"}
+    code = "import django; django.setup(); from django.conf import settings; settings.SECRET_KEY"
+
+    subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, check=True)
+
+    assert not var.exists()
+
+
+def test_a_damaged_dataset_is_named_and_rebuilt_by_seed(tmp_path: Path) -> None:
+    env = {**os.environ, "COURSE_VAR_DIR": str(tmp_path)}
+    tmp_path.joinpath("tiny.sqlite3").write_bytes(b"this is not a database" * 100)
+    manage = [sys.executable, str(ROOT / "manage.py")]
+
+    seeded = subprocess.run(
+        [*manage, "seed", "--dataset", "tiny"], env=env, capture_output=True, text=True
+    )
+
+    assert seeded.returncode == 0, seeded.stderr
+    assert "tiny cannot be read (file is not a database); rebuilding it" in seeded.stdout
+    assert "tiny built" in seeded.stdout
+
+
+def test_a_damaged_dataset_is_reported_with_its_cause(data: None, tmp_path: Path) -> None:
+    from django.db import connections
+
+    broken = tmp_path / "broken.sqlite3"
+    broken.write_bytes(b"this is not a database" * 100)
+    connection = connections["tiny"]
+    original = connection.settings_dict["NAME"]
+    connection.close()
+    connection.settings_dict["NAME"] = str(broken)
+    try:
+        error = datasets.DatasetBroken
+        try:
+            datasets.stats("tiny")
+        except error as exc:
+            message = exc.message
+        else:
+            raise AssertionError("a damaged file must not read as a dataset")
+    finally:
+        connection.close()
+        connection.settings_dict["NAME"] = original
+    assert "file is not a database" in message and "seed --dataset tiny --force" in message
