@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from django.test import Client
 from django.urls import reverse
 
@@ -128,3 +129,23 @@ def test_page_load_shares_a_recent_measurement_and_a_click_measures_afresh(
     first = table_body({})
     assert table_body({}) == first  # shared: the very same timings
     assert table_body({"measure": "fresh"}) != first  # a new run times differently
+
+
+def test_a_measurement_that_failed_is_not_shared(monkeypatch: pytest.MonkeyPatch) -> None:
+    from django.core.cache import cache
+
+    from lessons.measure import scale
+
+    calls = []
+
+    def failing_measure(lesson, pair):  # type: ignore[no-untyped-def]
+        calls.append(pair.id)
+        point = scale.ScalePoint("tiny", "Laptop", 5, 3, 6, 1.0, failed=True)
+        return [scale.ScaleSeries(snippet, (point,)) for snippet in pair.snippets]
+
+    cache.clear()
+    monkeypatch.setattr(scale, "measure", failing_measure)
+    scale.shared_report(LESSON, PAIR)
+    scale.shared_report(LESSON, PAIR)
+
+    assert calls == [PAIR.id, PAIR.id]

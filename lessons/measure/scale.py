@@ -21,6 +21,7 @@ class ScalePoint:
     queries: int
     expected: int
     duration_ms: float
+    failed: bool = False  # the run stopped on an error the lesson does not demonstrate
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ def measure(lesson: Lesson, pair: Pair) -> list[ScaleSeries]:
                     queries=run.result.query_count,
                     expected=run.expected,
                     duration_ms=run.duration_ms,
+                    failed=run.result.error is not None and not run.error_expected,
                 )
             )
         series.append(ScaleSeries(snippet, tuple(points)))
@@ -69,6 +71,10 @@ class ScaleReport:
             )
             for s in self.series
         ]
+
+    @property
+    def failed(self) -> bool:
+        return any(point.failed for series in self.series for point in series.points)
 
     @property
     def just_measured(self) -> bool:
@@ -98,5 +104,6 @@ def shared_report(lesson: Lesson, pair: Pair) -> ScaleReport:
     report: ScaleReport | None = cache.get(key)
     if report is None:
         report = ScaleReport(measure(lesson, pair))
-        cache.set(key, report, SHARED_FOR)
+        if not report.failed:  # never share a measurement that went wrong
+            cache.set(key, report, SHARED_FOR)
     return report

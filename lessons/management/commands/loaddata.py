@@ -16,7 +16,8 @@ class Command(loaddata.Command):
     def handle(self, *fixture_labels: str, **options: Any) -> None:
         database = options.get("database") or "default"
         if database not in datasets.SPECS:
-            return super().handle(*fixture_labels, **options)
+            super().handle(*fixture_labels, **options)
+            return
         with writable():
             call_command("migrate", "blog", database=database, verbosity=0)
-            return super().handle(*fixture_labels, **options)
+            super().handle(*fixture_labels, **options)
