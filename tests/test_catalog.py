@@ -259,3 +259,12 @@ def test_catalog_picks_up_an_edited_lesson_file(
     os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))
 
     assert catalog.get_catalog().lessons[0].title == "Edited"
+
+
+def test_lesson_command_refuses_a_draft_the_course_would_refuse(tmp_path: Path) -> None:
+    from django.core.management import CommandError, call_command
+
+    draft = write(tmp_path, "Text.\n", quiz=valid_quiz()[:1])
+
+    with pytest.raises(CommandError, match="at least 3 questions"):
+        call_command("lesson", str(draft))
