@@ -1,4 +1,4 @@
-"""Requests as the views see them: htmx details typed, one way to answer a page or its partial,
+"""Requests as the views see them: whether htmx asked, one way to answer a page or its partial,
 and the dataset a request names, resolved once."""
 
 from __future__ import annotations
@@ -10,11 +10,6 @@ from django.shortcuts import render
 from django_htmx.middleware import HtmxDetails
 
 from blog import datasets
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
-    course_dataset: str
 
 
 def is_htmx(request: HttpRequest) -> bool:
