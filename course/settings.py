@@ -14,7 +14,7 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Databases and the secret key live here (git ignores it). Importing settings creates nothing:
 # `manage.py seed` (run by `make run`) prepares the folder.
-VAR_DIR = Path(os.environ.get("COURSE_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR = Path(os.environ.get("COURSE_VAR_DIR", BASE_DIR / "var")).resolve()
 SECRET_KEY_FILE = VAR_DIR / "secret_key"
 
 DEBUG = os.environ.get("COURSE_DEBUG", "1") == "1"
@@ -114,6 +114,23 @@ DATABASE_ROUTERS = ["blog.routers.DatasetRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
+
+
+def _env_number(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
+
+
+# The run service (lessons.engine.service): every run in a worker process, with limits.
+COURSE_RUN_WORKERS = int(_env_number("COURSE_RUN_WORKERS", os.cpu_count() or 2))
+COURSE_RUN_QUEUE = int(_env_number("COURSE_RUN_QUEUE", 2 * COURSE_RUN_WORKERS))
+COURSE_RUN_QUEUE_WAIT = _env_number("COURSE_RUN_QUEUE_WAIT", 15)
+COURSE_RUN_CPU_SECONDS = int(_env_number("COURSE_RUN_CPU_SECONDS", 5))
+COURSE_RUN_MEMORY_MB = int(_env_number("COURSE_RUN_MEMORY_MB", 512))
+COURSE_RUN_WALL_SECONDS = _env_number("COURSE_RUN_WALL_SECONDS", 10)
+COURSE_RUN_MAX_STATEMENTS = int(_env_number("COURSE_RUN_MAX_STATEMENTS", 20_000))
+COURSE_RUN_MAX_CODE_CHARS = int(_env_number("COURSE_RUN_MAX_CODE_CHARS", 20_000))
+# The course's own snippets must finish on the large dataset: they get this many times the limits.
+COURSE_RUN_COURSE_FACTOR = int(_env_number("COURSE_RUN_COURSE_FACTOR", 3))
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

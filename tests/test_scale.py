@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -131,21 +133,50 @@ def test_page_load_shares_a_recent_measurement_and_a_click_measures_afresh(
     assert table_body({"measure": "fresh"}) != first  # a new run times differently
 
 
-def test_a_measurement_that_failed_is_not_shared(monkeypatch: pytest.MonkeyPatch) -> None:
-    from django.core.cache import cache
-
+def test_a_measurement_that_failed_is_not_shared(
+    monkeypatch: pytest.MonkeyPatch, settings: Any, tmp_path: Path, data: None
+) -> None:
     from lessons.measure import scale
 
     calls = []
 
-    def failing_measure(lesson, pair):  # type: ignore[no-untyped-def]
+    def failing_measure(lesson, pair, *, learner):  # type: ignore[no-untyped-def]
         calls.append(pair.id)
         point = scale.ScalePoint("tiny", "Laptop", 5, 3, 6, 1.0, failed=True)
         return [scale.ScaleSeries(snippet, (point,)) for snippet in pair.snippets]
 
-    cache.clear()
+    settings.VAR_DIR = tmp_path
     monkeypatch.setattr(scale, "measure", failing_measure)
     scale.shared_report(LESSON, PAIR)
     scale.shared_report(LESSON, PAIR)
 
     assert calls == [PAIR.id, PAIR.id]
+
+
+def test_a_measurement_is_kept_across_restarts(settings: Any, tmp_path: Path, data: None) -> None:
+    from lessons.measure import scale
+
+    settings.VAR_DIR = tmp_path
+    first = scale.shared_report(LESSON, PAIR)
+    # A new process finds it on disk: nothing in memory carries it over.
+    again = scale._load(scale._stored_path(LESSON, PAIR), PAIR)
+
+    assert again is not None and again.rows == first.rows
+
+
+def test_a_chart_being_measured_elsewhere_says_so(
+    settings: Any, tmp_path: Path, data: None
+) -> None:
+    from lessons.engine import service
+    from lessons.measure import scale
+
+    settings.VAR_DIR = tmp_path
+    name = scale._stored_path(LESSON, PAIR).name
+    root = Path(settings.VAR_DIR) / "run"
+    with service._learner_lock(root, f"shared:{name}"):  # another process is measuring it
+        response = Client().post(
+            reverse("lessons:scale", args=[LESSON.slug]), {"pair": PAIR.id}, HTTP_HX_REQUEST="true"
+        )
+
+    html = response.content.decode()
+    assert "being measured" in html and "load delay:2s" in html

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -40,6 +41,10 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+class StatementLimitExceeded(RuntimeError):
+    pass
+
+
 class QueryRecorder:
     """An execute wrapper that records every statement and the snippet line that caused it.
 
@@ -48,10 +53,12 @@ class QueryRecorder:
     event loop thread, so the line comes from the chain of awaits starting at `coroutine`.
     """
 
-    def __init__(self, filename: str) -> None:
+    def __init__(self, filename: str, max_statements: int | None = None) -> None:
         self.filename = filename
+        self.max_statements = max_statements
         self.queries: list[CapturedQuery] = []
         self.coroutine: Any = None
+        self.first_statement_at: float | None = None  # wall-clock time, for latency figures
 
     def __call__(
         self,
@@ -61,6 +68,12 @@ class QueryRecorder:
         many: bool,
         context: dict[str, Any],
     ) -> Any:
+        if self.max_statements is not None and len(self.queries) >= self.max_statements:
+            raise StatementLimitExceeded(
+                f"The run was stopped after {self.max_statements:,} SQL statements."
+            )
+        if self.first_statement_at is None:
+            self.first_statement_at = time.time()
         line = self._line(sys._getframe(1))
         started = perf_counter()
         try:

@@ -85,6 +85,7 @@ class RunResult:
     objects_built: dict[str, int] = field(default_factory=dict)
     peak_memory: int | None = None  # bytes, when measured
     error: RunError | None = None
+    first_statement_at: float | None = None  # wall-clock time of the first statement
 
     @property
     def query_count(self) -> int:
@@ -98,7 +99,9 @@ class RunResult:
 _memory_lock = threading.Lock()
 
 
-def run_code(code: str, dataset: str, *, measure_memory: bool = False) -> RunResult:
+def run_code(
+    code: str, dataset: str, *, measure_memory: bool = False, max_statements: int | None = None
+) -> RunResult:
     """Execute `code` on `dataset` and report what it did. Nothing it writes persists.
 
     With measure_memory, the peak Python memory allocated during the run is recorded too
@@ -114,7 +117,7 @@ def run_code(code: str, dataset: str, *, measure_memory: bool = False) -> RunRes
         return result
 
     output = BoundedOutput()
-    recorder = QueryRecorder(PSEUDO_FILENAME)
+    recorder = QueryRecorder(PSEUDO_FILENAME, max_statements)
     connection = connections[dataset]
     namespace = {
         **SNIPPET_GLOBALS,
@@ -145,6 +148,7 @@ def run_code(code: str, dataset: str, *, measure_memory: bool = False) -> RunRes
             # The whole point: whatever the snippet did, none of it is kept.
             transaction.set_rollback(True, using=dataset)
     result.queries = recorder.queries
+    result.first_statement_at = recorder.first_statement_at
     result.output = output.text
     result.output_dropped = output.dropped
     result.objects_built = dict(built)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
-from django.core.cache import cache
+from django.conf import settings
 from django.utils import timezone
 
 from blog import datasets
+from course.errors import Unavailable
 from lessons.catalog import Lesson, Pair, Snippet
-from lessons.measure.runs import run_lesson_snippet
+from lessons.engine.service import LearnerBusy
+from lessons.measure.runs import run_pair_everywhere
 
 
 @dataclass(frozen=True)
@@ -30,15 +35,15 @@ class ScaleSeries:
     points: tuple[ScalePoint, ...]
 
 
-def measure(lesson: Lesson, pair: Pair) -> list[ScaleSeries]:
-    """Raises DatasetMissing if any dataset is not seeded."""
-    for name in datasets.SPECS:
-        datasets.stats(name)  # fail before spending time on the others
+def measure(lesson: Lesson, pair: Pair, *, learner: str) -> list[ScaleSeries]:
+    """Both sides on every dataset, in one worker. Raises DatasetMissing if any dataset is not
+    seeded, Busy if the run service cannot take it now."""
+    runs = iter(run_pair_everywhere(lesson, pair.snippets, learner=learner))
     series = []
     for snippet in pair.snippets:
         points = []
         for name, spec in datasets.SPECS.items():
-            run = run_lesson_snippet(lesson, snippet, name)
+            run = next(runs)
             points.append(
                 ScalePoint(
                     dataset=name,
@@ -94,16 +99,57 @@ class ScaleReport:
         ]
 
 
-SHARED_FOR = 300  # seconds a page-load measurement is shared between learners
+class MeasurementPending(Unavailable):
+    """Another process is measuring this pair right now; its result will be shared."""
+
+    retry_after = 2
+
+    def __init__(self) -> None:
+        super().__init__("This chart is being measured on every dataset. It will appear shortly.")
 
 
 def shared_report(lesson: Lesson, pair: Pair) -> ScaleReport:
-    """The chart a lesson draws as it loads: measured at most every few minutes per server
-    process, so a room opening the page at once does not run every dataset fifty times."""
-    key = f"scale:{lesson.slug}:{pair.id}:{datasets.SEED_VERSION}"
-    report: ScaleReport | None = cache.get(key)
-    if report is None:
-        report = ScaleReport(measure(lesson, pair))
-        if not report.failed:  # never share a measurement that went wrong
-            cache.set(key, report, SHARED_FOR)
+    """The chart a lesson draws as it loads: measured once per pair and seeded data, kept in var/
+    across restarts, and measured by one process at a time (the others get MeasurementPending)."""
+    path = _stored_path(lesson, pair)
+    stored = _load(path, pair)
+    if stored is not None:
+        return stored
+    try:
+        report = ScaleReport(measure(lesson, pair, learner=f"shared:{path.name}"))
+    except LearnerBusy:
+        raise MeasurementPending() from None
+    if not report.failed:  # never share a measurement that went wrong
+        _store(path, report)
     return report
+
+
+def _stored_path(lesson: Lesson, pair: Pair) -> Path:
+    """One file per pair, named after what the numbers depend on: the code and the seeded data."""
+    code = "\0".join(snippet.code for snippet in pair.snippets)
+    seeds = [datasets.stats(name).counts for name in datasets.SPECS]
+    digest = hashlib.sha256(f"{code}{seeds}{datasets.SEED_VERSION}".encode()).hexdigest()[:16]
+    return Path(settings.VAR_DIR) / "scale" / f"{lesson.slug}--{pair.id}--{digest}.json"
+
+
+def _load(path: Path, pair: Pair) -> ScaleReport | None:
+    try:
+        data = json.loads(path.read_text())
+        series = [
+            ScaleSeries(snippet, tuple(ScalePoint(**point) for point in points))
+            for snippet, points in zip(pair.snippets, data["series"], strict=True)
+        ]
+        return ScaleReport(series, datetime.fromisoformat(data["measured_at"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _store(path: Path, report: ScaleReport) -> None:
+    data = {
+        "measured_at": report.measured_at.isoformat(),
+        "series": [[asdict(point) for point in series.points] for series in report.series],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(data))
+    partial.replace(path)  # readers see the whole file or none of it

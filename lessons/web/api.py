@@ -14,7 +14,7 @@ from lessons.catalog import get_catalog
 from lessons.display.report import build_report
 from lessons.measure.runs import SnippetRun, run_lesson_snippet
 from lessons.web.pages import get_lesson, get_snippet
-from lessons.web.render import request_dataset
+from lessons.web.render import learner_id, request_dataset
 
 
 @require_GET
@@ -54,7 +54,10 @@ def dataset_list(request: HttpRequest) -> JsonResponse:
 def run(request: HttpRequest, slug: str, snippet_id: str) -> JsonResponse:
     lesson = get_lesson(slug)
     snippet = get_snippet(lesson, snippet_id)
-    return JsonResponse(run_json(run_lesson_snippet(lesson, snippet, request_dataset(request))))
+    snippet_run = run_lesson_snippet(
+        lesson, snippet, request_dataset(request), learner=learner_id(request)
+    )
+    return JsonResponse(run_json(snippet_run))
 
 
 def run_json(run: SnippetRun) -> dict[str, Any]:

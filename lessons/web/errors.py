@@ -49,7 +49,10 @@ class CourseErrorMiddleware:
 
     def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
         if isinstance(exc, CourseError):
-            return answer(request, exc.status, type(exc).__name__, exc.message)
+            response = answer(request, exc.status, type(exc).__name__, exc.message)
+            if retry_after := getattr(exc, "retry_after", None):
+                response["Retry-After"] = str(retry_after)
+            return response
         if isinstance(exc, Http404) and (wants_json(request) or is_htmx(request)):
             return answer(request, 404, "NotFound", str(exc) or "Not found.")
         if isinstance(exc, DatabaseError):

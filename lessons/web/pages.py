@@ -12,8 +12,8 @@ from lessons.catalog import Lesson, Pair, Snippet, get_catalog
 from lessons.learner.progress import Progress
 from lessons.measure.explain import explain
 from lessons.measure.runs import run_lesson_snippet
-from lessons.measure.scale import ScaleReport, measure, shared_report
-from lessons.web.render import is_htmx, page_or_partial, request_dataset
+from lessons.measure.scale import MeasurementPending, ScaleReport, measure, shared_report
+from lessons.web.render import is_htmx, learner_id, page_or_partial, request_dataset
 from lessons.web.viewmodels import Card, ScaleView, lesson_context
 
 
@@ -69,7 +69,7 @@ def run(request: HttpRequest, slug: str) -> HttpResponse:
     lesson = get_lesson(slug)
     snippet = get_snippet(lesson, request.POST.get("snippet", ""))
     dataset = request_dataset(request)
-    snippet_run = run_lesson_snippet(lesson, snippet, dataset)
+    snippet_run = run_lesson_snippet(lesson, snippet, dataset, learner=learner_id(request))
     progress = Progress(request.session)
     progress.mark_run(lesson, snippet.id)
     if is_htmx(request):
@@ -94,11 +94,18 @@ def scale(request: HttpRequest, slug: str) -> HttpResponse:
     dataset = request_dataset(request)
     progress = Progress(request.session)
     if request.POST.get("measure") == "fresh":
-        report = ScaleReport(measure(lesson, pair))
+        report = ScaleReport(measure(lesson, pair, learner=learner_id(request)))
         for snippet in pair.snippets:
             progress.mark_run(lesson, snippet.id)
     else:
-        report = shared_report(lesson, pair)
+        try:
+            report = shared_report(lesson, pair)
+        except MeasurementPending as pending:
+            if not is_htmx(request):
+                raise
+            # Another process is measuring it: show that, and ask again in a moment.
+            context = {"lesson": lesson, "pair": pair, "dataset": dataset, "pending": pending}
+            return render(request, "lessons/_scale.html", context)
     if is_htmx(request):
         context = {
             "lesson": lesson,

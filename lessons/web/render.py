@@ -41,3 +41,9 @@ def request_dataset(request: HttpRequest) -> str:
         cached = datasets.resolve(source.get("dataset"))
         request.course_dataset = cached  # type: ignore[attr-defined]
     return cached
+
+
+def learner_id(request: HttpRequest) -> str:
+    """Who is asking, for the run service's one-run-per-learner rule: the session once there is
+    one, the client's address before that."""
+    return request.session.session_key or f"address:{request.META.get('REMOTE_ADDR', '')}"

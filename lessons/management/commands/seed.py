@@ -12,7 +12,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connections
 
 from blog import datasets, seeding
+from lessons.catalog import get_catalog
 from lessons.engine.guards import writable
+from lessons.measure.scale import shared_report
 
 
 class Command(BaseCommand):
@@ -42,6 +44,18 @@ class Command(BaseCommand):
             ) from None
         for name in options["dataset"] or list(datasets.SPECS):
             self._seed(name, force=options["force"])
+        if all(seeding.is_seeded(name) for name in datasets.SPECS):
+            self._measure_charts()
+
+    def _measure_charts(self) -> None:
+        """The charts lessons draw as they load, measured now so the first learners to open them
+        do not wait (kept under var/scale/ until the data or the code changes)."""
+        for lesson in get_catalog().lessons:
+            if lesson.chart:
+                started = time.perf_counter()
+                shared_report(lesson, lesson.pairs_by_id[lesson.chart])
+                elapsed = time.perf_counter() - started
+                self.stdout.write(f"Chart for {lesson.slug} ready ({elapsed:.1f}s).")
 
     def _prepare_var(self) -> None:
         var: Path = settings.VAR_DIR

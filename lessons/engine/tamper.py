@@ -1,0 +1,47 @@
+"""A run cannot make its own query count lie: the measuring code is sealed before the run and
+checked after it. Patching the recorder, Django's cursor or the result replaces the count with an
+error, since the count could not be trusted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.backends import utils
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+from lessons.engine import capture, runner
+
+
+def _watched() -> dict[str, Any]:
+    return {
+        "QueryRecorder.__call__": capture.QueryRecorder.__call__,
+        "QueryRecorder._line": capture.QueryRecorder._line,
+        "CursorWrapper.execute": utils.CursorWrapper.execute,
+        "CursorWrapper.executemany": utils.CursorWrapper.executemany,
+        "CursorWrapper._execute_with_wrappers": utils.CursorWrapper._execute_with_wrappers,  # type: ignore[attr-defined]
+        "BaseDatabaseWrapper.execute_wrapper": BaseDatabaseWrapper.execute_wrapper,
+        "RunResult.query_count": runner.RunResult.query_count,
+        "run_code": runner.run_code,
+        "list.append": list.append,
+    }
+
+
+@dataclass
+class Seal:
+    originals: dict[str, Any]
+
+    def __init__(self) -> None:
+        self.originals = _watched()
+
+    def check(self, result: runner.RunResult) -> None:
+        now = _watched()
+        changed = [name for name, original in self.originals.items() if now[name] is not original]
+        if changed:
+            result.queries = []
+            result.error = runner.RunError(
+                "MeasurementTampered",
+                f"The run replaced {changed[0]}, which the course uses to count queries, so its "
+                "query count cannot be trusted.",
+                None,
+            )
