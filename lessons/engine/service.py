@@ -29,8 +29,9 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from django.conf import settings
 from django.db import connections
@@ -193,8 +194,8 @@ def _run_in_slot(slot: Path, tasks: list[Task], limits: Limits) -> list[RunResul
         process.start()
         sender.close()
         deadline = limits.wall_seconds * len(tasks)
-        message = receiver.recv() if receiver.poll(deadline) else None
-        killed = message is None
+        killed = not receiver.poll(deadline)
+        message = None if killed else _receive(receiver)
         if killed:
             _kill_group(process.pid)
         process.join(timeout=5)
@@ -211,6 +212,14 @@ def _run_in_slot(slot: Path, tasks: list[Task], limits: Limits) -> list[RunResul
     return [_explained(result, limits) for result in message[1]]
 
 
+def _receive(receiver: Connection) -> tuple[str, Any] | None:
+    try:
+        message: tuple[str, Any] = receiver.recv()
+    except (EOFError, OSError):  # the process died without a word (a limit's signal, os._exit)
+        return None
+    return message
+
+
 def _kill_group(pid: int | None) -> None:
     if pid is None:
         return
@@ -219,7 +228,7 @@ def _kill_group(pid: int | None) -> None:
 
 
 def _why_it_stopped(
-    exitcode: int | None, message: tuple[str, str] | None, limits: Limits, killed: bool
+    exitcode: int | None, message: tuple[str, Any] | None, limits: Limits, killed: bool
 ) -> RunError:
     if killed:
         return RunError(

@@ -1,0 +1,204 @@
+"""The run service: runs in disposable worker processes, a bounded pool with a short queue, one
+run per learner, each worker on its own dataset copies, limits answered with a clear message."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from lessons.engine import service
+from lessons.engine.sandbox import Task
+
+RUN_API = reverse("lessons:api-run", args=["n-plus-one", "count-comments.bad"])
+
+
+def run(code: str, dataset: str = "tiny", learner: str = "service-test") -> Any:
+    [result] = service.run([Task(code, dataset)], learner=learner)
+    return result
+
+
+@pytest.fixture
+def small_limits(settings: Any) -> Any:
+    settings.COURSE_RUN_CPU_SECONDS = 2
+    settings.COURSE_RUN_WALL_SECONDS = 3
+    return settings
+
+
+@contextlib.contextmanager
+def holding(path: Path) -> Any:
+    """Take a lock file the way another server process would."""
+    with service._try_lock(path) as held:
+        assert held
+        yield
+
+
+def test_a_run_happens_in_another_process(data: None) -> None:
+    result = run("import os\nprint(os.getpid())")
+
+    assert result.error is None
+    assert int(result.output) != os.getpid()
+
+
+def test_nothing_a_run_patches_survives_it(data: None) -> None:
+    run("import builtins\nbuiltins.left_behind = True\nPost.__str__ = lambda self: 'patched'")
+
+    result = run("import builtins\nprint(hasattr(builtins, 'left_behind'), Post.objects.first())")
+
+    assert result.output.split(" ", 1)[0] == "False"
+    assert "patched" not in result.output
+
+
+def test_what_a_run_writes_is_gone_for_the_next_run(data: None) -> None:
+    before = run("print(Post.objects.count())").output
+
+    run("Post.objects.all().delete()")
+
+    assert run("print(Post.objects.count())").output == before
+
+
+def test_a_learner_with_a_run_in_flight_is_told_to_wait(data: None, settings: Any) -> None:
+    root = Path(settings.VAR_DIR) / "run"
+    with service._learner_lock(root, "busy-learner"), pytest.raises(service.LearnerBusy):
+        run("print(1)", learner="busy-learner")
+
+
+def test_a_full_pool_and_queue_answer_busy(data: None, settings: Any) -> None:
+    settings.COURSE_RUN_WORKERS, settings.COURSE_RUN_QUEUE = 1, 0
+    slots = Path(settings.VAR_DIR) / "run" / "slots"
+
+    with holding(slots / "0.lock"), pytest.raises(service.ServiceBusy):
+        run("print(1)")
+
+
+def test_a_queued_run_waits_for_the_next_free_slot(data: None, settings: Any) -> None:
+    settings.COURSE_RUN_WORKERS, settings.COURSE_RUN_QUEUE = 1, 1
+    slots = Path(settings.VAR_DIR) / "run" / "slots"
+    released = threading.Event()
+
+    def hold_briefly() -> None:
+        with holding(slots / "0.lock"):
+            released.wait(5)
+            time.sleep(0.3)
+
+    holder = threading.Thread(target=hold_briefly)
+    holder.start()
+    released.set()
+    time.sleep(0.05)
+    result = run("print(Post.objects.count())")
+    holder.join()
+
+    assert result.error is None
+
+
+def test_a_queue_that_never_frees_answers_busy_in_time(data: None, settings: Any) -> None:
+    settings.COURSE_RUN_WORKERS, settings.COURSE_RUN_QUEUE = 1, 1
+    settings.COURSE_RUN_QUEUE_WAIT = 0.3
+    slots = Path(settings.VAR_DIR) / "run" / "slots"
+
+    started = time.monotonic()
+    with holding(slots / "0.lock"), pytest.raises(service.ServiceBusy):
+        run("print(1)")
+    assert time.monotonic() - started < 3
+
+
+def test_busy_api_answer_is_503_with_retry_after(client: Client, data: None, settings: Any) -> None:
+    root = Path(settings.VAR_DIR) / "run"
+    with service._learner_lock(root, "address:127.0.0.1"):
+        response = client.post(RUN_API, {"dataset": "tiny"})
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == str(service.RETRY_AFTER)
+    assert response.json()["error"]["type"] == "LearnerBusy"
+
+
+def test_busy_htmx_answer_is_a_message_for_the_card(
+    client: Client, data: None, settings: Any
+) -> None:
+    root = Path(settings.VAR_DIR) / "run"
+    with service._learner_lock(root, "address:127.0.0.1"):
+        response = client.post(
+            reverse("lessons:run", args=["n-plus-one"]),
+            {"snippet": "count-comments.bad", "dataset": "tiny"},
+            HTTP_HX_REQUEST="true",
+        )
+
+    assert response.status_code == 503
+    assert "previous run is still going" in response.content.decode()
+
+
+def test_an_endless_loop_is_stopped_with_a_message(data: None, small_limits: Any) -> None:
+    result = run("while True:\n    pass")
+
+    assert result.error.type in ("CPULimit", "TimeLimit")
+    assert "was stopped" in result.error.message
+
+
+def test_a_sleeping_run_is_stopped_by_the_wall_clock(data: None, small_limits: Any) -> None:
+    result = run("import time\ntime.sleep(60)")
+
+    assert result.error.type == "TimeLimit"
+    assert result.error.message == "The run took longer than 3 seconds and was stopped."
+
+
+def test_a_killed_run_makes_its_worker_copy_the_datasets_again(
+    data: None, small_limits: Any
+) -> None:
+    settings = small_limits
+    settings.COURSE_RUN_WORKERS = 1
+    marker = Path(settings.VAR_DIR) / "run" / "slots" / "0" / "tiny.source"
+    run("print(1)")
+    assert marker.exists()
+
+    run("import time\ntime.sleep(60)")
+
+    assert not marker.exists()
+    assert run("print(Post.objects.count())").error is None
+    assert marker.exists()
+
+
+def test_too_many_statements_stop_the_run(data: None, settings: Any) -> None:
+    settings.COURSE_RUN_MAX_STATEMENTS = 10
+
+    result = run("for _ in range(50):\n    Post.objects.count()")
+
+    assert result.error.type == "StatementLimitExceeded"
+    assert result.query_count == 10
+
+
+def test_code_over_the_size_limit_is_refused_before_running(data: None, settings: Any) -> None:
+    settings.COURSE_RUN_MAX_CODE_CHARS = 100
+
+    with pytest.raises(service.CodeTooLong, match="at most 100"):
+        run("x = 1\n" * 50)
+
+
+def test_writing_runs_at_once_never_meet_a_lock(data: None, settings: Any) -> None:
+    settings.COURSE_RUN_WORKERS = 2
+    code = (
+        "with transaction.atomic():\n"
+        "    n = Post.objects.update(view_count=F('view_count') + 1)\n"
+        "    Comment.objects.filter(approved=False).delete()\n"
+        "print(n)"
+    )
+    results: list[Any] = []
+
+    def learner(number: int) -> None:
+        for _ in range(3):
+            results.append(run(code, "medium", learner=f"writer-{number}"))
+
+    threads = [threading.Thread(target=learner, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert [r.error for r in results] == [None] * 6
+    assert {r.output for r in results} == {"100"}
