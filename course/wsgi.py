@@ -6,3 +6,9 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "course.settings")
 application = get_wsgi_application()
+
+# Every run happens in a worker forked from a warm process: start it with the server, so the
+# first learner to press Run does not wait for it.
+from lessons.engine import service  # noqa: E402
+
+service.start()

@@ -104,6 +104,14 @@ def _forkserver() -> multiprocessing.context.ForkServerContext:
         return _context
 
 
+def start() -> None:
+    """Start the warm process now rather than on the first run (servers call this at start)."""
+    from multiprocessing import forkserver
+
+    _forkserver()
+    forkserver.ensure_running()
+
+
 def run(
     tasks: list[Task],
     *,
