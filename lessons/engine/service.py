@@ -281,8 +281,10 @@ def _dataset_copies(slot: Path, names: set[str]) -> dict[str, str]:
         source = Path(connections[name].settings_dict["NAME"]).resolve()
         stat = source.stat()
         stamp = f"{source}:{stat.st_mtime_ns}:{stat.st_size}"
-        copy = slot / f"{name}.sqlite3"
-        marker = slot / f"{name}.source"
+        # Named after the source too: the test databases and the real ones never share a copy.
+        tag = hashlib.sha256(str(source).encode()).hexdigest()[:8]
+        copy = slot / f"{name}-{tag}.sqlite3"
+        marker = slot / f"{name}-{tag}.source"
         if not copy.exists() or not marker.exists() or marker.read_text() != stamp:
             _copy_database(source, copy)
             marker.write_text(stamp)
