@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test seed bench lint format workshop clean
+.PHONY: run test seed bench bench-room lint format workshop clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ test: $(INSTALLED)
 
 bench: seed
 	$(BIN)/python benchmarks/run_all.py
+
+# A room of 50 simulated learners (locust) against the workshop server on 127.0.0.1, about 3 minutes.
+bench-room: seed
+	$(BIN)/python benchmarks/room.py
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
