@@ -121,6 +121,7 @@ def _env_number(name: str, default: float) -> float:
 
 
 # The run service (lessons.engine.service): every run in a worker process, with limits.
+COURSE_RUN_DIR = VAR_DIR / "run"  # the pool's locks and dataset templates
 COURSE_RUN_WORKERS = int(_env_number("COURSE_RUN_WORKERS", os.cpu_count() or 2))
 COURSE_RUN_QUEUE = int(_env_number("COURSE_RUN_QUEUE", 2 * COURSE_RUN_WORKERS))
 COURSE_RUN_QUEUE_WAIT = _env_number("COURSE_RUN_QUEUE_WAIT", 15)

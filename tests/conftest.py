@@ -125,3 +125,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         f"Quizzes: the right answer is the uniquely longest choice in {longest} of {total} "
         f"questions ({longest / total:.0%}; the course allows at most 35%)."
     )
+
+
+@pytest.fixture(autouse=True)
+def own_run_pool(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The tests' runs take slots of their own, never those of a course server on this machine."""
+    settings.COURSE_RUN_DIR = tmp_path_factory.getbasetemp() / "run"

@@ -172,7 +172,7 @@ def test_a_chart_being_measured_elsewhere_says_so(
 
     settings.VAR_DIR = tmp_path
     name = scale._stored_path(LESSON, PAIR).name
-    root = Path(settings.VAR_DIR) / "run"
+    root = Path(settings.COURSE_RUN_DIR)
     with service._learner_lock(root, f"shared:{name}"):  # another process is measuring it
         response = Client().post(
             reverse("lessons:scale", args=[LESSON.slug]), {"pair": PAIR.id}, HTTP_HX_REQUEST="true"

@@ -65,14 +65,14 @@ def test_what_a_run_writes_is_gone_for_the_next_run(data: None) -> None:
 
 
 def test_a_learner_with_a_run_in_flight_is_told_to_wait(data: None, settings: Any) -> None:
-    root = Path(settings.VAR_DIR) / "run"
+    root = Path(settings.COURSE_RUN_DIR)
     with service._learner_lock(root, "busy-learner"), pytest.raises(service.LearnerBusy):
         run("print(1)", learner="busy-learner")
 
 
 def test_a_full_pool_and_queue_answer_busy(data: None, settings: Any) -> None:
     settings.COURSE_RUN_WORKERS, settings.COURSE_RUN_QUEUE = 1, 0
-    slots = Path(settings.VAR_DIR) / "run" / "slots"
+    slots = Path(settings.COURSE_RUN_DIR) / "slots"
 
     with holding(slots / "0.lock"), pytest.raises(service.ServiceBusy):
         run("print(1)")
@@ -80,7 +80,7 @@ def test_a_full_pool_and_queue_answer_busy(data: None, settings: Any) -> None:
 
 def test_a_queued_run_waits_for_the_next_free_slot(data: None, settings: Any) -> None:
     settings.COURSE_RUN_WORKERS, settings.COURSE_RUN_QUEUE = 1, 1
-    slots = Path(settings.VAR_DIR) / "run" / "slots"
+    slots = Path(settings.COURSE_RUN_DIR) / "slots"
     released = threading.Event()
 
     def hold_briefly() -> None:
@@ -101,7 +101,7 @@ def test_a_queued_run_waits_for_the_next_free_slot(data: None, settings: Any) ->
 def test_a_queue_that_never_frees_answers_busy_in_time(data: None, settings: Any) -> None:
     settings.COURSE_RUN_WORKERS, settings.COURSE_RUN_QUEUE = 1, 1
     settings.COURSE_RUN_QUEUE_WAIT = 0.3
-    slots = Path(settings.VAR_DIR) / "run" / "slots"
+    slots = Path(settings.COURSE_RUN_DIR) / "slots"
 
     started = time.monotonic()
     with holding(slots / "0.lock"), pytest.raises(service.ServiceBusy):
@@ -110,7 +110,7 @@ def test_a_queue_that_never_frees_answers_busy_in_time(data: None, settings: Any
 
 
 def test_busy_api_answer_is_503_with_retry_after(client: Client, data: None, settings: Any) -> None:
-    root = Path(settings.VAR_DIR) / "run"
+    root = Path(settings.COURSE_RUN_DIR)
     with service._learner_lock(root, "address:127.0.0.1"):
         response = client.post(RUN_API, {"dataset": "tiny"})
 
@@ -122,7 +122,7 @@ def test_busy_api_answer_is_503_with_retry_after(client: Client, data: None, set
 def test_busy_htmx_answer_is_a_message_for_the_card(
     client: Client, data: None, settings: Any
 ) -> None:
-    root = Path(settings.VAR_DIR) / "run"
+    root = Path(settings.COURSE_RUN_DIR)
     with service._learner_lock(root, "address:127.0.0.1"):
         response = client.post(
             reverse("lessons:run", args=["n-plus-one"]),
@@ -148,20 +148,12 @@ def test_a_sleeping_run_is_stopped_by_the_wall_clock(data: None, small_limits: A
     assert result.error.message == "The run took longer than 3 seconds and was stopped."
 
 
-def test_a_killed_run_makes_its_worker_copy_the_datasets_again(
-    data: None, small_limits: Any
-) -> None:
-    settings = small_limits
-    settings.COURSE_RUN_WORKERS = 1
-    slot = Path(settings.VAR_DIR) / "run" / "slots" / "0"
-    run("print(1)")
-    assert list(slot.glob("tiny-*.source"))
+def test_every_run_gets_its_own_copy_of_the_dataset(data: None) -> None:
+    first = run("print(connection.settings_dict['NAME'])").output
+    second = run("print(connection.settings_dict['NAME'])").output
 
-    run("import time\ntime.sleep(60)")
-
-    assert not list(slot.glob("tiny-*.source"))
-    assert run("print(Post.objects.count())").error is None
-    assert list(slot.glob("tiny-*.source"))
+    assert first != second
+    assert not Path(first).exists()  # removed with the run's scratch folder
 
 
 def test_too_many_statements_stop_the_run(data: None, settings: Any) -> None:

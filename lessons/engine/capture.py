@@ -171,9 +171,15 @@ class BoundedOutput:
         self._partial = partial[: self.max_line_chars]
         for line in complete:
             if len(self.lines) < self.max_lines:
-                self.lines.append(line[: self.max_line_chars])
+                self.lines.append(self._shortened(line))
             else:
                 self.dropped += 1
+
+    def _shortened(self, line: str) -> str:
+        if len(line) <= self.max_line_chars:
+            return line
+        cut = len(line) - self.max_line_chars
+        return f"{line[: self.max_line_chars]}… ({cut:,} more characters not shown)"
 
     @property
     def text(self) -> str:

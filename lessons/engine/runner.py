@@ -115,6 +115,9 @@ def run_code(
     except SyntaxError as exc:
         result.error = RunError("SyntaxError", exc.msg, exc.lineno)
         return result
+    except (UnicodeError, ValueError) as exc:  # lone surrogates, null bytes
+        result.error = RunError("SyntaxError", f"The code is not valid text: {exc}", None)
+        return result
 
     output = BoundedOutput()
     recorder = QueryRecorder(PSEUDO_FILENAME, max_statements)

@@ -8,19 +8,21 @@ Everything here happens in the child; lessons.engine.service is the parent's sid
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import resource
 import socket
 import sys
-import sysconfig
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib.machinery import EXTENSION_SUFFIXES
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 import django
+
+from lessons.engine import confine
 
 MB = 1024 * 1024
 
@@ -55,9 +57,10 @@ class Task:
 class Job:
     tasks: tuple[Task, ...]
     limits: Limits
-    dataset_files: dict[str, str]  # dataset alias -> this worker's own copy
+    dataset_files: dict[str, str]  # dataset alias -> this run's own copy, inside scratch
     scratch: str  # the one directory a run may write files in
-    extra: dict[str, Any] = field(default_factory=dict)
+    confine: bool = True  # wall the run in where the server may (lessons.engine.confine)
+    hidden: tuple[str, ...] = ()  # folders the run must not see at all (var/)
 
 
 class Refused(PermissionError):
@@ -67,6 +70,8 @@ class Refused(PermissionError):
 def warm_up() -> None:
     """Run once in the warm process every run is forked from: Django set up, modules imported."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "course.settings")
+    # The warm process never loads the server's secret key, so no run can find it in memory.
+    os.environ["COURSE_SECRET_KEY"] = "runs-have-no-secret-key"
     django.setup()
     import asyncio  # noqa: F401  (async snippets; imported before the audit hook is in place)
 
@@ -77,16 +82,43 @@ def warm_up() -> None:
 
     for alias in connections:
         connections[alias]  # imports each database backend now, not inside a run
+    confine.available()  # tried once here, so every run forked from here knows
 
 
 def child_main(job: Job, channel: Connection) -> None:
-    """The run process: never returns (os._exit), so no thread or handler a run left survives."""
+    """The run's processes. This one watches; where the server may, it first walls the run in
+    (lessons.engine.confine) and the watcher is the first process of the run's own PID namespace,
+    so when it leaves, the kernel kills whatever the run started. Never returns (os._exit)."""
     try:
         os.setsid()  # its own process group: the parent can kill everything it started
         warm_up()
+        if job.confine and confine.available():
+            confine.enter_namespaces()
+            if os.fork():  # still outside the new PID namespace: wait for the run, then go
+                _wait_quietly()
+                os._exit(0)
+            confine.wall_in(job.scratch, job.hidden)
+        worker = os.fork()
+        if worker == 0:
+            _work(job, channel)
+        _, status = os.waitpid(worker, 0)
+        if os.WIFSIGNALED(status):
+            _send(channel, {"kind": "signal", "signal": os.WTERMSIG(status)})
+        elif os.WEXITSTATUS(status) != 0:
+            _send(channel, {"kind": "exit", "code": os.WEXITSTATUS(status)})
+    except BaseException as exc:  # report anything, then leave
+        _send(channel, {"kind": "crash", "message": f"{type(exc).__name__}: {exc}"})
+    finally:
+        os._exit(0)
+
+
+def _work(job: Job, channel: Connection) -> None:
+    """The process that runs the code: limits, its own datasets, the audit hook, then the run."""
+    try:
         _limit_resources(job.limits)
         _use_own_datasets(job.dataset_files)
         os.chdir(job.scratch)
+        _silence_standard_streams()
         from lessons.engine import runner
         from lessons.engine.tamper import Seal
 
@@ -102,13 +134,48 @@ def child_main(job: Job, channel: Connection) -> None:
                 max_statements=job.limits.max_statements,
             )
             seal.check(result)
-            results.append(result)
-        channel.send(("ok", results))
-    except BaseException as exc:  # report anything, then leave
-        with contextlib.suppress(BaseException):
-            channel.send(("crash", f"{type(exc).__name__}: {exc}"))
+            results.append(result_to_data(result))
+        _send(channel, {"kind": "ok", "results": results})
+    except BaseException as exc:
+        _send(channel, {"kind": "crash", "message": f"{type(exc).__name__}: {exc}"})
     finally:
         os._exit(0)
+
+
+def _send(channel: Connection, message: dict[str, Any]) -> None:
+    """Plain JSON, never a pickle: the server reads it without running anything the run made."""
+    with contextlib.suppress(BaseException):
+        channel.send_bytes(json.dumps(message).encode())
+
+
+def _wait_quietly() -> None:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(-1, 0)
+
+
+def _silence_standard_streams() -> None:
+    """A run prints through its own bounded `print`; the server's terminal is not its to use."""
+    null = os.open(os.devnull, os.O_RDWR)
+    for stream in (0, 1, 2):
+        os.dup2(null, stream)
+    os.close(null)
+
+
+def result_to_data(result: Any) -> dict[str, Any]:
+    error = result.error
+    return {
+        "dataset": result.dataset,
+        "queries": [
+            [q.sql, q.jsonable_params(), q.many, q.duration, q.line] for q in result.queries
+        ],
+        "duration": result.duration,
+        "output": result.output,
+        "output_dropped": result.output_dropped,
+        "objects_built": result.objects_built,
+        "peak_memory": result.peak_memory,
+        "error": None if error is None else [error.type, error.message, error.line],
+        "first_statement_at": result.first_statement_at,
+    }
 
 
 def _limit_resources(limits: Limits) -> None:
@@ -174,10 +241,11 @@ def _audit_hook(job: Job) -> Callable[[str, tuple[Any, ...]], None]:
             refuse("Loading native code")
         elif event == "import" and _is_foreign_extension(args):
             refuse(f"Loading the native module {args[0]!r}")
-        elif event == "open" and _writes(args) and not _inside(args[0], scratch):
+        elif event == "open" and _writes(args) and not _writable_here(args[0], scratch):
             refuse(f"Writing to {str(args[0])[:80]!r}")
-        elif event in ("os.remove", "os.rmdir", "os.rename", "shutil.rmtree", "os.truncate"):
-            if not _inside(args[0], scratch):
+        elif event in _FILE_EVENTS:
+            paths = args[: _FILE_EVENTS[event]]
+            if not all(_inside(path, scratch) for path in paths):
                 refuse("Changing files")
         elif event == "sqlite3.connect" and str(Path(str(args[0])).resolve()) not in databases:
             refuse("Opening another database")
@@ -189,7 +257,8 @@ def _audit_hook(job: Job) -> Callable[[str, tuple[Any, ...]], None]:
 
 # The standard library's own compiled modules (json, decimal, asyncio...) may load; anything
 # else compiled, and ctypes, may not.
-_STDLIB_NATIVE = Path(sysconfig.get_paths()["platstdlib"]) / "lib-dynload"
+# The base Python's folder, in a virtualenv or not.
+_STDLIB_NATIVE = Path(os.__file__).resolve().parent / "lib-dynload"
 _NEVER_NATIVE = {"_ctypes", "_cffi_backend"}
 
 
@@ -205,6 +274,35 @@ def _writes(args: tuple[Any, ...]) -> bool:
     if isinstance(mode, str):
         return any(c in mode for c in "wax+")
     return isinstance(flags, int) and bool(flags & _WRITE_FLAGS)
+
+
+# Events that change files, with how many of their first arguments are paths to check.
+_FILE_EVENTS = {
+    "os.remove": 1,
+    "os.rmdir": 1,
+    "os.truncate": 1,
+    "os.chmod": 1,
+    "os.chown": 1,
+    "os.chflags": 1,
+    "os.mkdir": 1,
+    "os.utime": 1,
+    "os.mkfifo": 1,
+    "os.mknod": 1,
+    "shutil.rmtree": 1,
+    "os.rename": 2,
+    "os.link": 2,
+    "os.symlink": 2,
+}
+
+
+def _writable_here(path: object, scratch: Path) -> bool:
+    """Inside scratch, and not a hard link to a file elsewhere."""
+    if not _inside(path, scratch):
+        return False
+    try:
+        return os.stat(os.fsdecode(path)).st_nlink <= 1  # type: ignore[arg-type]
+    except (OSError, TypeError, ValueError):
+        return True  # a new file
 
 
 def _inside(path: object, directory: Path) -> bool:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import json
 import multiprocessing
 import os
 import shutil
@@ -31,6 +32,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
+from types import NoneType
 from typing import IO, Any
 
 from django.conf import settings
@@ -38,6 +40,7 @@ from django.db import connections
 
 from course.errors import Unavailable
 from lessons.engine import sandbox
+from lessons.engine.capture import CapturedQuery
 from lessons.engine.runner import RunError, RunResult
 from lessons.engine.sandbox import Job, Limits, Task
 
@@ -85,7 +88,7 @@ class Config:
                 max_code_chars=settings.COURSE_RUN_MAX_CODE_CHARS,
             ),
             course_factor=settings.COURSE_RUN_COURSE_FACTOR,
-            root=Path(settings.VAR_DIR) / "run",
+            root=Path(settings.COURSE_RUN_DIR),
         )
 
 
@@ -190,10 +193,14 @@ def _try_lock(path: Path) -> Iterator[bool]:
 
 
 def _run_in_slot(slot: Path, tasks: list[Task], limits: Limits) -> list[RunResult]:
-    slot.mkdir(parents=True, exist_ok=True)
-    files = _dataset_copies(slot, {task.dataset for task in tasks})
-    scratch = Path(tempfile.mkdtemp(prefix="scratch-", dir=slot))
-    job = Job(tuple(tasks), limits, files, str(scratch))
+    # Every run gets fresh copies of its datasets in a scratch folder of its own, removed after:
+    # whatever it does to them, and however it ends, no other run ever sees it.
+    scratch = Path(tempfile.mkdtemp(prefix="course-run-"))
+    files = {
+        name: _fresh_copy(slot.parent.parent / "datasets", name, scratch)
+        for name in sorted({task.dataset for task in tasks})
+    }
+    job = Job(tuple(tasks), limits, files, str(scratch), hidden=(str(settings.VAR_DIR),))
     context = _forkserver()
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(target=sandbox.child_main, args=(job, sender), daemon=True)
@@ -201,31 +208,73 @@ def _run_in_slot(slot: Path, tasks: list[Task], limits: Limits) -> list[RunResul
     try:
         process.start()
         sender.close()
-        deadline = limits.wall_seconds * len(tasks)
-        killed = not receiver.poll(deadline)
+        killed = not receiver.poll(limits.wall_seconds * len(tasks))
         message = None if killed else _receive(receiver)
-        if killed:
-            _kill_group(process.pid)
+        _kill_group(process.pid)  # the run is over: nothing it started may stay
         process.join(timeout=5)
-        if process.is_alive():
-            _kill_group(process.pid)
-            process.join()
     finally:
         receiver.close()
         shutil.rmtree(scratch, ignore_errors=True)
-    if killed or message is None or message[0] != "ok":
-        _forget_copies(slot)  # whatever the process was doing, start the next run afresh
-        error = _why_it_stopped(process.exitcode, message, limits, killed)
-        return [_failed(task, error, time.monotonic() - started) for task in tasks]
-    return [_explained(result, limits) for result in message[1]]
+    elapsed = time.monotonic() - started
+    if message is not None and message.get("kind") == "ok":
+        try:
+            results = [_result_from(data) for data in message["results"]]
+            if len(results) != len(tasks):
+                raise ValueError("one result per task")
+            return [_explained(result, limits) for result in results]
+        except (KeyError, TypeError, ValueError):
+            message = {"kind": "malformed"}
+    error = _why_it_stopped(message, limits, killed)
+    return [_failed(task, error, elapsed) for task in tasks]
 
 
-def _receive(receiver: Connection) -> tuple[str, Any] | None:
+MAX_REPLY_BYTES = 64 * 1024 * 1024
+
+
+def _receive(receiver: Connection) -> dict[str, Any] | None:
+    """The run's reply: JSON only, read without unpickling anything the run could have made."""
     try:
-        message: tuple[str, Any] = receiver.recv()
-    except (EOFError, OSError):  # the process died without a word (a limit's signal, os._exit)
+        message = json.loads(receiver.recv_bytes(MAX_REPLY_BYTES))
+    except (EOFError, OSError, ValueError):  # died without a word, or sent something else
         return None
-    return message
+    return message if isinstance(message, dict) else None
+
+
+def _result_from(data: dict[str, Any]) -> RunResult:
+    """Rebuild a result from the run's JSON, checking every type on the way."""
+
+    def typed(value: Any, kind: type | tuple[type, ...]) -> Any:
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind in (int, float)):
+            raise ValueError(f"unexpected {type(value).__name__}")
+        return value
+
+    queries = [
+        CapturedQuery(
+            typed(sql, str),
+            typed(params, (list, dict, type(None))),
+            typed(many, bool),
+            float(typed(duration, (int, float))),
+            typed(line, (int, type(None))),
+        )
+        for sql, params, many, duration, line in typed(data["queries"], list)
+    ]
+    error = data["error"]
+    if error is not None:
+        error = RunError(
+            typed(error[0], str), typed(error[1], str), typed(error[2], (int, NoneType))
+        )
+    built = typed(data["objects_built"], dict)
+    return RunResult(
+        dataset=typed(data["dataset"], str),
+        queries=queries,
+        duration=float(typed(data["duration"], (int, float))),
+        output=typed(data["output"], str),
+        output_dropped=typed(data["output_dropped"], int),
+        objects_built={typed(k, str): typed(v, int) for k, v in built.items()},
+        peak_memory=typed(data["peak_memory"], (int, type(None))),
+        error=error,
+        first_statement_at=typed(data["first_statement_at"], (int, float, type(None))),
+    )
 
 
 def _kill_group(pid: int | None) -> None:
@@ -235,23 +284,24 @@ def _kill_group(pid: int | None) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
-def _why_it_stopped(
-    exitcode: int | None, message: tuple[str, Any] | None, limits: Limits, killed: bool
-) -> RunError:
+def _why_it_stopped(message: dict[str, Any] | None, limits: Limits, killed: bool) -> RunError:
+    kind = message.get("kind") if message else None
     if killed:
         return RunError(
             "TimeLimit",
             f"The run took longer than {limits.wall_seconds:g} seconds and was stopped.",
             None,
         )
-    if exitcode == -signal.SIGXCPU or exitcode == -signal.SIGKILL:
+    if kind == "signal" and message and message.get("signal") in (signal.SIGXCPU, signal.SIGKILL):
         return RunError(
             "CPULimit",
             f"The run used more than {limits.cpu_seconds} seconds of CPU time and was stopped.",
             None,
         )
-    if message is not None and message[0] == "crash":
-        return RunError("RunCrashed", f"The run could not finish: {message[1]}", None)
+    if kind == "crash" and message:
+        return RunError("RunCrashed", f"The run could not finish: {message.get('message')}", None)
+    if kind == "malformed":
+        return RunError("RunCrashed", "The run sent back something that is not a result.", None)
     return RunError(
         "ProcessEnded",
         "The run's process ended before it reported back (did the code exit the process?).",
@@ -274,22 +324,24 @@ def _failed(task: Task, error: RunError, elapsed: float) -> RunResult:
     return RunResult(dataset=task.dataset, duration=elapsed, error=error)
 
 
-def _dataset_copies(slot: Path, names: set[str]) -> dict[str, str]:
-    """This slot's own copy of each dataset, made again when the source has changed."""
-    copies = {}
-    for name in sorted(names):
-        source = Path(connections[name].settings_dict["NAME"]).resolve()
-        stat = source.stat()
-        stamp = f"{source}:{stat.st_mtime_ns}:{stat.st_size}"
-        # Named after the source too: the test databases and the real ones never share a copy.
-        tag = hashlib.sha256(str(source).encode()).hexdigest()[:8]
-        copy = slot / f"{name}-{tag}.sqlite3"
-        marker = slot / f"{name}-{tag}.source"
-        if not copy.exists() or not marker.exists() or marker.read_text() != stamp:
-            _copy_database(source, copy)
+def _fresh_copy(templates: Path, name: str, scratch: Path) -> str:
+    """A copy of dataset `name` in `scratch`, from a template made once per seeded source."""
+    source = Path(connections[name].settings_dict["NAME"]).resolve()
+    stat = source.stat()
+    stamp = f"{source}:{stat.st_mtime_ns}:{stat.st_size}"
+    # Named after the source too: the test databases and the real ones never share a template.
+    tag = hashlib.sha256(str(source).encode()).hexdigest()[:8]
+    template = templates / f"{name}-{tag}.sqlite3"
+    marker = templates / f"{name}-{tag}.source"
+    templates.mkdir(parents=True, exist_ok=True)
+    with open(templates / f"{name}-{tag}.lock", "ab") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one process makes it, the others wait for it
+        if not template.exists() or not marker.exists() or marker.read_text() != stamp:
+            _copy_database(source, template)
             marker.write_text(stamp)
-        copies[name] = str(copy)
-    return copies
+    copy = scratch / f"{name}.sqlite3"
+    shutil.copyfile(template, copy)
+    return str(copy)
 
 
 def _copy_database(source: Path, copy: Path) -> None:
@@ -301,14 +353,8 @@ def _copy_database(source: Path, copy: Path) -> None:
         contextlib.closing(sqlite3.connect(partial)) as dst,
     ):
         src.backup(dst)
-    for suffix in ("-wal", "-shm"):
-        copy.with_name(copy.name + suffix).unlink(missing_ok=True)
+        dst.execute("PRAGMA journal_mode = DELETE")  # one file, copied whole for every run
     partial.replace(copy)
-
-
-def _forget_copies(slot: Path) -> None:
-    for marker in slot.glob("*.source"):
-        marker.unlink(missing_ok=True)
 
 
 __all__ = ["Busy", "CodeTooLong", "Config", "Task", "run"]
