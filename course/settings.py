@@ -123,8 +123,9 @@ def _env_number(name: str, default: float) -> float:
 # The run service (lessons.engine.service): every run in a worker process, with limits.
 COURSE_RUN_DIR = VAR_DIR / "run"  # the pool's locks and dataset templates
 COURSE_RUN_WORKERS = int(_env_number("COURSE_RUN_WORKERS", os.cpu_count() or 2))
-COURSE_RUN_QUEUE = int(_env_number("COURSE_RUN_QUEUE", 2 * COURSE_RUN_WORKERS))
-COURSE_RUN_QUEUE_WAIT = _env_number("COURSE_RUN_QUEUE_WAIT", 15)
+COURSE_RUN_QUEUE = int(_env_number("COURSE_RUN_QUEUE", 4 * COURSE_RUN_WORKERS))
+# Short: a learner is told "busy" within seconds rather than left waiting.
+COURSE_RUN_QUEUE_WAIT = _env_number("COURSE_RUN_QUEUE_WAIT", 4)
 COURSE_RUN_CPU_SECONDS = int(_env_number("COURSE_RUN_CPU_SECONDS", 5))
 COURSE_RUN_MEMORY_MB = int(_env_number("COURSE_RUN_MEMORY_MB", 512))
 COURSE_RUN_WALL_SECONDS = _env_number("COURSE_RUN_WALL_SECONDS", 10)

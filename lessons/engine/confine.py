@@ -87,6 +87,8 @@ def wall_in(scratch: str, hidden: tuple[str, ...] | list[str]) -> None:
     `hidden` folders covered, then every capability gone."""
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     _mount(scratch, scratch, None, MS_BIND | MS_REC)
+    # Nothing the run writes can be executed or loaded as native code.
+    _mount(None, scratch, None, MS_BIND | MS_REMOUNT | MS_NOEXEC | MS_NOSUID | MS_NODEV)
     for folder in hidden:
         if Path(folder).is_dir():
             _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=000")

@@ -11,8 +11,10 @@ import contextlib
 import json
 import os
 import resource
+import site
 import socket
 import sys
+import sysconfig
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.machinery import EXTENSION_SUFFIXES
@@ -67,8 +69,14 @@ class Refused(PermissionError):
     """Raised inside a run for something the sandbox does not allow."""
 
 
+_warm = False
+
+
 def warm_up() -> None:
     """Run once in the warm process every run is forked from: Django set up, modules imported."""
+    global _warm
+    if _warm:
+        return
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "course.settings")
     # The warm process never loads the server's secret key, so no run can find it in memory.
     os.environ["COURSE_SECRET_KEY"] = "runs-have-no-secret-key"
@@ -76,6 +84,7 @@ def warm_up() -> None:
     import asyncio  # noqa: F401  (async snippets; imported before the audit hook is in place)
 
     from django.db import connections
+    from django.test import utils  # noqa: F401  (CaptureQueriesContext, used by lessons)
 
     import lessons.engine.runner
     import lessons.engine.tamper  # noqa: F401
@@ -83,6 +92,7 @@ def warm_up() -> None:
     for alias in connections:
         connections[alias]  # imports each database backend now, not inside a run
     confine.available()  # tried once here, so every run forked from here knows
+    _warm = True
 
 
 def child_main(job: Job, channel: Connection) -> None:
@@ -92,14 +102,13 @@ def child_main(job: Job, channel: Connection) -> None:
     try:
         os.setsid()  # its own process group: the parent can kill everything it started
         warm_up()
-        if job.confine and confine.available():
+        walled = job.confine and confine.available()
+        if walled:
             confine.enter_namespaces()
-            if os.fork():  # still outside the new PID namespace: wait for the run, then go
-                _wait_quietly()
-                os._exit(0)
-            confine.wall_in(job.scratch, job.hidden)
-        worker = os.fork()
+        worker = os.fork()  # walled: the first process of the new PID namespace
         if worker == 0:
+            if walled:
+                confine.wall_in(job.scratch, job.hidden)
             _work(job, channel)
         _, status = os.waitpid(worker, 0)
         if os.WIFSIGNALED(status):
@@ -146,11 +155,6 @@ def _send(channel: Connection, message: dict[str, Any]) -> None:
     """Plain JSON, never a pickle: the server reads it without running anything the run made."""
     with contextlib.suppress(BaseException):
         channel.send_bytes(json.dumps(message).encode())
-
-
-def _wait_quietly() -> None:
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(-1, 0)
 
 
 def _silence_standard_streams() -> None:
@@ -255,10 +259,16 @@ def _audit_hook(job: Job) -> Callable[[str, tuple[Any, ...]], None]:
     return hook
 
 
-# The standard library's own compiled modules (json, decimal, asyncio...) may load; anything
-# else compiled, and ctypes, may not.
-# The base Python's folder, in a virtualenv or not.
-_STDLIB_NATIVE = Path(os.__file__).resolve().parent / "lib-dynload"
+# Compiled modules that come with Python or with the installed packages (json, decimal,
+# markupsafe...) may load; one from anywhere else (a file the run wrote), and ctypes, may not.
+_INSTALLED_NATIVE = tuple(
+    Path(folder).resolve()
+    for folder in {
+        str(Path(os.__file__).parent / "lib-dynload"),  # the base Python's, in a venv or not
+        *sysconfig.get_paths().values(),
+        *site.getsitepackages(),
+    }
+)
 _NEVER_NATIVE = {"_ctypes", "_cffi_backend"}
 
 
@@ -266,7 +276,8 @@ def _is_foreign_extension(args: tuple[Any, ...]) -> bool:
     name, filename = args[0], (args[1] if len(args) > 1 else None)
     if not isinstance(filename, str) or not filename.endswith(tuple(EXTENSION_SUFFIXES)):
         return False
-    return name in _NEVER_NATIVE or not Path(filename).is_relative_to(_STDLIB_NATIVE)
+    path = Path(filename).resolve()
+    return name in _NEVER_NATIVE or not any(path.is_relative_to(f) for f in _INSTALLED_NATIVE)
 
 
 def _writes(args: tuple[Any, ...]) -> bool:

@@ -30,6 +30,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from multiprocessing import spawn
 from multiprocessing.connection import Connection
 from pathlib import Path
 from types import NoneType
@@ -96,6 +97,20 @@ _context_lock = threading.Lock()
 _context: multiprocessing.context.ForkServerContext | None = None
 
 
+def _without_main_module(name: str) -> dict[str, Any]:
+    """multiprocessing re-runs the server's main script (gunicorn, manage.py) in every new
+    process so that functions defined there can be found; a run's target lives in
+    lessons.engine.sandbox, so that costly step is left out."""
+    data: dict[str, Any] = _preparation_data(name)
+    data.pop("init_main_from_path", None)
+    data.pop("init_main_from_name", None)
+    return data
+
+
+_preparation_data = spawn.get_preparation_data
+spawn.get_preparation_data = _without_main_module
+
+
 def _forkserver() -> multiprocessing.context.ForkServerContext:
     """One warm process per server process, started on first use."""
     global _context
@@ -105,6 +120,14 @@ def _forkserver() -> multiprocessing.context.ForkServerContext:
             context.set_forkserver_preload(["lessons.engine.warm"])
             _context = context
         return _context
+
+
+def _restart_forkserver() -> None:
+    """Forget a warm process that died, so the next run starts a new one."""
+    from multiprocessing import forkserver
+
+    with contextlib.suppress(Exception):
+        forkserver._forkserver._stop()  # type: ignore[attr-defined]
 
 
 def start() -> None:
@@ -206,7 +229,12 @@ def _run_in_slot(slot: Path, tasks: list[Task], limits: Limits) -> list[RunResul
     process = context.Process(target=sandbox.child_main, args=(job, sender), daemon=True)
     started = time.monotonic()
     try:
-        process.start()
+        try:
+            process.start()
+        except (OSError, EOFError) as exc:  # the warm process is gone or cannot fork
+            _restart_forkserver()
+            error = RunError("ServiceUnavailable", f"No worker could be started ({exc}).", None)
+            return [_failed(task, error, 0.0) for task in tasks]
         sender.close()
         killed = not receiver.poll(limits.wall_seconds * len(tasks))
         message = None if killed else _receive(receiver)
@@ -353,7 +381,8 @@ def _copy_database(source: Path, copy: Path) -> None:
         contextlib.closing(sqlite3.connect(partial)) as dst,
     ):
         src.backup(dst)
-        dst.execute("PRAGMA journal_mode = DELETE")  # one file, copied whole for every run
+        # WAL, as every connection of the course asks for: a copy opens without converting.
+        dst.execute("PRAGMA journal_mode = WAL")
     partial.replace(copy)
 
 
