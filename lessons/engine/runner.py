@@ -86,6 +86,7 @@ class RunResult:
     peak_memory: int | None = None  # bytes, when measured
     error: RunError | None = None
     first_statement_at: float | None = None  # wall-clock time of the first statement
+    queued: float = 0.0  # seconds spent waiting for a free worker before the run started
 
     @property
     def query_count(self) -> int:

@@ -156,8 +156,13 @@ def run(
             )
     root = config.root
     root.mkdir(parents=True, exist_ok=True)
+    asked = time.monotonic()
     with _learner_lock(root, learner), _slot(root, config) as slot:
-        return _run_in_slot(slot, tasks, limits)
+        waited = time.monotonic() - asked
+        results = _run_in_slot(slot, tasks, limits)
+    for result in results:
+        result.queued = waited
+    return results
 
 
 @contextlib.contextmanager

@@ -70,6 +70,7 @@ def run_json(run: SnippetRun) -> dict[str, Any]:
         "query_count": result.query_count,
         "expected_query_count": run.expected,
         "duration_ms": round(run.duration_ms, 3),
+        "queued_ms": round(result.queued * 1000, 3),  # waiting for a free worker
         "objects_built": result.objects_built,
         "peak_memory_bytes": result.peak_memory,
         "queries": [
