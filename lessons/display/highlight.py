@@ -23,6 +23,8 @@ _FORMATTER = HtmlFormatter(nowrap=True, classprefix="hl-")
 REINDENT_LIMIT = 20_000  # characters; longer statements (huge IN lists) are shown as sent
 
 
+# Lesson code is a finite set, drawn on every page view: highlight each text once per process.
+@functools.lru_cache(maxsize=1024)
 def highlight_code(code: str, language: str = "python") -> SafeString:
     """A block of code in any language Pygments knows (plain text otherwise)."""
     lexer: Lexer
@@ -33,18 +35,26 @@ def highlight_code(code: str, language: str = "python") -> SafeString:
     return mark_safe(highlight(code, lexer, _FORMATTER))
 
 
-@functools.lru_cache(maxsize=256)
-def highlight_sql(sql: str) -> SafeString:
-    """Reindent with sqlparse, then highlight."""
-    formatted = sql
+@functools.lru_cache(maxsize=1024)
+def format_sql(sql: str) -> str:
+    """Reindented by sqlparse, the slow part: once per statement text, whatever its parameters
+    (an N+1 sends one text with a hundred sets of parameters)."""
     # Past sqlparse's token limit, show the statement unformatted rather than fail.
     with contextlib.suppress(SQLParseError):
         if len(sql) <= REINDENT_LIMIT:
-            formatted = sqlparse.format(sql, reindent=True, keyword_case="upper")
-    return mark_safe(highlight(formatted, SqlLexer(), _FORMATTER).rstrip("\n"))
+            return sqlparse.format(sql, reindent=True, keyword_case="upper")
+    return sql
 
 
-def highlight_python_lines(code: str) -> list[SafeString]:
+@functools.lru_cache(maxsize=1024)
+def highlight_sql(sql: str, formatted: bool = False) -> SafeString:
+    """Reindent (unless `formatted` already), then highlight."""
+    text = sql if formatted else format_sql(sql)
+    return mark_safe(highlight(text, SqlLexer(), _FORMATTER).rstrip("\n"))
+
+
+@functools.lru_cache(maxsize=1024)
+def highlight_python_lines(code: str) -> tuple[SafeString, ...]:
     """One highlighted HTML string per source line, so a gutter can sit beside each."""
     lines: list[list[str]] = [[]]
     for token_type, value in lex(code, PythonLexer()):
@@ -57,7 +67,7 @@ def highlight_python_lines(code: str) -> list[SafeString]:
                 lines[-1].append(f'<span class="hl-{css}">{text}</span>' if css else text)
     if lines and not lines[-1]:
         lines.pop()
-    return [mark_safe("".join(parts)) for parts in lines]  # every part was escaped above
+    return tuple(mark_safe("".join(parts)) for parts in lines)  # every part was escaped above
 
 
 def _css_class(token_type: _TokenType) -> str:

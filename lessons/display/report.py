@@ -16,7 +16,7 @@ from typing import Any
 
 from django.utils.safestring import SafeString
 
-from lessons.display.highlight import highlight_python_lines, highlight_sql
+from lessons.display.highlight import format_sql, highlight_python_lines, highlight_sql
 from lessons.engine.capture import CapturedQuery
 
 SHOWN_QUERIES = 50  # the panel lists this many statements; the JSON API returns all of them
@@ -43,7 +43,8 @@ class QueryRow:
 
     @property
     def html(self) -> SafeString:
-        return highlight_sql(interpolate(self.query.sql, self.query.params, self.query.many))
+        query = self.query
+        return highlight_sql(interpolate(format_sql(query.sql), query.params, query.many), True)
 
 
 @dataclass(frozen=True)
