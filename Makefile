@@ -45,9 +45,10 @@ format: $(INSTALLED)
 	$(BIN)/ruff format .
 
 # For a room: no DEBUG, static files collected, a multi-threaded production server on the LAN.
+# Many threads: a thread waiting for a run's result is idle, and pages must never wait for one.
 workshop: seed
 	COURSE_DEBUG=0 $(MANAGE) collectstatic --noinput --verbosity 0
-	COURSE_DEBUG=0 COURSE_ALLOWED_HOSTS='*' $(BIN)/gunicorn course.wsgi --bind 0.0.0.0:$(PORT) --workers 2 --threads 8
+	COURSE_DEBUG=0 COURSE_ALLOWED_HOSTS='*' $(BIN)/gunicorn course.wsgi --bind 0.0.0.0:$(PORT) --workers 2 --threads 32
 
 clean:
 	rm -rf $(VENV) var
