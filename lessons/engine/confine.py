@@ -3,8 +3,10 @@
 The audit hook in lessons.engine.sandbox is Python code a determined run can switch off; these
 walls are the kernel's, and stay up whatever the run's Python does:
 
-- new mount, PID and network namespaces: no network at all; the run sees only its own processes
-  (a fresh /proc), and when it ends the kernel kills everything it started;
+- new mount and PID namespaces: the run sees only its own processes (a fresh /proc), and when it
+  ends the kernel kills everything it started;
+- a network namespace with no interface up (the warm process's, shared by its runs): no network
+  at all, not even loopback;
 - every file system read-only except the run's scratch folder, and the course's var/ folder
   (secret key, sessions, the real datasets) hidden under an empty, closed tmpfs;
 - every capability dropped, for good (bounding set, no_new_privs): the run cannot remount,
@@ -75,10 +77,25 @@ def _probe() -> bool:
     return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
 
 
+_network_left = False
+
+
+def leave_network() -> bool:
+    """Move this process into a network namespace of its own, with no interface up. Done once in
+    the warm process, so that every run forked from it starts without a network: a namespace per
+    run would cost the kernel several milliseconds of clean-up work after each one."""
+    global _network_left
+    if not _network_left:
+        _network_left = _libc.unshare(CLONE_NEWNET) == 0
+    return _network_left
+
+
 def enter_namespaces() -> None:
-    """Unshare mounts, PIDs and network. The calling process stays in the old PID namespace: the
-    next process it forks is the first (PID 1) of the new one."""
-    _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET), "unshare")
+    """Unshare mounts, PIDs and, unless the warm process already left it, the network. The calling
+    process stays in the old PID namespace: the next process it forks is the first (PID 1) of the
+    new one."""
+    network = 0 if _network_left else CLONE_NEWNET
+    _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID | network), "unshare")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
 
 

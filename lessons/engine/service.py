@@ -243,6 +243,8 @@ def _run_in_slot(slot: Path, tasks: list[Task], limits: Limits) -> list[RunResul
         sender.close()
         killed = not receiver.poll(limits.wall_seconds * len(tasks))
         message = None if killed else _receive(receiver)
+        if not killed:  # it exits as it reports: let it, so its own parent reaps it
+            process.join(timeout=1)
         _kill_group(process.pid)  # the run is over: nothing it started may stay
         process.join(timeout=5)
     finally:
