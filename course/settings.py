@@ -109,7 +109,21 @@ def _sqlite(name: str) -> dict[str, object]:
     }
 
 
-DATABASES = {"default": _sqlite("course")} | {name: _sqlite(name) for name in COURSE_DATASETS}
+def _course_database() -> dict[str, object]:
+    """Sessions and progress: many short writes from a room at once. Each write transaction takes
+    the write lock as it starts (IMMEDIATE), so it waits its turn instead of failing on an upgrade,
+    and a commit does not wait for the disk (synchronous=NORMAL: in WAL mode only a power cut can
+    lose the last commits, never corrupt the file)."""
+    database = _sqlite("course")
+    database["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    return database
+
+
+DATABASES = {"default": _course_database()} | {name: _sqlite(name) for name in COURSE_DATASETS}
 DATABASE_ROUTERS = ["blog.routers.DatasetRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

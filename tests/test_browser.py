@@ -69,6 +69,22 @@ def test_run_shows_an_error_message_when_the_server_refuses(
     page.close()
 
 
+def test_explain_shows_the_plan_beside_its_statement(
+    data: None, course_server: str, browser
+) -> None:
+    page = browser.new_page()
+    page.goto(f"{course_server}/lessons/{LESSON}/")
+    page.click("[data-run='count-comments.bad']")
+    panel = page.locator(".panel[data-snippet='count-comments.bad']")
+    panel.locator("details.queries summary").click()
+    second = panel.locator("li.query").nth(1)  # the first per-post COUNT(*)
+    second.get_by_role("button", name="Explain query plan").click()
+
+    expect(second.locator(".plan-slot .plan")).to_contain_text("blog_comment")
+    assert panel.locator(".plan-slot .plan").count() == 1  # only that statement's slot
+    page.close()
+
+
 @pytest.fixture
 def first_question(data: None) -> tuple[str, str, str]:
     lesson = get_catalog().by_slug[LESSON]

@@ -1,11 +1,12 @@
 """The catalog: every lesson file in lessons/content/ parsed into one Catalog, checked as a whole.
 
-Parsed once, and again only when a lesson file changes (a stat per file per call: cheap, and
+Parsed once, and again only when a lesson file changes (looked at once a second at most, so
 authors see their edits without a restart)."""
 
 from __future__ import annotations
 
 import functools
+import time
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,20 @@ from lessons.catalog.parser import MAX_LONGEST_SHARE_COURSE, longest_answer_shar
 CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
 
 
+RECHECK_SECONDS = 1.0
+_checked: tuple[float, tuple[tuple[str, int], ...]] | None = None
+
+
 def get_catalog() -> Catalog:
-    """The course's catalog, parsed once and parsed again only when a lesson file changes
-    (a stat per file per call: cheap, and authors see their edits without a restart)."""
-    return _load_cached(CONTENT_DIR, _signature(CONTENT_DIR))
+    """The course's catalog, parsed once and parsed again only when a lesson file changes. The
+    files are looked at no more than once a second: authors see an edit on their next reload,
+    and a busy server does not list the folder on every call."""
+    global _checked
+    now = time.monotonic()
+    checked = _checked
+    if checked is None or now - checked[0] > RECHECK_SECONDS:
+        checked = _checked = (now, _signature(CONTENT_DIR))
+    return _load_cached(CONTENT_DIR, checked[1])
 
 
 def _signature(directory: Path) -> tuple[tuple[str, int], ...]:

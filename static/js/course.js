@@ -1,9 +1,13 @@
 // Small enhancements on top of htmx. Every page works without this file.
 
+// The status line beside the control that asked: its statement's in a query list, else its form's.
+function statusFor(element) {
+  return element.closest(".query")?.querySelector(".card-status") ?? element.closest("form")?.querySelector(".card-status");
+}
+
 // htmx does not swap error responses; show their message next to the form that asked instead.
 document.addEventListener("htmx:responseError", (event) => {
-  const form = event.detail.elt.closest("form");
-  const status = form && form.querySelector(".card-status");
+  const status = statusFor(event.detail.elt);
   if (!status) return;
   const xhr = event.detail.xhr;
   const page = new DOMParser().parseFromString(xhr.responseText, "text/html");
@@ -11,7 +15,7 @@ document.addEventListener("htmx:responseError", (event) => {
   status.textContent = (message || `${xhr.status} ${xhr.statusText}`).trim();
 });
 document.addEventListener("htmx:sendError", (event) => {
-  const status = event.detail.elt.closest("form")?.querySelector(".card-status");
+  const status = statusFor(event.detail.elt);
   if (status) status.textContent = "The course server did not answer. Is it still running?";
 });
 
