@@ -140,6 +140,13 @@ COURSE_RUN_WORKERS = int(_env_number("COURSE_RUN_WORKERS", os.cpu_count() or 2))
 COURSE_RUN_QUEUE = int(_env_number("COURSE_RUN_QUEUE", 4 * COURSE_RUN_WORKERS))
 # Short: a learner is told "busy" within seconds rather than left waiting.
 COURSE_RUN_QUEUE_WAIT = _env_number("COURSE_RUN_QUEUE_WAIT", 4)
+# Runs on these datasets take seconds each: they share at most half the workers, so learners
+# on the smaller datasets always find one free.
+COURSE_RUN_HEAVY_DATASETS = ("large",)
+COURSE_RUN_HEAVY_WORKERS = int(
+    _env_number("COURSE_RUN_HEAVY_WORKERS", max(1, COURSE_RUN_WORKERS // 2))
+)
+COURSE_RUN_HEAVY_QUEUE = int(_env_number("COURSE_RUN_HEAVY_QUEUE", 2 * COURSE_RUN_HEAVY_WORKERS))
 COURSE_RUN_CPU_SECONDS = int(_env_number("COURSE_RUN_CPU_SECONDS", 5))
 COURSE_RUN_MEMORY_MB = int(_env_number("COURSE_RUN_MEMORY_MB", 512))
 COURSE_RUN_WALL_SECONDS = _env_number("COURSE_RUN_WALL_SECONDS", 10)

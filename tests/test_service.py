@@ -111,6 +111,42 @@ def test_a_queue_that_never_frees_answers_busy_in_time(data: None, settings: Any
     assert time.monotonic() - started < 3
 
 
+@pytest.fixture
+def one_heavy_lane(settings: Any) -> Path:
+    settings.COURSE_RUN_WORKERS, settings.COURSE_RUN_QUEUE = 2, 0
+    settings.COURSE_RUN_HEAVY_DATASETS = ("medium",)  # quicker to copy than large
+    settings.COURSE_RUN_HEAVY_WORKERS, settings.COURSE_RUN_HEAVY_QUEUE = 1, 0
+    return Path(settings.COURSE_RUN_DIR)
+
+
+def test_a_light_run_goes_ahead_while_the_heavy_lane_is_full(
+    data: None, one_heavy_lane: Path
+) -> None:
+    with holding(one_heavy_lane / "heavy" / "0.lock"), holding(one_heavy_lane / "slots/0.lock"):
+        result = run("print(Post.objects.count())", dataset="tiny")
+
+    assert result.error is None
+
+
+def test_a_heavy_run_beyond_its_lane_answers_busy_with_a_way_out(
+    data: None, one_heavy_lane: Path
+) -> None:
+    with (
+        holding(one_heavy_lane / "heavy" / "0.lock"),
+        pytest.raises(service.HeavyBusy, match="smaller dataset"),
+    ):
+        run("print(1)", dataset="medium")
+
+
+def test_a_measurement_touching_a_heavy_dataset_takes_the_heavy_lane(
+    data: None, one_heavy_lane: Path
+) -> None:
+    tasks = [Task("print(1)", "tiny"), Task("print(1)", "medium")]
+
+    with holding(one_heavy_lane / "heavy" / "0.lock"), pytest.raises(service.HeavyBusy):
+        service.run(tasks, learner="service-test")
+
+
 def test_busy_api_answer_is_503_with_retry_after(client: Client, data: None, settings: Any) -> None:
     root = Path(settings.COURSE_RUN_DIR)
     with service._learner_lock(root, "address:127.0.0.1"):

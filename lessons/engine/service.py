@@ -5,6 +5,9 @@ Across every process of the server (all gunicorn workers share var/), the servic
 
 - a bounded pool: at most `workers` runs at once, each holding a slot (a locked file);
 - a short queue: at most `queue` callers waiting for a slot; beyond that the answer is "busy";
+- a lane for heavy runs (any task on a heavy dataset, `large` by default): at most
+  `heavy_workers` of them hold slots at once, with a short queue of their own, so a room looping
+  the large snippets never takes every slot from learners running on the smaller datasets;
 - one run in flight per learner;
 - per slot, its own copy of each dataset, so no two runs ever share a database file (no locks
   between learners). Runs always roll back; a copy is refreshed when its dataset is reseeded
@@ -62,6 +65,16 @@ class ServiceBusy(Busy):
         super().__init__("The course is busy running other learners' code. Try again in a moment.")
 
 
+class HeavyBusy(ServiceBusy):
+    def __init__(self, datasets: frozenset[str]) -> None:
+        names = " and ".join(sorted(datasets))
+        Busy.__init__(
+            self,
+            f"Every worker for the {names} dataset is taken. Try again in a moment, or run on a "
+            "smaller dataset meanwhile.",
+        )
+
+
 class CodeTooLong(Unavailable):
     status = 413
 
@@ -71,6 +84,9 @@ class Config:
     workers: int
     queue: int
     queue_wait: float  # seconds a caller may wait in the queue for a slot
+    heavy_datasets: frozenset[str]
+    heavy_workers: int  # at most this many slots run heavy tasks at once
+    heavy_queue: int
     limits: Limits
     course_factor: int  # course snippets get this many times the learner limits
     root: Path
@@ -81,6 +97,9 @@ class Config:
             workers=settings.COURSE_RUN_WORKERS,
             queue=settings.COURSE_RUN_QUEUE,
             queue_wait=settings.COURSE_RUN_QUEUE_WAIT,
+            heavy_datasets=frozenset(settings.COURSE_RUN_HEAVY_DATASETS),
+            heavy_workers=settings.COURSE_RUN_HEAVY_WORKERS,
+            heavy_queue=settings.COURSE_RUN_HEAVY_QUEUE,
             limits=Limits(
                 cpu_seconds=settings.COURSE_RUN_CPU_SECONDS,
                 memory_mb=settings.COURSE_RUN_MEMORY_MB,
@@ -156,8 +175,9 @@ def run(
             )
     root = config.root
     root.mkdir(parents=True, exist_ok=True)
+    heavy = any(task.dataset in config.heavy_datasets for task in tasks)
     asked = time.monotonic()
-    with _learner_lock(root, learner), _slot(root, config) as slot:
+    with _learner_lock(root, learner), _slot(root, config, heavy=heavy) as slot:
         waited = time.monotonic() - asked
         results = _run_in_slot(slot, tasks, limits)
     for result in results:
@@ -175,21 +195,42 @@ def _learner_lock(root: Path, learner: str) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _slot(root: Path, config: Config) -> Iterator[Path]:
-    """A free slot directory, waiting in the queue for at most `queue_wait` seconds."""
+def _slot(root: Path, config: Config, *, heavy: bool) -> Iterator[Path]:
+    """A free slot directory, waiting in the queue for at most `queue_wait` seconds. A heavy run
+    first takes a place in the heavy lane (and holds it while it runs)."""
+    deadline = time.monotonic() + config.queue_wait
     with contextlib.ExitStack() as holding:
-        slot = _take_any(holding, root / "slots", config.workers)
-        if slot is None:
-            with contextlib.ExitStack() as waiting:  # a place in the queue, given up on leaving
-                if _take_any(waiting, root / "queue", config.queue) is None:
-                    raise ServiceBusy()
-                deadline = time.monotonic() + config.queue_wait
-                while slot is None:
-                    if time.monotonic() > deadline:
-                        raise ServiceBusy()
-                    time.sleep(0.02)
-                    slot = _take_any(holding, root / "slots", config.workers)
-        yield slot
+        if heavy:
+            lane = (root / "heavy", config.heavy_workers, root / "heavy-queue", config.heavy_queue)
+            _take_waiting(holding, *lane, deadline, busy=HeavyBusy(config.heavy_datasets))
+        yield _take_waiting(
+            holding, root / "slots", config.workers, root / "queue", config.queue, deadline
+        )
+
+
+def _take_waiting(
+    holding: contextlib.ExitStack,
+    directory: Path,
+    count: int,
+    queue: Path,
+    places: int,
+    deadline: float,
+    busy: Busy | None = None,
+) -> Path:
+    """One of `count` locks in `directory`, at once or after waiting in one of `places` places in
+    `queue` until `deadline`; `busy` (ServiceBusy by default) if the queue is full or the wait
+    runs out."""
+    taken = _take_any(holding, directory, count)
+    if taken is not None:
+        return taken
+    with contextlib.ExitStack() as waiting:  # a place in the queue, given up on leaving
+        if _take_any(waiting, queue, places) is None:
+            raise busy or ServiceBusy()
+        while (taken := _take_any(holding, directory, count)) is None:
+            if time.monotonic() > deadline:
+                raise busy or ServiceBusy()
+            time.sleep(0.02)
+    return taken
 
 
 def _take_any(stack: contextlib.ExitStack, directory: Path, count: int) -> Path | None:
