@@ -18,7 +18,7 @@ CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
 
 
 RECHECK_SECONDS = 1.0
-_checked: tuple[float, tuple[tuple[str, int], ...]] | None = None
+_checked: tuple[Path, float, tuple[tuple[str, int], ...]] | None = None
 
 
 def get_catalog() -> Catalog:
@@ -28,9 +28,9 @@ def get_catalog() -> Catalog:
     global _checked
     now = time.monotonic()
     checked = _checked
-    if checked is None or now - checked[0] > RECHECK_SECONDS:
-        checked = _checked = (now, _signature(CONTENT_DIR))
-    return _load_cached(CONTENT_DIR, checked[1])
+    if checked is None or checked[0] != CONTENT_DIR or now - checked[1] >= RECHECK_SECONDS:
+        checked = _checked = (CONTENT_DIR, now, _signature(CONTENT_DIR))
+    return _load_cached(CONTENT_DIR, checked[2])
 
 
 def _signature(directory: Path) -> tuple[tuple[str, int], ...]:
