@@ -12,3 +12,8 @@ application = get_wsgi_application()
 from lessons.engine import service  # noqa: E402
 
 service.start()
+
+# Draw every page once before the first request, so a room arriving together finds it ready.
+from lessons.web import ready  # noqa: E402
+
+ready.draw_every_page()

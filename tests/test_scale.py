@@ -87,12 +87,29 @@ def test_scale_of_an_unknown_pair_is_404(client: Client, data: None) -> None:
     assert response.status_code == 404
 
 
-def test_n_plus_one_page_loads_its_chart_by_itself(client: Client, data: None) -> None:
+def test_n_plus_one_page_loads_its_chart_by_itself_when_none_is_stored(
+    client: Client, settings: Any, tmp_path: Path, data: None
+) -> None:
+    settings.VAR_DIR = tmp_path  # no shared measurement here
     html = client.get(reverse("lessons:detail", args=[LESSON.slug])).content.decode()
 
     form = re.search(rf'<div class="scale" id="scale-{LESSON.chart}".*?</form>', html, re.S)
     assert form and 'hx-trigger="load, submit"' in form.group(0)
     assert html.count('hx-trigger="load, submit"') == 1
+
+
+def test_n_plus_one_page_draws_a_stored_chart_without_another_request(
+    client: Client, settings: Any, tmp_path: Path, data: None
+) -> None:
+    from lessons.measure import scale
+
+    settings.VAR_DIR = tmp_path
+    scale.shared_report(LESSON, PAIR)  # measured and stored, as seeding does
+    html = client.get(reverse("lessons:detail", args=[LESSON.slug])).content.decode()
+
+    block = re.search(rf'<div class="scale" id="scale-{LESSON.chart}".*?</form>', html, re.S)
+    assert block and '<div class="charts">' in block.group(0)
+    assert 'hx-trigger="load' not in html
 
 
 def test_chart_places_points_on_log_axes() -> None:

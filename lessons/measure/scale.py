@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -108,6 +109,14 @@ class MeasurementPending(Unavailable):
         super().__init__("This chart is being measured on every dataset. It will appear shortly.")
 
 
+def stored_report(
+    lesson: Lesson, pair: Pair, known: Mapping[str, Mapping[str, int]] | None = None
+) -> ScaleReport | None:
+    """The shared measurement of `pair` if one is stored for the seeded data, else None.
+    `known`: seeded counts the caller has already read, by dataset name."""
+    return _load(_stored_path(lesson, pair, known), pair)
+
+
 def shared_report(lesson: Lesson, pair: Pair) -> ScaleReport:
     """The chart a lesson draws as it loads: measured once per pair and seeded data, kept in var/
     across restarts, and measured by one process at a time (the others get MeasurementPending)."""
@@ -124,10 +133,13 @@ def shared_report(lesson: Lesson, pair: Pair) -> ScaleReport:
     return report
 
 
-def _stored_path(lesson: Lesson, pair: Pair) -> Path:
+def _stored_path(
+    lesson: Lesson, pair: Pair, known: Mapping[str, Mapping[str, int]] | None = None
+) -> Path:
     """One file per pair, named after what the numbers depend on: the code and the seeded data."""
     code = "\0".join(snippet.code for snippet in pair.snippets)
-    seeds = [datasets.stats(name).counts for name in datasets.SPECS]
+    known = known or {}
+    seeds = [dict(known.get(name) or datasets.stats(name).counts) for name in datasets.SPECS]
     digest = hashlib.sha256(f"{code}{seeds}{datasets.SEED_VERSION}".encode()).hexdigest()[:16]
     return Path(settings.VAR_DIR) / "scale" / f"{lesson.slug}--{pair.id}--{digest}.json"
 

@@ -19,7 +19,7 @@ from lessons.display.report import QueryReport, build_report, gutter
 from lessons.learner.progress import Progress
 from lessons.learner.quiz import quiz_context
 from lessons.measure.runs import SnippetRun
-from lessons.measure.scale import ScaleReport
+from lessons.measure.scale import ScaleReport, stored_report
 
 
 @dataclass
@@ -108,6 +108,16 @@ def lesson_context(
         run = snippet_run if snippet_run and snippet_run.snippet == snippet else None
         return Card(snippet, expected, run)
 
+    def scale_view(pair: Pair) -> ScaleView | None:
+        if scale and scale[0] == pair:
+            return ScaleView(scale[1])
+        # The lesson's own chart is drawn in the page when a shared measurement is stored
+        # (without JavaScript too); otherwise the page asks for it as it loads.
+        if pair.id != lesson.chart or counts is None:
+            return None
+        stored = stored_report(lesson, pair, known={dataset: counts})
+        return ScaleView(stored) if stored else None
+
     previous, following = catalog.neighbours(lesson)
     return {
         **quiz_context(lesson.slug, list(lesson.quiz), progress),
@@ -119,7 +129,7 @@ def lesson_context(
             PairView(
                 block,
                 [card(s) for s in block.snippets],
-                ScaleView(scale[1]) if scale and scale[0] == block else None,
+                scale_view(block),
                 autoload=block.id == lesson.chart,
             )
             if isinstance(block, Pair)
