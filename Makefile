@@ -6,6 +6,8 @@ MANAGE := $(BIN)/python manage.py
 INSTALLED := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Learners editing code and running their own: off for a room unless asked (make workshop EDITING=on).
+EDITING ?= off
 
 .PHONY: run test seed bench bench-room lint format workshop clean
 
@@ -48,7 +50,7 @@ format: $(INSTALLED)
 # Many threads: a thread waiting for a run's result is idle, and pages must never wait for one.
 workshop: seed
 	COURSE_DEBUG=0 $(MANAGE) collectstatic --noinput --verbosity 0
-	COURSE_DEBUG=0 COURSE_ALLOWED_HOSTS='*' $(BIN)/gunicorn course.wsgi --bind 0.0.0.0:$(PORT) --workers 2 --threads 32
+	COURSE_DEBUG=0 COURSE_EDITING=$(EDITING) COURSE_ALLOWED_HOSTS='*' $(BIN)/gunicorn course.wsgi --bind 0.0.0.0:$(PORT) --workers 2 --threads 32
 
 clean:
 	rm -rf $(VENV) var

@@ -11,6 +11,8 @@ import secrets
 import sys
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Databases and the secret key live here (git ignores it). Importing settings creates nothing:
 # `manage.py seed` (run by `make run`) prepares the folder.
@@ -89,6 +91,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "lessons.web.editing.context",
             ],
             "builtins": ["blog.templatetags.datasets"],
         },
@@ -154,6 +157,14 @@ COURSE_RUN_MAX_STATEMENTS = int(_env_number("COURSE_RUN_MAX_STATEMENTS", 20_000)
 COURSE_RUN_MAX_CODE_CHARS = int(_env_number("COURSE_RUN_MAX_CODE_CHARS", 20_000))
 # The course's own snippets must finish on the large dataset: they get this many times the limits.
 COURSE_RUN_COURSE_FACTOR = int(_env_number("COURSE_RUN_COURSE_FACTOR", 3))
+
+# Learners editing code and running their own (lessons.web.editing): "local" (the default) allows
+# it for requests from this machine only, "on" for everyone the server answers, "off" for nobody.
+COURSE_EDITING = os.environ.get("COURSE_EDITING", "local").strip().lower()
+if COURSE_EDITING not in ("local", "on", "off"):
+    raise ImproperlyConfigured(
+        f"COURSE_EDITING is {COURSE_EDITING!r}: use local, on or off."
+    )
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -1,4 +1,5 @@
-"""One lesson snippet run on one dataset, held against the count its lesson promises."""
+"""Runs on one dataset: a lesson snippet held against the count its lesson promises, or a
+learner's own code (an edited snippet, the playground), which promises nothing."""
 
 from __future__ import annotations
 
@@ -17,6 +18,19 @@ class SnippetRun:
     snippet: Snippet
     stats: datasets.DatasetStats
     result: RunResult
+    edited = False
+
+    @property
+    def code(self) -> str:
+        return self.snippet.code
+
+    @property
+    def panel_id(self) -> str:
+        return self.snippet.id
+
+    @property
+    def label(self) -> str:
+        return self.snippet.title or self.snippet.id
 
     @property
     def expected(self) -> int:
@@ -35,6 +49,61 @@ class SnippetRun:
     @property
     def duration_ms(self) -> float:
         return self.result.duration * 1000
+
+
+@dataclass
+class CodeRun:
+    """A learner's own code, run with the learner limits. When it is an edit of a lesson's
+    snippet, `snippet` says which: the panel shows it there, but the promise was for the
+    lesson's code, so nothing is compared with it."""
+
+    stats: datasets.DatasetStats
+    result: RunResult
+    code: str
+    lesson: Lesson | None = None
+    snippet: Snippet | None = None
+    edited = True
+    expected = None
+    matches = None
+    error_expected = False
+
+    @property
+    def panel_id(self) -> str:
+        return self.snippet.id if self.snippet else "playground"
+
+    @property
+    def label(self) -> str:
+        if self.snippet is None:
+            return "Your code"
+        return f"{self.snippet.title or self.snippet.id} (edited)"
+
+    @property
+    def duration_ms(self) -> float:
+        return self.result.duration * 1000
+
+
+def is_edit(snippet: Snippet, code: str) -> bool:
+    """Whether `code` differs from the snippet's own (line endings and trailing space aside)."""
+    return _normalised(code) != _normalised(snippet.code)
+
+
+def _normalised(code: str) -> str:
+    return "\n".join(line.rstrip() for line in code.replace("\r\n", "\n").split("\n")).strip()
+
+
+def run_learner_code(
+    code: str,
+    dataset: str,
+    *,
+    learner: str,
+    lesson: Lesson | None = None,
+    snippet: Snippet | None = None,
+) -> CodeRun:
+    """Run a learner's code through the run service, with the learner limits. Raises
+    UnknownDataset or DatasetMissing before running, CodeTooLong or Busy from the service."""
+    stats = datasets.stats(dataset)
+    [result] = service.run([Task(code, dataset)], learner=learner)
+    return CodeRun(stats, result, code, lesson, snippet)
 
 
 def run_lesson_snippet(

@@ -12,9 +12,10 @@ from django.views.decorators.http import require_GET, require_POST
 from blog import datasets
 from lessons.catalog import get_catalog
 from lessons.display.report import build_report
-from lessons.measure.runs import SnippetRun, run_lesson_snippet
+from lessons.measure.runs import CodeRun, SnippetRun, run_learner_code, run_lesson_snippet
+from lessons.web.editing import require_editing
 from lessons.web.pages import get_lesson, get_snippet
-from lessons.web.render import learner_id, request_dataset
+from lessons.web.render import learner_id, posted_code, request_dataset
 
 
 @require_GET
@@ -60,12 +61,25 @@ def run(request: HttpRequest, slug: str, snippet_id: str) -> JsonResponse:
     return JsonResponse(run_json(snippet_run))
 
 
-def run_json(run: SnippetRun) -> dict[str, Any]:
+@require_POST
+def run_code(request: HttpRequest) -> JsonResponse:
+    """A learner's own code: the same shape as a snippet's run, with no lesson, snippet or
+    promise. 403 when editing is off on this server."""
+    require_editing(request)
+    code = posted_code(request)
+    assert code is not None
+    code_run = run_learner_code(code, request_dataset(request), learner=learner_id(request))
+    return JsonResponse(run_json(code_run))
+
+
+def run_json(run: SnippetRun | CodeRun) -> dict[str, Any]:
     result, error = run.result, run.result.error
     report = build_report(result.queries)
+    about: dict[str, Any] = {}
+    if isinstance(run, SnippetRun):
+        about = {"lesson": run.lesson.slug, "snippet": run.snippet.id}
     return {
-        "lesson": run.lesson.slug,
-        "snippet": run.snippet.id,
+        **about,
         "dataset": run.stats.as_dict(),
         "query_count": result.query_count,
         "expected_query_count": run.expected,

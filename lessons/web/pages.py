@@ -11,9 +11,10 @@ from django.views.decorators.http import require_GET, require_POST
 from lessons.catalog import Lesson, Pair, Snippet, get_catalog
 from lessons.learner.progress import Progress
 from lessons.measure.explain import explain
-from lessons.measure.runs import run_lesson_snippet
+from lessons.measure.runs import CodeRun, SnippetRun, is_edit, run_learner_code, run_lesson_snippet
 from lessons.measure.scale import MeasurementPending, ScaleReport, measure, shared_report
-from lessons.web.render import is_htmx, learner_id, page_or_partial, request_dataset
+from lessons.web.editing import require_editing
+from lessons.web.render import is_htmx, learner_id, page_or_partial, posted_code, request_dataset
 from lessons.web.viewmodels import Card, ScaleView, lesson_context
 
 
@@ -65,16 +66,25 @@ def lesson_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_POST
 def run(request: HttpRequest, slug: str) -> HttpResponse:
-    """Run one snippet. htmx gets the snippet card (and the lesson's progress, out of band)."""
+    """Run one snippet, or the learner's edit of it (posted as `code`). htmx gets the snippet
+    card (and the lesson's progress, out of band)."""
     lesson = get_lesson(slug)
     snippet = get_snippet(lesson, request.POST.get("snippet", ""))
     dataset = request_dataset(request)
-    snippet_run = run_lesson_snippet(lesson, snippet, dataset, learner=learner_id(request))
+    code = posted_code(request, required=False)
     progress = Progress(request.session)
-    progress.mark_run(lesson, snippet.id)
+    snippet_run: SnippetRun | CodeRun
+    if code is not None and is_edit(snippet, code):
+        require_editing(request)
+        snippet_run = run_learner_code(
+            code, dataset, learner=learner_id(request), lesson=lesson, snippet=snippet
+        )
+    else:
+        snippet_run = run_lesson_snippet(lesson, snippet, dataset, learner=learner_id(request))
+        progress.mark_run(lesson, snippet.id)
     if is_htmx(request):
         context = {
-            "card": Card(snippet, snippet_run.expected, snippet_run),
+            "card": Card(snippet, snippet.expected_count(snippet_run.stats.counts), snippet_run),
             "lesson": lesson,
             "dataset": dataset,
             "lesson_progress": progress.for_lesson(lesson),

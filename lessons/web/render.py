@@ -10,6 +10,7 @@ from django.shortcuts import render
 from django_htmx.middleware import HtmxDetails
 
 from blog import datasets
+from course.errors import CourseError
 
 
 def is_htmx(request: HttpRequest) -> bool:
@@ -41,6 +42,21 @@ def request_dataset(request: HttpRequest) -> str:
         cached = datasets.resolve(source.get("dataset"))
         request.course_dataset = cached  # type: ignore[attr-defined]
     return cached
+
+
+class MissingCode(CourseError):
+    status = 400
+
+
+def posted_code(request: HttpRequest, *, required: bool = True) -> str | None:
+    """The code a learner posted, with the browser's CRLF line endings made plain newlines.
+    MissingCode (400) if it is required and absent or blank."""
+    code = request.POST.get("code")
+    if code is None or not code.strip():
+        if required:
+            raise MissingCode("There is no code to run: write some Python in the editor first.")
+        return None
+    return code.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def learner_id(request: HttpRequest) -> str:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from lessons.web import api, pages, quiz
+from lessons.web import api, pages, playground, quiz
 
 app_name = "lessons"
 urlpatterns = [
@@ -12,12 +12,15 @@ urlpatterns = [
     path("lessons/<slug:slug>/scale/", pages.scale, name="scale"),
     path("lessons/<slug:slug>/quiz/", quiz.answer_lesson, name="quiz-answer"),
     path("explain/", pages.explain_query, name="explain"),
+    path("playground/", playground.playground, name="playground"),
+    path("playground/run/", playground.run, name="playground-run"),
     path("exam/", quiz.exam, name="exam"),
     path("exam/answer/", quiz.answer_exam, name="exam-answer"),
     path("progress/reset/", quiz.reset_progress, name="progress-reset"),
     path("favicon.ico", pages.favicon),
     path("api/lessons/", api.lesson_list, name="api-lessons"),
     path("api/datasets/", api.dataset_list, name="api-datasets"),
+    path("api/run/", api.run_code, name="api-run-code"),
     path(
         "api/lessons/<slug:slug>/snippets/<str:snippet_id>/run/",
         api.run,

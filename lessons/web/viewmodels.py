@@ -18,7 +18,7 @@ from lessons.display.prose import render_markdown
 from lessons.display.report import QueryReport, build_report, gutter
 from lessons.learner.progress import Progress
 from lessons.learner.quiz import quiz_context
-from lessons.measure.runs import SnippetRun
+from lessons.measure.runs import CodeRun, SnippetRun
 from lessons.measure.scale import ScaleReport, stored_report
 
 
@@ -28,11 +28,20 @@ class Card:
 
     snippet: Snippet
     expected: int | None
-    run: SnippetRun | None = None
+    run: SnippetRun | CodeRun | None = None
 
     @property
     def dom_id(self) -> str:
         return "card-" + self.snippet.id.replace(".", "-")
+
+    @property
+    def edited(self) -> bool:
+        return bool(self.run and self.run.edited)
+
+    @property
+    def code(self) -> str:
+        """The code the card shows: the learner's edit once it has run, else the lesson's."""
+        return self.run.code if self.run else self.snippet.code
 
     @functools.cached_property
     def report(self) -> QueryReport | None:
@@ -40,7 +49,7 @@ class Card:
 
     @property
     def lines(self) -> Iterable[tuple[int, SafeString, int]]:
-        return gutter(self.snippet.code, self.report.lines if self.report else {})
+        return gutter(self.code, self.report.lines if self.report else {})
 
     @property
     def error_line(self) -> int | None:
@@ -92,7 +101,7 @@ def lesson_context(
     progress: Progress,
     lesson: Lesson,
     dataset: str,
-    snippet_run: SnippetRun | None = None,
+    snippet_run: SnippetRun | CodeRun | None = None,
     scale: tuple[Pair, ScaleReport] | None = None,
 ) -> dict[str, Any]:
     catalog = get_catalog()

@@ -1,0 +1,51 @@
+"""Who may edit code and run their own: COURSE_EDITING is "on", "off", or "local" (the default),
+which allows it for requests from this machine only, as when `make run` serves 127.0.0.1."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+
+from course.errors import CourseError
+
+
+class EditingOff(CourseError):
+    status = 403
+
+
+def editing_allowed(request: HttpRequest) -> bool:
+    mode = settings.COURSE_EDITING
+    if mode == "local":
+        return _is_loopback(request.META.get("REMOTE_ADDR", ""))
+    return bool(mode == "on")
+
+
+def require_editing(request: HttpRequest) -> None:
+    """EditingOff (403) with the reason, unless this request may run its own code."""
+    if editing_allowed(request):
+        return
+    if settings.COURSE_EDITING == "local":
+        raise EditingOff(
+            "Editing code is on only for browsers on the machine serving the course. Whoever "
+            "started the server can turn it on for everyone with COURSE_EDITING=on "
+            "(make workshop EDITING=on)."
+        )
+    raise EditingOff(
+        "Editing code is turned off on this server. Whoever started it can turn it on with "
+        "COURSE_EDITING=on (make workshop EDITING=on)."
+    )
+
+
+def context(request: HttpRequest) -> dict[str, Any]:
+    """Template context: whether to offer Edit buttons and the playground."""
+    return {"editing": editing_allowed(request)}
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
