@@ -3,6 +3,7 @@ COURSE_EDITING switch that allows or refuses them."""
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -206,3 +207,29 @@ def test_playground_reference_is_read_from_the_models(
 
     section = html.split(f"<code>{model}</code>", 1)[1].split("</section>", 1)[0]
     assert re.search(rf"<code>{name}</code></dt><dd>{re.escape(kind)}", section)
+
+
+def test_lesson_command_runs_a_file_of_your_own_code(tmp_path: Any, data: None) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    mine = tmp_path / "mine.py"
+    mine.write_text("for post in Post.objects.all():\n    print(post.comments.count())\n")
+    out = StringIO()
+    call_command("lesson", str(mine), "--dataset", "medium", stdout=out)
+
+    posts = datasets.stats("medium").counts["posts"]
+    report = out.getvalue()
+    assert f"{1 + posts:,} queries" in report
+    assert f"one statement ran {posts:,} times" in report and "(line 2)" in report
+
+
+def test_lesson_command_fails_on_code_that_raises(tmp_path: Any, data: None) -> None:
+    from django.core.management import CommandError, call_command
+
+    broken = tmp_path / "broken.py"
+    broken.write_text("Post.objects.get(pk=-1)\n")
+
+    with pytest.raises(CommandError, match="DoesNotExist"):
+        call_command("lesson", str(broken), stdout=open(os.devnull, "w"))  # noqa: SIM115

@@ -14,19 +14,33 @@ from lessons.catalog import (
     load_catalog,
     parse_lesson,
 )
-from lessons.measure.runs import SnippetRun, run_lesson_snippet
+from lessons.display.highlight import format_sql
+from lessons.display.report import build_report
+from lessons.engine.service import Busy, CodeTooLong
+from lessons.measure.runs import CodeRun, SnippetRun, run_learner_code, run_lesson_snippet
+
+SHOWN_STATEMENTS = 10
 
 
 class Command(BaseCommand):
-    help = "Run a lesson's snippets in the terminal and compare them with what the lesson promises."
+    help = (
+        "Run a lesson's snippets in the terminal and compare them with what the lesson promises, "
+        "or run a .py file of your own code and report its queries."
+    )
     # A lesson being written may be broken; this command reports on it instead of refusing to run.
     requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("slug", help="Lesson slug (e.g. n-plus-one), or a path to a .md file")
+        parser.add_argument(
+            "slug",
+            help="Lesson slug (e.g. n-plus-one), a path to a lesson .md file, or a .py file of "
+            "your own QuerySet code",
+        )
         parser.add_argument("--dataset", default="tiny", choices=list(datasets.SPECS))
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["slug"].endswith(".py"):
+            return self._run_file(Path(options["slug"]), options["dataset"])
         lesson = self._lesson(options["slug"])
         dataset = options["dataset"]
         try:
@@ -65,6 +79,22 @@ class Command(BaseCommand):
         if mismatches:
             raise CommandError(f"{mismatches} snippet(s) did not match their expect.")
 
+    def _run_file(self, path: Path, dataset: str) -> None:
+        """Your own code, run as the playground runs it, reported as its panel is."""
+        try:
+            code = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise CommandError(f"Cannot read {path}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise CommandError(f"{path} is not UTF-8 text.") from None
+        try:
+            run = run_learner_code(code, dataset, learner="terminal")
+        except (datasets.DatasetMissing, CodeTooLong, Busy) as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(_code_report(path.name, run))
+        if run.result.error:
+            raise CommandError(f"{run.result.error.type}: the code did not finish.")
+
     def _lesson(self, slug_or_path: str) -> Lesson:
         try:
             if slug_or_path.endswith(".md"):
@@ -89,3 +119,44 @@ def _compare(bad: SnippetRun, fixed: SnippetRun) -> str:
     if b == f:
         return "same number of queries: compare objects built and time"
     return f"fixed sends more queries ({b:,} -> {f:,}) but compare objects built and time"
+
+
+def _code_report(name: str, run: CodeRun) -> str:
+    result = run.result
+    report = build_report(result.queries)
+    posts = run.stats.counts["posts"]
+    out = [
+        f"{name} on {run.stats.spec.label} ({posts:,} posts), then rolled back",
+        f"  {result.query_count:,} quer{'y' if result.query_count == 1 else 'ies'}, "
+        f"{run.duration_ms:.1f} ms, {result.objects_built_total:,} objects built",
+    ]
+    if result.output:
+        out += ["", "Output:", *(f"  {line}" for line in result.output.splitlines())]
+        if result.output_dropped:
+            out.append(f"  ... {result.output_dropped:,} more lines not kept")
+    if result.error:
+        where = f" on line {result.error.line}" if result.error.line else ""
+        out += ["", f"Error{where}: {result.error.type}: {result.error.message}"]
+    for group in report.n_plus_one:
+        lines = ", ".join(map(str, group.lines))
+        out += [
+            "",
+            f"N+1 detected: one statement ran {group.count:,} times with "
+            f"{group.distinct_params:,} different parameter sets (line {lines}):",
+            *(f"    {line}" for line in format_sql(group.sql).splitlines()),
+        ]
+    for group in report.duplicated:
+        out += [
+            "",
+            f"Duplicates: {group.count:,} runs of one statement, only "
+            f"{group.distinct_params:,} distinct parameter sets.",
+        ]
+    if report.rows:
+        out += ["", "Statements:"]
+        for row in report.rows[:SHOWN_STATEMENTS]:
+            line = f"line {row.query.line}" if row.query.line else "no line"
+            out.append(f"  {row.index:>5}. ({line}, {row.duration_ms:.2f} ms)")
+            out += [f"        {text}" for text in format_sql(row.query.sql).splitlines()]
+        if len(report.rows) > SHOWN_STATEMENTS:
+            out.append(f"  ... and {len(report.rows) - SHOWN_STATEMENTS:,} more")
+    return "\n".join(out)
