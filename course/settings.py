@@ -162,9 +162,7 @@ COURSE_RUN_COURSE_FACTOR = int(_env_number("COURSE_RUN_COURSE_FACTOR", 3))
 # it for requests from this machine only, "on" for everyone the server answers, "off" for nobody.
 COURSE_EDITING = os.environ.get("COURSE_EDITING", "local").strip().lower()
 if COURSE_EDITING not in ("local", "on", "off"):
-    raise ImproperlyConfigured(
-        f"COURSE_EDITING is {COURSE_EDITING!r}: use local, on or off."
-    )
+    raise ImproperlyConfigured(f"COURSE_EDITING is {COURSE_EDITING!r}: use local, on or off.")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -65,3 +65,96 @@ document.addEventListener("keydown", (event) => {
   const action = shortcuts[event.key];
   if (action && action()) event.preventDefault();
 });
+
+// Editing. Without this script the Edit link opens the code in the playground; with it, the code
+// becomes editable in place (the vendored editor on the card's textarea), Run sends the edit, and
+// the edit is kept in this browser until Reset.
+const editors = new WeakMap();
+const editKey = (card) => `course-edit:${card.dataset.lesson}:${card.dataset.snippetCard}`;
+
+function openEditor(card, text) {
+  const textarea = card.querySelector("textarea.code-input");
+  if (!textarea || editors.has(textarea) || !window.CourseEditor) return null;
+  if (text !== undefined) textarea.value = text;
+  textarea.disabled = false;
+  card.dataset.editing = "true";
+  card.querySelector(".code").hidden = true;
+  const form = textarea.form;
+  const editor = window.CourseEditor.create(textarea, {
+    label: textarea.getAttribute("aria-label"),
+    onRun: () => form.requestSubmit(form.querySelector(".run-button")),
+    onChange: (value) => remember(card, textarea, value),
+  });
+  editors.set(textarea, editor);
+  card.querySelector("[data-edit]").hidden = true;
+  card.querySelector("[data-reset]").hidden = false;
+  card.querySelector("[data-open-playground]").hidden = false;
+  return editor;
+}
+
+function remember(card, textarea, value) {
+  if (value === textarea.dataset.original) localStorage.removeItem(editKey(card));
+  else localStorage.setItem(editKey(card), value);
+}
+
+// Elements matching `selector` in `root`, root included (htmx hands over the swapped card itself).
+const within = (root, selector) => [...(root.matches?.(selector) ? [root] : []), ...root.querySelectorAll(selector)];
+
+function setUpCards(root) {
+  within(root, "[data-snippet-card]").forEach((card) => {
+    const textarea = card.querySelector("textarea.code-input");
+    if (!textarea || editors.has(textarea)) return;
+    if (!textarea.disabled) {  // the server answered a run of edited code: keep editing it
+      openEditor(card);
+      remember(card, textarea, textarea.value);
+      return;
+    }
+    const kept = localStorage.getItem(editKey(card));
+    if (kept !== null && kept !== textarea.dataset.original) openEditor(card, kept);
+  });
+  within(root, "textarea[data-editor]").forEach((textarea) => {
+    if (editors.has(textarea) || !window.CourseEditor) return;
+    const form = textarea.form;
+    editors.set(textarea, window.CourseEditor.create(textarea, {
+      label: "Your code",
+      onRun: () => form.requestSubmit(form.querySelector(".run-button")),
+    }));
+    form.querySelector("[data-share]")?.removeAttribute("hidden");
+  });
+}
+
+function playgroundUrl(code, dataset) {
+  const url = new URL(document.body.dataset.playgroundUrl || "/playground/", window.location.href);
+  url.search = new URLSearchParams({ code, dataset }).toString();
+  return url.toString();
+}
+
+document.addEventListener("click", (event) => {
+  const card = event.target.closest("[data-snippet-card]");
+  if (event.target.closest("[data-edit]") && card && window.CourseEditor) {
+    event.preventDefault();
+    openEditor(card)?.focus();
+  } else if (event.target.closest("[data-reset]") && card) {
+    const textarea = card.querySelector("textarea.code-input");
+    editors.get(textarea)?.setValue(textarea.dataset.original);
+    localStorage.removeItem(editKey(card));
+    statusFor(textarea).textContent = "Back to the lesson's code. Run it to compare with the promise.";
+    editors.get(textarea)?.focus();
+  } else if (event.target.closest("[data-open-playground]") && card) {
+    const textarea = card.querySelector("textarea.code-input");
+    const dataset = card.querySelector("input[name=dataset]").value;
+    event.target.closest("a").href = playgroundUrl(textarea.value, dataset);
+  } else if (event.target.closest("[data-share]")) {
+    const form = event.target.closest("form");
+    const dataset = form.querySelector("input[name=dataset]:checked")?.value ?? "";
+    const link = playgroundUrl(form.querySelector("textarea[name=code]").value, dataset);
+    const status = form.querySelector(".share-status");
+    const done = () => { status.textContent = "Share link copied: anyone who opens it sees this code."; };
+    const show = () => { status.textContent = `Share this link: ${link}`; };
+    if (navigator.clipboard) navigator.clipboard.writeText(link).then(done, show);
+    else show();
+    history.replaceState(null, "", link);  // the address bar is the link too
+  }
+});
+document.addEventListener("htmx:load", (event) => setUpCards(event.detail.elt));
+document.addEventListener("DOMContentLoaded", () => setUpCards(document));

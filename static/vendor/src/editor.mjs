@@ -1,0 +1,62 @@
+// The course's editor: CodeMirror 6 with Python, bundled into one offline file by build.sh.
+// window.CourseEditor.create(textarea, {label, onRun, onChange}) edits the textarea's text in
+// place and keeps textarea.value in step, so forms and htmx post it unchanged.
+import { EditorView, keymap, lineNumbers, highlightActiveLine, highlightActiveLineGutter, drawSelection } from "@codemirror/view";
+import { EditorState } from "@codemirror/state";
+import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
+import { bracketMatching, indentOnInput, syntaxHighlighting, defaultHighlightStyle, indentUnit } from "@codemirror/language";
+import { python } from "@codemirror/lang-python";
+
+const theme = EditorView.theme({
+  "&": { fontSize: "inherit" },
+  ".cm-scroller": { fontFamily: "ui-monospace, SFMono-Regular, Menlo, Consolas, monospace", lineHeight: "1.4" },
+  ".cm-content, .cm-gutter": { minHeight: "8.5em" },
+  ".cm-gutters": { background: "#f6f5f1", borderRight: "1px solid #e2e0da", color: "#7a818c" },
+});
+
+const FOCUSABLE = "a[href], button:not([disabled]), input:not([disabled]):not([type=hidden]), select:not([disabled]), textarea:not([disabled]):not([hidden]), [tabindex]:not([tabindex='-1']), [contenteditable='true']";
+
+function create(textarea, options = {}) {
+  const wrapper = document.createElement("div");
+  wrapper.className = "course-editor";
+  const run = () => { options.onRun?.(); return true; };
+  // Escape leaves: focus moves to the first control after the editor, so Tab never traps anyone.
+  const leave = (view) => {
+    const controls = document.querySelectorAll(FOCUSABLE);
+    const next = [...controls].find((el) => !wrapper.contains(el) && el.getClientRects().length &&
+      wrapper.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING);
+    view.contentDOM.blur();
+    next?.focus();
+    return true;
+  };
+  const view = new EditorView({
+    parent: wrapper,
+    state: EditorState.create({
+      doc: textarea.value,
+      extensions: [
+        lineNumbers(), highlightActiveLineGutter(), highlightActiveLine(), drawSelection(), history(),
+        indentOnInput(), bracketMatching(), indentUnit.of("    "),
+        syntaxHighlighting(defaultHighlightStyle, { fallback: true }), python(), theme,
+        // Ours first: Ctrl/Cmd+Enter runs instead of inserting a line, Escape leaves.
+        keymap.of([{ key: "Mod-Enter", run }, { key: "Escape", run: leave }, indentWithTab, ...defaultKeymap, ...historyKeymap]),
+        EditorView.contentAttributes.of({ "aria-label": options.label || "Code", "aria-multiline": "true" }),
+        EditorView.updateListener.of((update) => {
+          if (!update.docChanged) return;
+          textarea.value = update.state.doc.toString();
+          options.onChange?.(textarea.value);
+        }),
+      ],
+    }),
+  });
+  textarea.hidden = true;
+  textarea.after(wrapper);
+  return {
+    view,
+    getValue: () => view.state.doc.toString(),
+    setValue(text) { view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: text } }); },
+    focus: () => view.focus(),
+    destroy() { view.destroy(); wrapper.remove(); textarea.hidden = false; },
+  };
+}
+
+window.CourseEditor = { create };

@@ -1,0 +1,129 @@
+"""Editing in a real browser (Debian's chromium through Playwright): a card's code edited in
+place, Reset, limits, the keyboard, and the playground with its share link."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from lessons.catalog import get_catalog
+
+pytestmark = pytest.mark.browser
+
+LESSON = get_catalog().by_slug["n-plus-one"]
+BAD, FIXED = LESSON.snippets["count-comments.bad"], LESSON.snippets["count-comments.fixed"]
+CARD = "#card-count-comments-bad"
+
+
+@pytest.fixture
+def short_limits(settings: Any) -> None:
+    settings.COURSE_RUN_CPU_SECONDS = 1
+    settings.COURSE_RUN_WALL_SECONDS = 3
+
+
+def replace_code(page: Any, editor: Any, code: str) -> None:
+    editor.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.insert_text(code)  # as a paste: no auto-indent on the way in
+
+
+def test_edit_a_card_into_the_fix_then_reset_it(
+    data: None, short_limits: None, course_server: str, browser, screenshot_dir: Path
+) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{course_server}/lessons/{LESSON.slug}/?dataset=medium")
+    card = page.locator(CARD)
+    card.get_by_role("link", name="Edit").click()
+    editor = card.locator(".cm-content")
+    replace_code(page, editor, FIXED.code)
+    card.get_by_role("button", name="Run").click()
+
+    panel = page.locator(f"{CARD} .panel[data-edited='true']")
+    expect(panel).to_have_attribute("data-query-count", "1")
+    expect(panel).to_contain_text("Your edited code ran on Staging")
+    page.locator(CARD).screenshot(path=str(screenshot_dir / "edited-card.png"))
+
+    page.locator(CARD).get_by_role("button", name="Reset").click()
+    expect(page.locator(f"{CARD} .cm-content")).to_contain_text("post.comments.count()")
+
+    # An endless loop is stopped with a message, and the page goes on working.
+    replace_code(page, page.locator(f"{CARD} .cm-content"), "while True:\n    pass\n")
+    page.locator(CARD).get_by_role("button", name="Run").click()
+    expect(page.locator(f"{CARD} .run-error")).to_contain_text("was stopped", timeout=15_000)
+    page.click("[data-run='count-comments.fixed']")
+    fixed = page.locator(".panel[data-snippet='count-comments.fixed']")
+    expect(fixed).to_have_attribute("data-matches", "true")
+    page.close()
+
+
+def test_an_edit_survives_a_reload(data: None, course_server: str, browser) -> None:
+    page = browser.new_page()
+    page.goto(f"{course_server}/lessons/{LESSON.slug}/")
+    page.locator(CARD).get_by_role("link", name="Edit").click()
+    replace_code(page, page.locator(f"{CARD} .cm-content"), "print('kept')\n")
+
+    page.reload()
+    expect(page.locator(f"{CARD} .cm-content")).to_have_text("print('kept')")
+    page.locator(CARD).get_by_role("button", name="Reset").click()
+    page.close()
+
+
+def test_keyboard_only_edit_run_and_leave(data: None, course_server: str, browser) -> None:
+    page = browser.new_page()
+    page.goto(f"{course_server}/lessons/{LESSON.slug}/?dataset=medium")
+    edit = page.locator(CARD).get_by_role("link", name="Edit")
+    for _ in range(80):  # Tab until the Edit link has focus, as a keyboard user would
+        page.keyboard.press("Tab")
+        if edit.evaluate("link => link === document.activeElement"):
+            break
+    page.keyboard.press("Enter")  # opens the editor and puts the cursor in it
+    page.keyboard.press("Control+End")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Shift+Tab")  # back to the left margin after the loop's indent
+    page.keyboard.type("print('done')")
+    page.keyboard.press("Control+Enter")
+
+    panel = page.locator(f"{CARD} .panel[data-edited='true']")
+    expect(panel).to_contain_text("done")
+    editor = page.locator(f"{CARD} .cm-content")
+    editor.focus()
+    page.keyboard.press("Escape")  # leaves for the next control: the Run button
+    assert page.evaluate("document.activeElement.textContent") == "Run again"
+    page.keyboard.press("Tab")
+    assert not editor.evaluate("node => node.contains(document.activeElement)")
+    page.locator(CARD).get_by_role("button", name="Reset").click()
+    page.close()
+
+
+def test_playground_opens_a_card_runs_on_large_and_shares(
+    data: None, course_server: str, browser, screenshot_dir: Path
+) -> None:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    page.goto(f"{course_server}/lessons/{LESSON.slug}/")
+    page.locator(CARD).get_by_role("link", name="Edit").click()
+    replace_code(page, page.locator(f"{CARD} .cm-content"), "print(Post.objects.count())\n")
+    page.locator(CARD).get_by_role("link", name="Open in the playground").click()
+
+    page.wait_for_url("**/playground/**")
+    expect(page.locator(".cm-content")).to_have_text("print(Post.objects.count())")
+    page.get_by_label("Production").check()
+    page.get_by_role("button", name="Run").click()
+    panel = page.locator(".panel[data-snippet='playground']")
+    expect(panel).to_have_attribute("data-dataset", "large")
+    page.get_by_role("button", name="Copy a share link").click()
+    expect(page.locator(".playground-form .share-status")).to_contain_text("Share link copied")
+    link = page.evaluate("navigator.clipboard.readText()")
+    page.screenshot(path=str(screenshot_dir / "playground.png"), full_page=True)
+    context.close()
+
+    other = browser.new_context()
+    shared = other.new_page()
+    shared.goto(link)
+    expect(shared.locator(".cm-content")).to_have_text("print(Post.objects.count())")
+    assert shared.locator("input[name=dataset][value=large]").is_checked()
+    other.close()
