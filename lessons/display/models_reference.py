@@ -38,20 +38,19 @@ def _reference(model: type[models.Model]) -> ModelReference:
     fields: list[FieldLine] = []
     relations: list[FieldLine] = []
     for field in model._meta.get_fields():
-        if field.is_relation and field.auto_created and not field.concrete:
+        if isinstance(field, models.ForeignObjectRel):
             # The other side of someone else's ForeignKey, OneToOneField or ManyToManyField.
-            rel = field  # a ForeignObjectRel
-            other = rel.related_model
-            many = rel.one_to_many or rel.many_to_many
+            other = field.related_model.__name__
+            many = field.one_to_many or field.many_to_many
             relations.append(
                 FieldLine(
-                    rel.get_accessor_name(),  # type: ignore[union-attr]
-                    f"{'many ' if many else ''}{other.__name__}",
-                    f"reverse of {other.__name__}.{rel.field.name}",  # type: ignore[union-attr]
+                    str(field.get_accessor_name()),
+                    f"{'many ' if many else ''}{other}",
+                    f"reverse of {other}.{field.field.name}",
                 )
             )
         elif field.is_relation:
-            target = field.related_model.__name__  # type: ignore[union-attr]
+            target = getattr(field.related_model, "__name__", "")
             relations.append(
                 FieldLine(field.name, f"{type(field).__name__} → {target}", _notes(field))
             )
