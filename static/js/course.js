@@ -76,6 +76,7 @@ function openEditor(card, text) {
   const textarea = card.querySelector("textarea.code-input");
   if (!textarea || editors.has(textarea) || !window.CourseEditor) return null;
   if (text !== undefined) textarea.value = text;
+  remember(card, textarea, textarea.value);
   textarea.disabled = false;
   card.dataset.editing = "true";
   card.querySelector(".code").hidden = true;
@@ -93,8 +94,10 @@ function openEditor(card, text) {
 }
 
 function remember(card, textarea, value) {
-  if (value === textarea.dataset.original) localStorage.removeItem(editKey(card));
-  else localStorage.setItem(editKey(card), value);
+  const edited = value !== textarea.dataset.original;
+  card.toggleAttribute("data-edited", edited);  // the card's label says "edited"
+  if (edited) localStorage.setItem(editKey(card), value);
+  else localStorage.removeItem(editKey(card));
 }
 
 // Elements matching `selector` in `root`, root included (htmx hands over the swapped card itself).
@@ -106,7 +109,6 @@ function setUpCards(root) {
     if (!textarea || editors.has(textarea)) return;
     if (!textarea.disabled) {  // the server answered a run of edited code: keep editing it
       openEditor(card);
-      remember(card, textarea, textarea.value);
       return;
     }
     const kept = localStorage.getItem(editKey(card));
