@@ -37,8 +37,10 @@ function create(textarea, options = {}) {
         lineNumbers(), highlightActiveLineGutter(), highlightActiveLine(), drawSelection(), history(),
         indentOnInput(), bracketMatching(), indentUnit.of("    "),
         syntaxHighlighting(defaultHighlightStyle, { fallback: true }), python(), theme,
-        // Ours first: Ctrl/Cmd+Enter runs instead of inserting a line, Escape leaves.
-        keymap.of([{ key: "Mod-Enter", run }, { key: "Escape", run: leave }, indentWithTab, ...defaultKeymap, ...historyKeymap]),
+        // Ours first: Ctrl+Enter and Cmd+Enter (Meta) run on every platform instead of inserting
+        // a line (defaultKeymap binds Mod-Enter to a new line), and Escape leaves.
+        keymap.of([{ key: "Ctrl-Enter", run }, { key: "Meta-Enter", run }, { key: "Escape", run: leave },
+          indentWithTab, ...defaultKeymap, ...historyKeymap]),
         EditorView.contentAttributes.of({ "aria-label": options.label || "Code", "aria-multiline": "true" }),
         EditorView.updateListener.of((update) => {
           if (!update.docChanged) return;
@@ -48,14 +50,18 @@ function create(textarea, options = {}) {
       ],
     }),
   });
+  // Hidden but kept in its form, so posts and htmx still send textarea.value. The inline style
+  // wins over a page's `textarea { display: block }`, which would beat the hidden attribute.
+  const display = textarea.style.display;
   textarea.hidden = true;
+  textarea.style.display = "none";
   textarea.after(wrapper);
   return {
     view,
     getValue: () => view.state.doc.toString(),
     setValue(text) { view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: text } }); },
     focus: () => view.focus(),
-    destroy() { view.destroy(); wrapper.remove(); textarea.hidden = false; },
+    destroy() { view.destroy(); wrapper.remove(); textarea.hidden = false; textarea.style.display = display; },
   };
 }
 
