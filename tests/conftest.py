@@ -40,7 +40,7 @@ def django_db_setup(
         config = setup_databases(
             verbosity=0, interactive=False, keepdb=django_db_keepdb, serialized_aliases=set()
         )
-        for name in datasets.SPECS:
+        for name in datasets.ALL_SPECS:
             seeding.seed(name)
     yield
     if not django_db_keepdb:

@@ -46,7 +46,7 @@ def protect_new_connection(
     sender: object, connection: BaseDatabaseWrapper, **kwargs: object
 ) -> None:
     """connection_created receiver: a new dataset connection starts read-only."""
-    if connection.alias in datasets.SPECS and not _writable.get():
+    if connection.alias in datasets.ALL_SPECS and not _writable.get():
         set_read_only(connection, True)
 
 
@@ -54,13 +54,13 @@ def protect_new_connection(
 def writable() -> Iterator[None]:
     """Allow writes to the datasets in this context: for seeding and building test databases."""
     token = _writable.set(True)
-    for name in datasets.SPECS:
+    for name in datasets.ALL_SPECS:
         set_read_only(connections[name], False)
     try:
         yield
     finally:
         _writable.reset(token)
-        for name in datasets.SPECS:
+        for name in datasets.ALL_SPECS:
             set_read_only(connections[name], True)
 
 

@@ -28,7 +28,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--dataset",
             action="append",
-            choices=list(datasets.SPECS),
+            choices=list(datasets.ALL_SPECS),
             help="Only this dataset (repeatable). Default: all of them.",
         )
         parser.add_argument("--force", action="store_true", help="Rebuild even if present.")
@@ -42,7 +42,7 @@ class Command(BaseCommand):
                 f"The course's own database ({settings.DATABASES['default']['NAME']}) cannot be "
                 f"used: {exc}. Free some disk space or remove the file, then run seed again."
             ) from None
-        for name in options["dataset"] or list(datasets.SPECS):
+        for name in options["dataset"] or list(datasets.ALL_SPECS):
             self._seed(name, force=options["force"])
         if all(seeding.is_seeded(name) for name in datasets.SPECS):
             self._measure_charts()
@@ -69,7 +69,7 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot prepare {var}: {exc.strerror}.") from None
 
     def _seed(self, name: str, *, force: bool) -> None:
-        spec = datasets.SPECS[name]
+        spec = datasets.ALL_SPECS[name]
         interactive = sys.stdout.isatty()
         started = time.perf_counter()
 
