@@ -5,6 +5,7 @@ from __future__ import annotations
 from lessons.catalog.loader import CONTENT_DIR, get_catalog, load_catalog
 from lessons.catalog.models import (
     Catalog,
+    Exercise,
     Lesson,
     LessonError,
     Pair,
@@ -18,6 +19,7 @@ from lessons.catalog.parser import longest_answer_share, parse_lesson
 __all__ = [
     "CONTENT_DIR",
     "Catalog",
+    "Exercise",
     "Lesson",
     "LessonError",
     "Pair",

@@ -75,6 +75,42 @@ class Question:
         return expect.evaluate(self.expect, counts)
 
 
+# Rules an exercise may set on the learner's code, checked on its syntax tree
+# (lessons.learner.rules), with the sentence a learner reads when one is broken.
+RULES: dict[str, str] = {
+    "no-raw-sql": "Use the ORM: no raw SQL (raw(), extra(), RawSQL or a cursor).",
+    "no-len": "Count in the database: no len() on what a query returned.",
+    "no-python-sorting": "Sort in the database: no sorted() or .sort().",
+    "no-python-sum": "Add up in the database: no sum() in Python.",
+}
+# Why a known wrong attempt (written next to an exercise, run by the tests) must fail.
+WRONG_REASONS = ("output", "budget", "rule")
+
+
+@dataclass(frozen=True)
+class WrongAttempt:
+    code: str
+    reason: str  # one of WRONG_REASONS
+
+
+@dataclass(frozen=True)
+class Exercise:
+    id: str  # "<lesson slug>.<name>", unique across the course
+    title: str
+    task: str  # Markdown
+    start: str  # the code the learner starts from
+    solution: str  # the reference: its output is the right output on every dataset
+    budget: str  # an `expect` expression: the most queries a solution may send
+    hints: tuple[str, ...]  # from gentle to specific
+    rules: tuple[str, ...]  # names from RULES
+    wrong: tuple[WrongAttempt, ...]  # plausible mistakes the tests check are refused
+    line: int
+    _budget_tree: ast.expr = field(repr=False, compare=False)
+
+    def budget_for(self, counts: Mapping[str, int]) -> int:
+        return expect.evaluate(self._budget_tree, counts)
+
+
 @dataclass(frozen=True)
 class Lesson:
     slug: str
@@ -86,6 +122,7 @@ class Lesson:
     blocks: tuple[Prose | Pair, ...]
     quiz: tuple[Question, ...]
     path: Path
+    exercises: tuple[Exercise, ...] = ()
 
     @property
     def pairs(self) -> list[Pair]:

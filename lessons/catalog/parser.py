@@ -6,6 +6,8 @@ are special:
     ```python {#count-comments.bad expect="1 + posts" title="Counting in a loop"}
     ```quiz   (a JSON list of {"q", "choices", "answer", "explain"} and optional "kind", "code",
               "expect": see the README)
+    ```exercise   (TOML: name, title, task, start, solution, budget, hints, optional rules and
+              [[wrong]] attempts the tests check are refused: see the README)
 
 Runnable snippets are `#<pair>.<side>` with side `bad` or `fixed` (next to each other), or a lone
 `#<id>` for a demo. Any mistake raises LessonError naming the file and line. Rules that span
@@ -27,7 +29,18 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from lessons.catalog import expect
-from lessons.catalog.models import Lesson, LessonError, Pair, Prose, Question, Snippet
+from lessons.catalog.models import (
+    RULES,
+    WRONG_REASONS,
+    Exercise,
+    Lesson,
+    LessonError,
+    Pair,
+    Prose,
+    Question,
+    Snippet,
+    WrongAttempt,
+)
 
 SIDES = ("bad", "fixed")
 _SNIPPET_INFO = re.compile(r"^python\s*\{(?P<attrs>.*)\}\s*$")
@@ -52,6 +65,7 @@ def parse_lesson(path: Path) -> Lesson:
     body_lines = body.splitlines(keepends=True)
     blocks: list[Prose | Pair] = []
     quiz: list[Question] = []
+    exercises: list[Exercise] = []
     prose_start = 0
     for token in _markdown.parse(body):
         if token.type != "fence" or token.map is None:
@@ -61,6 +75,9 @@ def parse_lesson(path: Path) -> Lesson:
         if token.info.strip() == "quiz":
             _flush_prose(blocks, body_lines[prose_start:start])
             quiz.extend(_parse_quiz(path, file_line, token.content, meta["slug"], len(quiz)))
+        elif token.info.strip() == "exercise":
+            _flush_prose(blocks, body_lines[prose_start:start])
+            exercises.append(_parse_exercise(path, file_line, token.content, meta["slug"]))
         elif _SNIPPET_INFO.match(token.info):
             _flush_prose(blocks, body_lines[prose_start:start])
             _add_snippet(path, blocks, _parse_snippet(path, file_line, token))
@@ -93,6 +110,7 @@ def parse_lesson(path: Path) -> Lesson:
         blocks=tuple(blocks),
         quiz=tuple(quiz),
         path=path,
+        exercises=tuple(exercises),
     )
 
 
@@ -204,6 +222,65 @@ MIN_QUESTIONS = 3
 # must not be a winning strategy, in one lesson or over the course.
 MAX_LONGEST_SHARE_LESSON = 0.5
 MAX_LONGEST_SHARE_COURSE = 0.35
+
+
+_EXERCISE_KEYS = {"name", "title", "task", "start", "solution", "budget", "hints", "rules", "wrong"}
+_EXERCISE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+def _parse_exercise(path: Path, line: int, content: str, slug: str) -> Exercise:
+    try:
+        data = tomllib.loads(content)
+    except tomllib.TOMLDecodeError as exc:
+        raise LessonError(path, line, f"exercise: invalid TOML: {exc}") from None
+
+    def fail(message: str) -> LessonError:
+        return LessonError(path, line, f"exercise {data.get('name', '?')!r}: {message}")
+
+    if unknown := set(data) - _EXERCISE_KEYS:
+        raise fail(f"unknown key(s) {', '.join(sorted(unknown))}")
+    for key in ("name", "title", "task", "start", "solution", "budget"):
+        if not isinstance(data.get(key), str) or not data[key].strip():
+            raise fail(f'needs {key} = "..."')
+    if not _EXERCISE_NAME.match(data["name"]):
+        raise fail("name must be lowercase letters, digits and dashes")
+    hints = data.get("hints", [])
+    if not (
+        isinstance(hints, list) and 1 <= len(hints) <= 3 and all(isinstance(h, str) for h in hints)
+    ):
+        raise fail("needs one to three hints, from gentle to specific")
+    rules = data.get("rules", [])
+    if not isinstance(rules, list) or any(rule not in RULES for rule in rules):
+        raise fail(f"rules must be among {', '.join(RULES)}")
+    for key in ("start", "solution"):
+        try:
+            ast.parse(data[key])
+        except SyntaxError as exc:
+            raise fail(f"{key} is not valid Python (line {exc.lineno}: {exc.msg})") from None
+    try:
+        tree = expect.parse(data["budget"])
+    except expect.ExpectError as exc:
+        raise fail(f"budget: {exc}") from None
+    wrong = []
+    for attempt in data.get("wrong", []):
+        if not isinstance(attempt, dict) or set(attempt) != {"code", "reason"}:
+            raise fail("each [[wrong]] has code and reason, nothing else")
+        if attempt["reason"] not in WRONG_REASONS:
+            raise fail(f"a wrong attempt's reason is one of {', '.join(WRONG_REASONS)}")
+        wrong.append(WrongAttempt(attempt["code"], attempt["reason"]))
+    return Exercise(
+        id=f"{slug}.{data['name']}",
+        title=data["title"],
+        task=data["task"].strip(),
+        start=data["start"].strip("\n"),
+        solution=data["solution"].strip("\n"),
+        budget=data["budget"],
+        hints=tuple(hints),
+        rules=tuple(rules),
+        wrong=tuple(wrong),
+        line=line,
+        _budget_tree=tree,
+    )
 
 
 def _parse_quiz(

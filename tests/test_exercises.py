@@ -1,0 +1,86 @@
+"""Exercises: every reference solution passes its own check on every dataset (the hidden check
+dataset included), every starting code fails it, and every known wrong attempt written next to an
+exercise fails for the reason it declares."""
+
+from __future__ import annotations
+
+import pytest
+
+from lessons.catalog import Exercise, get_catalog
+from lessons.measure.exercises import Verdict, check, first_difference
+from lessons.measure.rules import broken_rules
+
+EXERCISES = [exercise for lesson in get_catalog().lessons for exercise in lesson.exercises]
+WRONG = [(exercise, attempt) for exercise in EXERCISES for attempt in exercise.wrong]
+
+
+def reason(verdict: Verdict) -> str:
+    if verdict.rule_broken:
+        return "rule"
+    failure = verdict.failure
+    assert failure is not None
+    return "output" if not failure.output_matches else "budget"
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.id)
+def test_reference_solution_passes_on_every_dataset(exercise: Exercise, data: None) -> None:
+    verdict = check(exercise, exercise.solution, learner="tests")
+
+    assert verdict.passed, verdict.failure
+    assert [r.dataset for r in verdict.results] == ["tiny", "check", "medium", "large"]
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.id)
+def test_starting_code_fails(exercise: Exercise, data: None) -> None:
+    assert not check(exercise, exercise.start, learner="tests").passed
+
+
+@pytest.mark.parametrize(
+    ("exercise", "attempt"), WRONG, ids=[f"{e.id}-{i}" for i, (e, _) in enumerate(WRONG)]
+)
+def test_wrong_attempt_fails_for_its_reason(exercise: Exercise, attempt, data: None) -> None:  # type: ignore[no-untyped-def]
+    verdict = check(exercise, attempt.code, learner="tests")
+
+    assert not verdict.passed
+    assert reason(verdict) == attempt.reason
+
+
+def test_a_failed_check_stops_at_the_first_dataset_that_fails(data: None) -> None:
+    exercise = EXERCISES[0]
+    verdict = check(exercise, "print('nothing like it')", learner="tests")
+
+    assert [r.dataset for r in verdict.results] == ["tiny"]
+    assert verdict.failure is not None and verdict.failure.first_difference is not None
+
+
+def test_first_difference_names_the_line_and_both_sides() -> None:
+    difference = first_difference("a\nb\nc\n", "a\nB\nc")
+
+    assert difference is not None
+    assert (difference.line, difference.expected, difference.got) == (2, "b", "B")
+
+
+def test_first_difference_sees_a_missing_last_line() -> None:
+    difference = first_difference("a\nb", "a")
+
+    assert difference is not None and (difference.line, difference.got) == (2, None)
+
+
+@pytest.mark.parametrize(
+    ("code", "rule"),
+    [
+        ("Post.objects.raw('SELECT * FROM blog_post')", "no-raw-sql"),
+        ("from django.db import connection\nconnection.cursor()", "no-raw-sql"),
+        ("print(len(Post.objects.all()))", "no-len"),
+        ("print(sorted(p.title for p in Post.objects.all()))", "no-python-sorting"),
+        ("print(sum(p.view_count for p in Post.objects.all()))", "no-python-sum"),
+    ],
+)
+def test_rules_are_read_from_the_code(code: str, rule: str) -> None:
+    assert broken_rules(code, (rule,)) == [rule]
+
+
+def test_code_within_the_rules_breaks_none() -> None:
+    code = "print(Post.objects.count())\nprint(Post.objects.aggregate(Sum('view_count')))"
+
+    assert broken_rules(code, ("no-raw-sql", "no-len", "no-python-sorting", "no-python-sum")) == []
