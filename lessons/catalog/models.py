@@ -161,6 +161,10 @@ class Catalog:
     def by_slug(self) -> dict[str, Lesson]:
         return {lesson.slug: lesson for lesson in self.lessons}
 
+    @functools.cached_property
+    def exercises(self) -> dict[str, tuple[Lesson, Exercise]]:
+        return {e.id: (lesson, e) for lesson in self.lessons for e in lesson.exercises}
+
     def neighbours(self, lesson: Lesson) -> tuple[Lesson | None, Lesson | None]:
         index = self.lessons.index(lesson)
         previous = self.lessons[index - 1] if index > 0 else None

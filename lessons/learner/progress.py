@@ -1,5 +1,6 @@
 """A learner's progress, kept in their session (so in the `default` database, surviving restarts):
-lessons opened, snippets run, quiz answers. Also the per-learner seed that shuffles quiz choices."""
+lessons opened, snippets run, quiz answers, exercises attempted, solved and revealed. Also the
+per-learner seed that shuffles quiz choices."""
 
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ class LessonProgress:
     correct: int
     answered: int
     questions: int
+    exercises_solved: int = 0
+    exercises_attempted: int = 0
+    exercises: int = 0
 
 
 class Progress:
@@ -63,6 +67,28 @@ class Progress:
             ran.append(snippet_id)
             self._changed()
 
+    def record_check(self, exercise_id: str, passed: bool) -> None:
+        """One check of an exercise: counted as an attempt, and as solved once it passes."""
+        entry = self._store.setdefault("exercises", {}).setdefault(
+            exercise_id, {"checks": 0, "failed": 0, "solved": False, "revealed": False}
+        )
+        entry["checks"] += 1
+        entry["failed"] += 0 if passed else 1
+        entry["solved"] = entry["solved"] or passed
+        self._changed()
+
+    def record_reveal(self, exercise_id: str) -> None:
+        entry = self._store.setdefault("exercises", {}).setdefault(
+            exercise_id, {"checks": 0, "failed": 0, "solved": False, "revealed": False}
+        )
+        entry["revealed"] = True
+        self._changed()
+
+    def exercise(self, exercise_id: str) -> dict[str, Any]:
+        """{"checks", "failed", "solved", "revealed"} for one exercise (zeros if untouched)."""
+        default = {"checks": 0, "failed": 0, "solved": False, "revealed": False}
+        return {**default, **self._data.get("exercises", {}).get(exercise_id, {})}
+
     def answers(self, quiz: str) -> dict[str, int]:
         """Question id -> the original index of the chosen answer, for a lesson slug or EXAM."""
         return dict(self._data.get("answers", {}).get(quiz, {}))
@@ -81,6 +107,9 @@ class Progress:
             correct=sum(1 for q in lesson.quiz if answers.get(q.id) == q.answer),
             answered=sum(1 for q in lesson.quiz if q.id in answers),
             questions=len(lesson.quiz),
+            exercises_solved=sum(1 for e in lesson.exercises if self.exercise(e.id)["solved"]),
+            exercises_attempted=sum(1 for e in lesson.exercises if self.exercise(e.id)["checks"]),
+            exercises=len(lesson.exercises),
         )
 
     def overview(self, catalog: Catalog) -> dict[str, LessonProgress]:

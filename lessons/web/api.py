@@ -32,6 +32,9 @@ def lesson_list(request: HttpRequest) -> JsonResponse:
                 {"id": s.id, "pair": s.pair, "side": s.side, "expect": s.expect, "title": s.title}
                 for s in lesson.snippets.values()
             ],
+            "exercises": [
+                {"id": e.id, "title": e.title, "starting_code": e.start} for e in lesson.exercises
+            ],
         }
         for lesson in get_catalog().lessons
     ]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from lessons.web import api, pages, playground, quiz
+from lessons.web import api, exercises, pages, playground, quiz
 
 app_name = "lessons"
 urlpatterns = [
@@ -11,6 +11,10 @@ urlpatterns = [
     path("lessons/<slug:slug>/run/", pages.run, name="run"),
     path("lessons/<slug:slug>/scale/", pages.scale, name="scale"),
     path("lessons/<slug:slug>/quiz/", quiz.answer_lesson, name="quiz-answer"),
+    path("lessons/<slug:slug>/exercise/check/", exercises.check_page, name="exercise-check"),
+    path(
+        "lessons/<slug:slug>/exercise/solution/", exercises.solution_page, name="exercise-solution"
+    ),
     path("explain/", pages.explain_query, name="explain"),
     path("playground/", playground.playground, name="playground"),
     path("playground/run/", playground.run, name="playground-run"),
@@ -21,6 +25,12 @@ urlpatterns = [
     path("api/lessons/", api.lesson_list, name="api-lessons"),
     path("api/datasets/", api.dataset_list, name="api-datasets"),
     path("api/run/", api.run_code, name="api-run-code"),
+    path("api/exercises/<str:exercise_id>/check/", exercises.check_api, name="api-exercise-check"),
+    path(
+        "api/exercises/<str:exercise_id>/solution/",
+        exercises.solution_api,
+        name="api-exercise-solution",
+    ),
     path(
         "api/lessons/<slug:slug>/snippets/<str:snippet_id>/run/",
         api.run,

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils.safestring import SafeString
 
 from blog import datasets
-from lessons.catalog import Lesson, Pair, Prose, Snippet, get_catalog
+from lessons.catalog import Exercise, Lesson, Pair, Prose, Snippet, get_catalog
 from lessons.display.charts import Chart, log_log_chart
 from lessons.display.highlight import highlight_code
 from lessons.display.prose import render_markdown
@@ -93,6 +93,22 @@ def prose_view(block: Prose) -> ProseView:
     return ProseView(render_markdown(block.source))
 
 
+@dataclass
+class ExerciseView:
+    """An exercise as the lesson page shows it: task and learner state, never the solution."""
+
+    exercise: Exercise
+    state: dict[str, Any]  # Progress.exercise(): checks, failed, solved, revealed
+
+    @property
+    def task_html(self) -> SafeString:
+        return render_markdown(self.exercise.task)
+
+    @property
+    def dom_id(self) -> str:
+        return "exercise-" + self.exercise.id.replace(".", "-")
+
+
 def question_code(code: str) -> SafeString:
     return highlight_code(code, "python")
 
@@ -150,4 +166,5 @@ def lesson_context(
         "dataset_missing": missing,
         "previous": previous,
         "next": following,
+        "exercises": [ExerciseView(e, progress.exercise(e.id)) for e in lesson.exercises],
     }

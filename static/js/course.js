@@ -118,7 +118,7 @@ function setUpCards(root) {
     if (editors.has(textarea) || !window.CourseEditor) return;
     const form = textarea.form;
     editors.set(textarea, window.CourseEditor.create(textarea, {
-      label: "Your code",
+      label: textarea.dataset.editorLabel || "Your code",
       onRun: () => form.requestSubmit(form.querySelector(".run-button")),
     }));
     form.querySelector("[data-share]")?.removeAttribute("hidden");
@@ -160,3 +160,16 @@ document.addEventListener("click", (event) => {
 });
 document.addEventListener("htmx:load", (event) => setUpCards(event.detail.elt));
 document.addEventListener("DOMContentLoaded", () => setUpCards(document));
+
+// Hints open one at a time: each waits until the one before it has been opened.
+function setUpHints(root) {
+  within(root, "details.hint[data-after-previous]").forEach((hint) => {
+    const previous = hint.previousElementSibling;
+    if (previous && !previous.open) hint.hidden = true;
+  });
+}
+document.addEventListener("toggle", (event) => {
+  const next = event.target.matches?.("details.hint") && event.target.open && event.target.nextElementSibling;
+  if (next?.matches("details.hint")) next.hidden = false;
+}, true);
+document.addEventListener("htmx:load", (event) => setUpHints(event.detail.elt));

@@ -1,0 +1,141 @@
+"""Exercises on the lesson page and in the JSON API: check an answer, reveal the solution.
+
+Checking runs the learner's code, so it follows COURSE_EDITING like every other run of learner
+code. The solution is never in the page before it is revealed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_POST
+
+from lessons.catalog import Exercise, Lesson, get_catalog
+from lessons.catalog.models import RULES
+from lessons.learner.progress import Progress
+from lessons.measure.exercises import DatasetVerdict, Verdict, check
+from lessons.web.editing import require_editing
+from lessons.web.render import is_htmx, learner_id, posted_code
+
+# After this many failed checks the solution is offered outright.
+OFFER_SOLUTION_AFTER = 2
+
+
+def get_exercise(exercise_id: str) -> tuple[Lesson, Exercise]:
+    try:
+        return get_catalog().exercises[exercise_id]
+    except KeyError:
+        raise Http404(f"No exercise called {exercise_id[:60]!r}.") from None
+
+
+def _check(request: HttpRequest, exercise: Exercise) -> tuple[Verdict, dict[str, Any]]:
+    require_editing(request)
+    code = posted_code(request)
+    assert code is not None
+    verdict = check(exercise, code, learner=learner_id(request))
+    progress = Progress(request.session)
+    progress.record_check(exercise.id, verdict.passed)
+    return verdict, progress.exercise(exercise.id)
+
+
+@require_POST
+def check_page(request: HttpRequest, slug: str) -> HttpResponse:
+    """htmx gets the verdict (and the lesson's progress, out of band); a plain post a page."""
+    lesson, exercise = get_exercise(request.POST.get("exercise", ""))
+    if lesson.slug != slug:
+        raise Http404("That exercise belongs to another lesson.")
+    verdict, state = _check(request, exercise)
+    context = {
+        "lesson": lesson,
+        "exercise": exercise,
+        "verdict": verdict,
+        "explained": explain(verdict),
+        "state": state,
+        "offer_solution": not verdict.passed and state["failed"] >= OFFER_SOLUTION_AFTER,
+        "lesson_progress": Progress(request.session).for_lesson(lesson),
+    }
+    template = (
+        "lessons/_exercise_verdict.html" if is_htmx(request) else "lessons/exercise_verdict.html"
+    )
+    return render(request, template, context)
+
+
+@require_POST
+def solution_page(request: HttpRequest, slug: str) -> HttpResponse:
+    lesson, exercise = get_exercise(request.POST.get("exercise", ""))
+    if lesson.slug != slug:
+        raise Http404("That exercise belongs to another lesson.")
+    Progress(request.session).record_reveal(exercise.id)
+    context = {"lesson": lesson, "exercise": exercise}
+    template = (
+        "lessons/_exercise_solution.html" if is_htmx(request) else "lessons/exercise_solution.html"
+    )
+    return render(request, template, context)
+
+
+@require_POST
+def check_api(request: HttpRequest, exercise_id: str) -> JsonResponse:
+    _, exercise = get_exercise(exercise_id)
+    verdict, _ = _check(request, exercise)
+    return JsonResponse(
+        {
+            "exercise": exercise.id,
+            "passed": verdict.passed,
+            "rule_broken": verdict.rule_broken,
+            "results": [_result_json(result) for result in verdict.results],
+        }
+    )
+
+
+@require_POST
+def solution_api(request: HttpRequest, exercise_id: str) -> JsonResponse:
+    _, exercise = get_exercise(exercise_id)
+    Progress(request.session).record_reveal(exercise.id)
+    return JsonResponse({"exercise": exercise.id, "code": exercise.solution})
+
+
+def _result_json(result: DatasetVerdict) -> dict[str, Any]:
+    difference = result.first_difference
+    return {
+        "dataset": result.dataset,
+        "passed": result.passed,
+        "query_count": result.query_count,
+        "budget": result.budget,
+        "output_matches": result.output_matches,
+        "first_difference": None
+        if difference is None
+        else {"line": difference.line, "expected": difference.expected, "got": difference.got},
+        "rule_broken": None,
+        "error": None
+        if result.error is None
+        else {
+            "type": result.error.type,
+            "message": result.error.message,
+            "line": result.error.line,
+        },
+    }
+
+
+def explain(verdict: Verdict) -> str:
+    """One sentence on why a check failed (empty when it passed)."""
+    if verdict.rule_broken:
+        return f"Your code breaks a rule of this exercise: {RULES[verdict.rule_broken]}"
+    failure = verdict.failure
+    if failure is None:
+        return ""
+    where = (
+        "the hidden check dataset"
+        if failure.dataset == "check"
+        else f"the {failure.dataset} dataset"
+    )
+    if failure.error:
+        line = f" on line {failure.error.line}" if failure.error.line else ""
+        return f"On {where} your code raised {failure.error.type}{line}: {failure.error.message}"
+    if not failure.output_matches:
+        return f"On {where} your output differs from the expected output."
+    line = f", most of them from line {failure.busiest_line}" if failure.busiest_line else ""
+    return (
+        f"On {where} your code sent {failure.query_count:,} queries, budget "
+        f"{failure.budget:,}{line}."
+    )

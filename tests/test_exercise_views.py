@@ -1,0 +1,97 @@
+"""Exercises on the lesson page and in the JSON API: checking, hints, the solution on request,
+progress, and the editing switch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.test import Client
+from django.urls import reverse
+
+from lessons.catalog import get_catalog
+
+LESSON = get_catalog().by_slug["n-plus-one"]
+EXERCISE = LESSON.exercises[0]
+CHECK_PAGE = reverse("lessons:exercise-check", args=[LESSON.slug])
+CHECK_API = reverse("lessons:api-exercise-check", args=[EXERCISE.id])
+SOLUTION_API = reverse("lessons:api-exercise-solution", args=[EXERCISE.id])
+
+
+def test_lesson_page_shows_the_task_and_start_but_not_the_solution(
+    client: Client, data: None
+) -> None:
+    html = client.get(reverse("lessons:detail", args=[LESSON.slug])).content.decode()
+
+    assert f'data-exercise="{EXERCISE.id}"' in html
+    assert EXERCISE.solution.splitlines()[0].replace('"', "&quot;") not in html
+
+
+def test_api_lists_each_lessons_exercises(client: Client, data: None) -> None:
+    lessons = client.get(reverse("lessons:api-lessons")).json()["lessons"]
+    listed = next(lesson for lesson in lessons if lesson["slug"] == LESSON.slug)["exercises"]
+
+    assert listed[0] == {
+        "id": EXERCISE.id,
+        "title": EXERCISE.title,
+        "starting_code": EXERCISE.start,
+    }
+
+
+def test_api_check_of_the_solution_passes_on_every_dataset(client: Client, data: None) -> None:
+    body = client.post(CHECK_API, {"code": EXERCISE.solution}).json()
+
+    assert body["exercise"] == EXERCISE.id and body["passed"] is True
+    assert [r["dataset"] for r in body["results"]] == ["tiny", "check", "medium", "large"]
+
+
+def test_api_check_of_the_start_says_over_budget(client: Client, data: None) -> None:
+    body = client.post(CHECK_API, {"code": EXERCISE.start}).json()
+
+    [result] = body["results"]
+    assert body["passed"] is False and result["output_matches"] is True
+    assert result["query_count"] > result["budget"]
+
+
+def test_check_page_names_the_dataset_and_the_budget(client: Client, data: None) -> None:
+    html = client.post(
+        CHECK_PAGE, {"exercise": EXERCISE.id, "code": EXERCISE.start}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+
+    assert "On the tiny dataset your code sent" in html and "budget 1" in html
+
+
+def test_solving_shows_on_the_lesson_and_the_outline(client: Client, data: None) -> None:
+    client.post(CHECK_PAGE, {"exercise": EXERCISE.id, "code": EXERCISE.solution})
+
+    lesson = client.get(reverse("lessons:detail", args=[LESSON.slug])).content.decode()
+    outline = client.get(reverse("lessons:outline")).content.decode()
+    assert 'data-exercises-solved="1"' in lesson
+    assert 'data-solved="1"' in outline
+
+
+def test_reset_forgets_exercises(client: Client, data: None) -> None:
+    client.post(CHECK_PAGE, {"exercise": EXERCISE.id, "code": EXERCISE.solution})
+    client.post(reverse("lessons:progress-reset"))
+
+    lesson = client.get(reverse("lessons:detail", args=[LESSON.slug])).content.decode()
+    assert 'data-exercises-solved="0"' in lesson
+
+
+def test_solution_is_revealed_on_request_and_recorded(client: Client, data: None) -> None:
+    body = client.post(SOLUTION_API).json()
+
+    assert body == {"exercise": EXERCISE.id, "code": EXERCISE.solution}
+    assert client.session["course"]["exercises"][EXERCISE.id]["revealed"] is True
+
+
+def test_an_unknown_exercise_is_404_in_json(client: Client, data: None) -> None:
+    response = client.post(reverse("lessons:api-exercise-check", args=["nope.nope"]), {"code": "x"})
+
+    assert response.status_code == 404 and response.json()["error"]["type"] == "NotFound"
+
+
+def test_checking_is_403_when_editing_is_off(client: Client, data: None, settings: Any) -> None:
+    settings.COURSE_EDITING = "off"
+    response = client.post(CHECK_API, {"code": EXERCISE.solution})
+
+    assert response.status_code == 403 and response.json()["error"]["type"] == "EditingOff"
