@@ -29,14 +29,14 @@ def get_exercise(exercise_id: str) -> tuple[Lesson, Exercise]:
         raise Http404(f"No exercise called {exercise_id[:60]!r}.") from None
 
 
-def _check(request: HttpRequest, exercise: Exercise) -> tuple[Verdict, dict[str, Any]]:
+def _check(request: HttpRequest, exercise: Exercise) -> tuple[str, Verdict, dict[str, Any]]:
     require_editing(request)
     code = posted_code(request)
     assert code is not None
     verdict = check(exercise, code, learner=learner_id(request))
     progress = Progress(request.session)
     progress.record_check(exercise.id, verdict.passed)
-    return verdict, progress.exercise(exercise.id)
+    return code, verdict, progress.exercise(exercise.id)
 
 
 @require_POST
@@ -45,8 +45,9 @@ def check_page(request: HttpRequest, slug: str) -> HttpResponse:
     lesson, exercise = get_exercise(request.POST.get("exercise", ""))
     if lesson.slug != slug:
         raise Http404("That exercise belongs to another lesson.")
-    verdict, state = _check(request, exercise)
+    code, verdict, state = _check(request, exercise)
     context = {
+        "code": code,
         "lesson": lesson,
         "exercise": exercise,
         "verdict": verdict,
@@ -77,7 +78,7 @@ def solution_page(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def check_api(request: HttpRequest, exercise_id: str) -> JsonResponse:
     _, exercise = get_exercise(exercise_id)
-    verdict, _ = _check(request, exercise)
+    _, verdict, _ = _check(request, exercise)
     return JsonResponse(
         {
             "exercise": exercise.id,
