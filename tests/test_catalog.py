@@ -269,3 +269,53 @@ def test_lesson_command_refuses_a_draft_the_course_would_refuse(tmp_path: Path) 
 
     with pytest.raises(CommandError, match="at least 3 questions"):
         call_command("lesson", str(draft))
+
+
+def exercise_fence(toml: str) -> str:
+    return "````exercise\n" + textwrap.dedent(toml).strip() + "\n````\n"
+
+
+VALID_EXERCISE = """
+    name = "count-them"
+    title = "Count the posts"
+    budget = "1"
+    task = "Print how many posts there are."
+    start = "print(len(Post.objects.all()))"
+    solution = "print(Post.objects.count())"
+    hints = ["Let the database count."]
+    rules = ["no-len"]
+
+    [[wrong]]
+    reason = "rule"
+    code = "print(len(list(Post.objects.all())))"
+"""
+
+
+def test_parses_an_exercise_with_its_wrong_attempts(tmp_path: Path) -> None:
+    path = write(tmp_path, pair() + "\n" + exercise_fence(VALID_EXERCISE))
+
+    [exercise] = parse_lesson(path).exercises
+
+    assert exercise.id == "demo.count-them" and exercise.rules == ("no-len",)
+    assert exercise.budget_for({"posts": 5}) == 1
+    assert [w.reason for w in exercise.wrong] == ["rule"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (('rules = ["no-len"]', 'rules = ["no-loops"]'), "rules must be among"),
+        (('budget = "1"', 'budget = "posts +"'), "budget"),
+        (('hints = ["Let the database count."]', "hints = []"), "one to three hints"),
+        (('solution = "print(Post.objects.count())"', 'solution = "print("'), "not valid Python"),
+        (('reason = "rule"', 'reason = "style"'), "reason is one of"),
+        (('name = "count-them"', 'name = "Count Them"'), "lowercase"),
+    ],
+)
+def test_an_invalid_exercise_is_refused_with_its_line(
+    tmp_path: Path, change: tuple[str, str], message: str
+) -> None:
+    path = write(tmp_path, pair() + "\n" + exercise_fence(VALID_EXERCISE.replace(*change)))
+
+    with pytest.raises(LessonError, match=message):
+        parse_lesson(path)
