@@ -84,3 +84,41 @@ def test_code_within_the_rules_breaks_none() -> None:
     code = "print(Post.objects.count())\nprint(Post.objects.aggregate(Sum('view_count')))"
 
     assert broken_rules(code, ("no-raw-sql", "no-len", "no-python-sorting", "no-python-sum")) == []
+
+
+KEY_LESSONS = (
+    "n-plus-one",
+    "select-related",
+    "prefetch-related",
+    "combining",
+    "count-exists",
+    "aggregate-annotate",
+    "conditional-aggregation",
+    "subqueries",
+    "columns",
+    "bulk",
+)
+
+
+def test_every_lesson_has_an_exercise() -> None:
+    missing = [lesson.slug for lesson in get_catalog().lessons if not lesson.exercises]
+
+    assert missing == []
+
+
+@pytest.mark.parametrize("slug", KEY_LESSONS)
+def test_key_lessons_have_two_or_three_exercises_and_three_wrong_attempts(slug: str) -> None:
+    lesson = get_catalog().by_slug[slug]
+
+    assert 2 <= len(lesson.exercises) <= 3
+    assert sum(len(exercise.wrong) for exercise in lesson.exercises) >= 3
+
+
+def test_the_course_has_at_least_45_exercises() -> None:
+    assert len(EXERCISES) >= 45
+
+
+def test_exercise_ids_are_unique_across_the_course() -> None:
+    ids = [exercise.id for exercise in EXERCISES]
+
+    assert len(ids) == len(set(ids))
