@@ -122,3 +122,23 @@ def test_exercise_ids_are_unique_across_the_course() -> None:
     ids = [exercise.id for exercise in EXERCISES]
 
     assert len(ids) == len(set(ids))
+
+
+def test_learners_checking_together_share_one_reference_run(data: None) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+
+    from lessons.measure import exercises
+
+    exercises._references.clear()  # a fresh server: nobody has checked this exercise yet
+    exercise = EXERCISES[0]
+
+    def learner(number: int) -> bool:
+        try:
+            return check(exercise, exercise.solution, learner=f"together-{number}").passed
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(learner, range(4))) == [True] * 4
