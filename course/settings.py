@@ -51,6 +51,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "lessons.web.errors.BodySizeLimitMiddleware",  # before anything reads a body
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -61,6 +62,11 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "lessons.web.errors.CourseErrorMiddleware",
 ]
+# The largest request body the course accepts: the longest code a run takes, form-encoded, fits
+# many times over. Larger bodies are refused (413) before anything reads them.
+COURSE_MAX_BODY_BYTES = int(os.environ.get("COURSE_MAX_BODY_BYTES", 512 * 1024))
+DATA_UPLOAD_MAX_MEMORY_SIZE = COURSE_MAX_BODY_BYTES
+FILE_UPLOAD_HANDLERS: list[str] = []  # no form of the course takes a file: uploads are dropped
 # A failed CSRF check answers in the format the client asked for (JSON, htmx or a page).
 CSRF_FAILURE_VIEW = "lessons.web.errors.csrf_failure"
 

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from django.core import signing
 from django.db import OperationalError
@@ -66,7 +67,7 @@ def test_a_huge_dataset_name_is_not_echoed_back(client: Client, data: None) -> N
 
 def test_a_huge_question_id_is_not_echoed_back(client: Client, data: None) -> None:
     url = reverse("lessons:quiz-answer", args=["n-plus-one"])
-    response = client.post(url, {"question": "q" * 2_000_000, "choice": "0"})
+    response = client.post(url, {"question": "q" * 200_000, "choice": "0"})
 
     assert response.status_code == 400
     assert len(response.content) < 20_000
@@ -168,3 +169,38 @@ def test_a_damaged_dataset_is_reported_with_its_cause(data: None, tmp_path: Path
         connection.close()
         connection.settings_dict["NAME"] = original
     assert "file is not a database" in message and "seed --dataset tiny --force" in message
+
+
+def test_a_body_larger_than_the_limit_is_refused_before_it_is_read(
+    client: Client, data: None
+) -> None:
+    response = client.post(
+        reverse("lessons:api-run-code"), {"code": "print(1)"}, CONTENT_LENGTH=str(300 * 2**20)
+    )
+
+    assert response.status_code == 413
+    assert response.json()["error"]["type"] == "RequestTooLarge"
+
+
+def test_a_large_upload_to_a_run_form_is_refused_with_a_message(
+    client: Client, data: None, settings: Any
+) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = SimpleUploadedFile("big.bin", b"x" * (settings.COURSE_MAX_BODY_BYTES + 1))
+    response = client.post(
+        reverse("lessons:run", args=["n-plus-one"]),
+        {"snippet": "count-comments.bad", "file": upload},
+        HTTP_HX_REQUEST="true",
+    )
+
+    assert response.status_code == 413
+    assert "the course accepts at most" in response.content.decode()
+
+
+def test_a_body_within_the_limit_still_runs(client: Client, data: None) -> None:
+    response = client.post(
+        reverse("lessons:api-run-code"), {"code": "# padding\n" * 1000 + "print(1)"}
+    )
+
+    assert response.status_code == 200 and response.json()["output"] == "1"

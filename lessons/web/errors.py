@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -58,6 +59,33 @@ class CourseErrorMiddleware:
         if isinstance(exc, DatabaseError):
             return answer(request, 503, "DatabaseUnavailable", _database_message(exc))
         return None
+
+
+class BodySizeLimitMiddleware:
+    """Refuse a request whose declared body is larger than COURSE_MAX_BODY_BYTES (413), before
+    the session, CSRF or a view reads any of it. Django's own DATA_UPLOAD_MAX_MEMORY_SIZE catches
+    form bodies sent without a length."""
+
+    def __init__(self, get_response: GetResponse) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        limit = settings.COURSE_MAX_BODY_BYTES
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return answer(
+                request, 400, "BadRequest", "The request's Content-Length is not a number."
+            )
+        if length > limit:
+            message = (
+                f"The request is {length:,} bytes; the course accepts at most {limit:,}. "
+                "Nothing was read or run."
+            )
+            response = answer(request, 413, "RequestTooLarge", message)
+            response["Connection"] = "close"  # the unread body must not be taken as a request
+            return response
+        return self.get_response(request)
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
