@@ -67,12 +67,13 @@ def check(exercise: Exercise, code: str, *, learner: str) -> Verdict:
     broken = broken_rules(code, exercise.rules)
     if broken:
         return Verdict(exercise, False, (), broken[0])
-    expected = reference_outputs(exercise)
+    counts = {name: datasets.stats(name).counts for name in ORDER}  # read once per check
+    expected = reference_outputs(exercise, counts)
     results: list[DatasetVerdict] = []
     for names in (ORDER[:1], ORDER[1:]):
         runs = service.run([Task(code, name) for name in names], learner=learner)
         for name, run in zip(names, runs, strict=True):
-            verdict = _judge(exercise, name, run, expected[name])
+            verdict = _judge(exercise, name, run, expected[name], counts[name])
             results.append(verdict)
             if not verdict.passed:
                 return Verdict(exercise, False, tuple(results), None)
@@ -84,10 +85,10 @@ _references_lock = threading.Lock()
 _computing: dict[str, threading.Lock] = {}
 
 
-def reference_outputs(exercise: Exercise) -> dict[str, str]:
+def reference_outputs(exercise: Exercise, counts: dict[str, dict[str, int]]) -> dict[str, str]:
     """The reference solution's output on every dataset (RuntimeError if it fails: a broken
-    exercise, which the tests catch before any learner does)."""
-    seeded = repr([datasets.stats(name).counts for name in ORDER])
+    exercise, which the tests catch before any learner does), kept per seeded `counts`."""
+    seeded = repr([counts[name] for name in ORDER])
     key = (exercise.id, hashlib.sha256(exercise.solution.encode()).hexdigest(), seeded)
     with _references_lock:
         if key in _references:
@@ -133,8 +134,10 @@ def _run_reference(exercise: Exercise) -> list[RunResult]:
 REFERENCE_WAIT = 10.0  # seconds
 
 
-def _judge(exercise: Exercise, name: str, run: RunResult, expected: str) -> DatasetVerdict:
-    budget = exercise.budget_for(datasets.stats(name).counts)
+def _judge(
+    exercise: Exercise, name: str, run: RunResult, expected: str, counts: dict[str, int]
+) -> DatasetVerdict:
+    budget = exercise.budget_for(counts)
     difference = None if run.error else first_difference(expected, run.output)
     busiest, repeated = None, None
     if run.query_count > budget:
