@@ -7,6 +7,8 @@ serves it (seed, collectstatic, gunicorn with DEBUG off), bound to 127.0.0.1 onl
   fixed) and answer quiz questions, with 1-3 s of think time between actions.
 - Phase 2, storm: the same 50, plus 20 users looping the large n-plus-one bad snippet (5,001
   queries); after a "busy" answer they wait as its Retry-After asks, then post again.
+- With --editing, the server is `make workshop EDITING=on` and learners also check the lessons'
+  exercises (posting the starting code, as a first attempt does).
 
 Every request goes through the page's own forms: each learner has its own cookie jar (session and
 CSRF cookie), takes the CSRF token from a page, and posts with HX-Request: true as htmx does.
@@ -57,7 +59,7 @@ DATASETS = ("tiny", "medium", "large")
 THINK = (1.0, 3.0)
 STORM_LESSON, STORM_SNIPPET, STORM_DATASET = "n-plus-one", "count-comments.bad", "large"
 LEARNER_DATASET = "medium"
-KINDS = ("page", "chart", "quiz", "run medium", "storm run")
+KINDS = ("page", "chart", "quiz", "run medium", "exercise check", "storm run")
 SLOW_SECONDS = 5.0
 PAGE_P95_TARGET = {"alone": 0.300, "storm": 1.0}
 # The lock error SQLite raises; the transactions lesson's prose says "the whole database is locked
@@ -106,6 +108,8 @@ def classify(kind: str, response: Any) -> tuple[str, bool, str]:
             return "error", locked, f"the run broke its promise: {_run_error(body)}"
         if 'class="run-error"' in body:  # an error the lesson does not demonstrate
             return "error", locked, f"the run failed: {_run_error(body)}"
+    if kind == "exercise check" and 'class="verdict' not in body:
+        return "error", locked, "the check came back without a verdict"
     if kind == "quiz" and 'class="feedback"' not in body:
         return "error", locked, "the answer came back without feedback"
     if locked:
@@ -189,6 +193,7 @@ class Learner(Visitor):
         self.lesson = ""
         self.pairs: list[tuple[str, str]] = []
         self.questions: list[tuple[str, int]] = []
+        self.exercises: list[tuple[str, str]] = []  # (id, starting code) when checking is on
         self.outline()
         self.open_lesson()
 
@@ -210,6 +215,12 @@ class Learner(Visitor):
         bad = [s for s in snippets if s.endswith(".bad")]
         self.pairs = [(s, s[: -len(".bad")] + ".fixed") for s in bad]
         self.pairs = [p for p in self.pairs if p[1] in snippets] or [(s, "") for s in snippets]
+        self.exercises = [
+            (found.group(1), html.unescape(code.group(1)))
+            for form in text.split('<form class="exercise-form"')[1:]
+            if (found := re.search(r'name="exercise" value="([^"]+)"', form))
+            and (code := re.search(r'<textarea[^>]*name="code"[^>]*>(.*?)</textarea>', form, re.S))
+        ]
         self.questions = [
             (found.group(1), len(re.findall(r'name="choice" value="', form)))
             for form in text.split('<form class="question')[1:]
@@ -231,6 +242,15 @@ class Learner(Visitor):
             if snippet:
                 data = {"snippet": snippet, "dataset": LEARNER_DATASET}
                 self.call("run medium", "POST", f"/lessons/{self.lesson}/run/", data)
+
+    @task(2)
+    def check_exercise(self) -> None:
+        """An attempt at one of the lesson's exercises (the starting code, as a first try is)."""
+        if Log.stopping or not self.exercises:
+            return
+        exercise, code = random.choice(self.exercises)
+        data = {"exercise": exercise, "code": code}
+        self.call("exercise check", "POST", f"/lessons/{self.lesson}/exercise/check/", data)
 
     @task(3)
     def answer(self) -> None:
@@ -266,7 +286,7 @@ class Storm(Visitor):
 # ---------------------------------------------------------- the server, as the workshop runs it
 
 
-def workshop_commands(port: int) -> tuple[list[str], str]:
+def workshop_commands(port: int, *make_args: str) -> tuple[list[str], str]:
     """`make workshop`'s commands (its set-up steps, then the server), bound to 127.0.0.1."""
     listed = subprocess.run(
         [
@@ -276,6 +296,7 @@ def workshop_commands(port: int) -> tuple[list[str], str]:
             "--old-file=.venv/.installed",
             "workshop",
             f"PORT={port}",
+            *make_args,
         ],
         cwd=ROOT,
         check=True,
@@ -314,14 +335,14 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, var: Path, port: int) -> None:
-        self.var, self.port = var, port
+    def __init__(self, var: Path, port: int, make_args: tuple[str, ...] = ()) -> None:
+        self.var, self.port, self.make_args = var, port, make_args
         self.log_path = var / "server.log"
         self.env = {**os.environ, "COURSE_VAR_DIR": str(var)}
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        steps, serve = workshop_commands(self.port)
+        steps, serve = workshop_commands(self.port, *self.make_args)
         with open(self.log_path, "ab") as log:
             for step in steps:
                 print(f"  $ {step}", flush=True)
@@ -598,11 +619,16 @@ def main() -> None:
     parser.add_argument("--storm", type=int, default=20, help="users looping the large run")
     parser.add_argument("--seconds", type=float, default=60, help="length of each phase")
     parser.add_argument("--port", type=int, default=0, help="default: a free port")
+    parser.add_argument(
+        "--editing",
+        action="store_true",
+        help="serve as `make workshop EDITING=on`: learners also check exercises",
+    )
     args = parser.parse_args()
 
     source = Path(os.environ.get("COURSE_VAR_DIR", ROOT / "var")).resolve()
     var = Path(tempfile.mkdtemp(prefix="room-var-"))
-    server = Server(var, args.port or free_port())
+    server = Server(var, args.port or free_port(), ("EDITING=on",) if args.editing else ())
     base = f"http://127.0.0.1:{server.port}"
     sampler = None
     try:

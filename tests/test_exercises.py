@@ -4,6 +4,8 @@ exercise fails for the reason it declares."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from lessons.catalog import Exercise, get_catalog
@@ -142,3 +144,21 @@ def test_learners_checking_together_share_one_reference_run(data: None) -> None:
 
     with ThreadPoolExecutor(4) as pool:
         assert list(pool.map(learner, range(4))) == [True] * 4
+
+
+def test_a_check_that_finds_the_large_workers_taken_says_to_check_again(
+    data: None, settings: Any
+) -> None:
+    from pathlib import Path
+
+    from lessons.engine import service
+    from lessons.measure.exercises import CheckBusy
+
+    settings.COURSE_RUN_HEAVY_WORKERS, settings.COURSE_RUN_HEAVY_QUEUE = 1, 0
+    exercise = EXERCISES[0]
+    with service._try_lock(Path(settings.COURSE_RUN_DIR) / "heavy" / "0.lock") as held:
+        assert held
+        with pytest.raises(CheckBusy, match="Check again in a moment") as busy:
+            check(exercise, exercise.solution, learner="tests")
+
+    assert busy.value.status == 503

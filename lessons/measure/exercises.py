@@ -62,8 +62,24 @@ class Verdict:
         return next((r for r in self.results if not r.passed), None)
 
 
+class CheckBusy(service.Busy):
+    def __init__(self) -> None:
+        super().__init__(
+            "Checking needs the large dataset too, and its workers are all taken by other "
+            "learners' runs. Check again in a moment: your code is still in the editor."
+        )
+
+
 def check(exercise: Exercise, code: str, *, learner: str) -> Verdict:
-    """Busy if the run service cannot take the runs now; CodeTooLong for oversized code."""
+    """CheckBusy or Busy if the run service cannot take the runs now; CodeTooLong for oversized
+    code."""
+    try:
+        return _check(exercise, code, learner=learner)
+    except service.HeavyBusy:  # "run on a smaller dataset" is no way out for a check
+        raise CheckBusy() from None
+
+
+def _check(exercise: Exercise, code: str, *, learner: str) -> Verdict:
     broken = broken_rules(code, exercise.rules)
     if broken:
         return Verdict(exercise, False, (), broken[0])
