@@ -131,3 +131,10 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 def own_run_pool(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
     """The tests' runs take slots of their own, never those of a course server on this machine."""
     settings.COURSE_RUN_DIR = tmp_path_factory.getbasetemp() / "run"
+
+
+def replace_code(page: Any, editor: Any, code: str) -> None:
+    """Replace everything in a CodeMirror editor, as a paste does (no auto-indent on the way in)."""
+    editor.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.insert_text(code)

@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from lessons.catalog import get_catalog
+from tests.conftest import replace_code
 
 pytestmark = pytest.mark.browser
 
@@ -22,12 +23,6 @@ CARD = "#card-count-comments-bad"
 def short_limits(settings: Any) -> None:
     settings.COURSE_RUN_CPU_SECONDS = 1
     settings.COURSE_RUN_WALL_SECONDS = 3
-
-
-def replace_code(page: Any, editor: Any, code: str) -> None:
-    editor.click()
-    page.keyboard.press("Control+A")
-    page.keyboard.insert_text(code)  # as a paste: no auto-indent on the way in
 
 
 def test_edit_a_card_into_the_fix_then_reset_it(

@@ -4,24 +4,18 @@ solved state on the outline."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
 from lessons.catalog import get_catalog
+from tests.conftest import replace_code
 
 pytestmark = pytest.mark.browser
 
 LESSON = get_catalog().by_slug["n-plus-one"]
 EXERCISE = LESSON.exercises[0]
 ARTICLE = f"#exercise-{EXERCISE.id.replace('.', '-')}"
-
-
-def replace_code(page: Any, editor: Any, code: str) -> None:
-    editor.click()
-    page.keyboard.press("Control+A")
-    page.keyboard.insert_text(code)
 
 
 def test_solve_an_exercise_after_a_wrong_attempt_and_a_hint(
