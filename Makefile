@@ -46,11 +46,13 @@ format: $(INSTALLED)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# For a room: no DEBUG, static files collected, a multi-threaded production server on the LAN.
+# For a room: opens the room and prints the learners' and the instructor's addresses, then serves
+# with no DEBUG, static files collected, a multi-threaded production server on the LAN.
 # Many threads: a thread waiting for a run's result is idle, and pages must never wait for one.
 workshop: seed
 	COURSE_DEBUG=0 $(MANAGE) collectstatic --noinput --verbosity 0
-	COURSE_DEBUG=0 COURSE_EDITING=$(EDITING) COURSE_ALLOWED_HOSTS='*' $(BIN)/gunicorn course.wsgi --bind 0.0.0.0:$(PORT) --workers 2 --threads 32
+	COURSE_ROOM=1 $(MANAGE) workshop --port $(PORT) --editing $(EDITING)
+	COURSE_ROOM=1 COURSE_DEBUG=0 COURSE_EDITING=$(EDITING) $(BIN)/gunicorn course.wsgi --bind 0.0.0.0:$(PORT) --workers 2 --threads 32
 
 clean:
 	rm -rf $(VENV) var

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from course.network import room_hosts
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Databases and the secret key live here (git ignores it). Importing settings creates nothing:
 # `manage.py seed` (run by `make run`) prepares the folder.
@@ -35,7 +37,16 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
-ALLOWED_HOSTS = os.environ.get("COURSE_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
+# Serving a workshop (`make workshop`): learners join the open room by name, the instructor
+# follows them on a console, and the admin is not served.
+COURSE_ROOM = os.environ.get("COURSE_ROOM", "0") == "1"
+if COURSE_ROOM:
+    # The addresses a room uses (COURSE_ALLOWED_HOSTS adds names, e.g. a DNS name or a proxy's).
+    ALLOWED_HOSTS = room_hosts(os.environ.get("COURSE_ALLOWED_HOSTS", ""))
+else:
+    ALLOWED_HOSTS = os.environ.get("COURSE_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(
+        ","
+    )
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -58,6 +69,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "lessons.web.room.RoomMiddleware",  # after the session: it reads who the learner is
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "lessons.web.errors.CourseErrorMiddleware",
@@ -98,6 +110,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "lessons.web.editing.context",
+                "lessons.web.room.context",
             ],
             "builtins": ["blog.templatetags.datasets"],
         },

@@ -7,8 +7,11 @@ from django.urls import URLPattern, URLResolver, include, path
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("lessons.web.urls")),
     path("blog/", include("blog.urls")),
-    path("admin/", admin.site.urls),
+    path("console/", include("lessons.web.console_urls")),
 ]
+# The admin is for a learner's own machine; a room never serves it.
+if not settings.COURSE_ROOM:
+    urlpatterns.append(path("admin/", admin.site.urls))
 
 if settings.ENABLE_DEBUG_TOOLBAR:
     from debug_toolbar.toolbar import debug_toolbar_urls

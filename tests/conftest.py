@@ -138,3 +138,37 @@ def replace_code(page: Any, editor: Any, code: str) -> None:
     editor.click()
     page.keyboard.press("Control+A")
     page.keyboard.insert_text(code)
+
+
+def progress_of(client: Any) -> Any:
+    """The progress of the learner a test client's session names (empty before they exist)."""
+    from lessons.learner.models import Learner
+    from lessons.learner.progress import Progress
+
+    return Progress(Learner.objects.filter(pk=client.session.get("learner")).first())
+
+
+@pytest.fixture
+def room(settings: Any, data: None) -> Iterator[Any]:
+    """The course served for a room (COURSE_ROOM), with a fresh room open; deleted afterwards,
+    with its learners and their progress."""
+    from django.utils import timezone
+
+    from lessons.learner.models import Room
+    from lessons.learner.rooms import open_room
+
+    settings.COURSE_ROOM = True
+    Room.objects.filter(ended_at=None).update(ended_at=timezone.now())  # a test's leftovers
+    opened, _ = open_room(editing=False)
+    yield opened
+    Room.objects.filter(pk=opened.pk).delete()
+
+
+def join_room(name: str) -> Any:
+    """A new browser (test client) that joined the open room as `name`."""
+    from django.test import Client
+
+    client = Client()
+    response = client.post("/join/", {"name": name})
+    assert response.status_code == 302, response.content.decode()[:500]
+    return client

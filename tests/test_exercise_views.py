@@ -9,6 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from lessons.catalog import get_catalog
+from tests.conftest import progress_of
 
 LESSON = get_catalog().by_slug["n-plus-one"]
 EXERCISE = LESSON.exercises[0]
@@ -81,7 +82,7 @@ def test_solution_is_revealed_on_request_and_recorded(client: Client, data: None
     body = client.post(SOLUTION_API).json()
 
     assert body == {"exercise": EXERCISE.id, "code": EXERCISE.solution}
-    assert client.session["course"]["exercises"][EXERCISE.id]["revealed"] is True
+    assert progress_of(client).exercise(EXERCISE.id)["revealed"] is True
 
 
 def test_an_unknown_exercise_is_404_in_json(client: Client, data: None) -> None:

@@ -1,17 +1,20 @@
-"""`make workshop` serves a room with editing off; `make workshop EDITING=on` turns it on. The
-server is started with the very command `make -n workshop` lists, and asked from this machine,
-where the default (local) would allow editing: only the flag decides."""
+"""`make workshop` as an instructor runs it: the room opened and its two addresses printed, then
+the server, started with the very commands `make -n workshop` lists (in a private var/)."""
 
 from __future__ import annotations
 
+import http.cookiejar
 import os
+import re
 import shlex
 import socket
 import subprocess
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -25,8 +28,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def serve_command(*make_args: str) -> tuple[dict[str, str], list[str]]:
-    """The workshop's server command (its VAR=value words, then gunicorn's argv) from make."""
+def listed_commands(*make_args: str) -> list[str]:
     listed = subprocess.run(
         ["make", "--silent", "--dry-run", "--old-file=.venv/.installed", "workshop", *make_args],
         cwd=ROOT,
@@ -34,40 +36,94 @@ def serve_command(*make_args: str) -> tuple[dict[str, str], list[str]]:
         capture_output=True,
         text=True,
     ).stdout.splitlines()
-    words = shlex.split(next(line for line in listed if "gunicorn" in line))
-    first = next(i for i, word in enumerate(words) if "=" not in word)
-    env = dict(word.split("=", 1) for word in words[:first])
-    return env, words[first:]
+    return [line.strip() for line in listed if line.strip()]
+
+
+def split_env(line: str) -> tuple[dict[str, str], list[str]]:
+    """A command line's leading VAR=value words, and the command itself."""
+    words = shlex.split(line)
+    first = next(i for i, word in enumerate(words) if not re.match(r"\w+=", word))
+    return dict(word.split("=", 1) for word in words[:first]), words[first:]
+
+
+@dataclass
+class Workshop:
+    base: str  # the server, on 127.0.0.1
+    printed: str  # what `manage.py workshop` told the instructor
+    console: str  # the console address, on 127.0.0.1
+
+    def browser(self) -> urllib.request.OpenerDirector:
+        return urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
+
+
+def status(opener: urllib.request.OpenerDirector, url: str, **headers: str) -> int:
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with opener.open(request, timeout=30) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def join(workshop: Workshop, name: str) -> urllib.request.OpenerDirector:
+    """A learner's browser that joined the room."""
+    browser = workshop.browser()
+    page = browser.open(f"{workshop.base}/join/", timeout=30).read().decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    assert token, page[:500]
+    body = urllib.parse.urlencode({"csrfmiddlewaretoken": token.group(1), "name": name}).encode()
+    browser.open(urllib.request.Request(f"{workshop.base}/join/", body), timeout=30)
+    return browser
 
 
 @pytest.fixture
-def workshop(tmp_path: Path) -> Iterator[object]:
+def workshop(tmp_path: Path) -> Iterator[Callable[..., Workshop]]:
     servers: list[subprocess.Popen[bytes]] = []
+    env = {**os.environ, "COURSE_VAR_DIR": str(tmp_path / "var")}
+    env.pop("DJANGO_SETTINGS_MODULE", None)  # the server's own settings, not the tests'
+    python = str(ROOT / ".venv" / "bin" / "python")
 
-    def start(*make_args: str) -> str:
+    def start(*make_args: str) -> Workshop:
         port = free_port()
-        env, argv = serve_command(f"PORT={port}", *make_args)
-        argv = [word.replace(f"0.0.0.0:{port}", f"127.0.0.1:{port}") for word in argv]
-        argv[0] = str(ROOT / argv[0])
-        environ = {**os.environ, **env, "COURSE_VAR_DIR": str(tmp_path / "var")}
-        environ.pop("DJANGO_SETTINGS_MODULE", None)  # the server's own settings, not the tests'
-        server = subprocess.Popen(
-            argv,
+        lines = listed_commands(f"PORT={port}", *make_args)
+        # The course database only (the pages asked here need no dataset); seeding is tested
+        # elsewhere and takes long.
+        (tmp_path / "var").mkdir(exist_ok=True)
+        subprocess.run(
+            [python, "manage.py", "migrate", "--verbosity", "0"], cwd=ROOT, env=env, check=True
+        )
+        opening = next(line for line in lines if "manage.py workshop" in line)
+        step_env, argv = split_env(opening)
+        printed = subprocess.run(
+            [str(ROOT / argv[0]), *argv[1:]],
             cwd=ROOT,
-            env=environ,
+            env={**env, **step_env},
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        serve_env, argv = split_env(lines[-1])
+        assert "gunicorn" in argv[0]
+        argv = [word.replace(f"0.0.0.0:{port}", f"127.0.0.1:{port}") for word in argv]
+        server = subprocess.Popen(
+            [str(ROOT / argv[0]), *argv[1:]],
+            cwd=ROOT,
+            env={**env, **serve_env},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
         servers.append(server)
         base = f"http://127.0.0.1:{port}"
+        console = re.search(r"Your console:\s+http://[^/]+(/console/[^/\s]+/)", printed)
+        assert console, printed
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                urllib.request.urlopen(f"{base}/api/datasets/", timeout=5)
-                return base
-            except urllib.error.HTTPError:
-                return base
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    return Workshop(base, printed, base + console.group(1))
             except OSError:
                 time.sleep(0.2)
         raise AssertionError("the workshop server did not answer within 60 s")
@@ -78,20 +134,64 @@ def workshop(tmp_path: Path) -> Iterator[object]:
         server.wait(timeout=30)
 
 
-def status(url: str) -> int:
-    try:
-        return int(urllib.request.urlopen(url, timeout=30).status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
+def test_make_workshop_prints_the_learners_address_and_the_console(workshop) -> None:  # type: ignore[no-untyped-def]
+    started = workshop()
+
+    learners = re.search(r"Learners open:\s+http://([\d.]+):(\d+)/", started.printed)
+    assert learners and learners.group(2) == started.base.rsplit(":", 1)[1]
+    assert status(started.browser(), started.console) == 200
+
+
+def test_a_learner_opening_the_address_is_asked_to_join(workshop) -> None:  # type: ignore[no-untyped-def]
+    started = workshop()
+
+    with started.browser().open(f"{started.base}/", timeout=30) as response:
+        assert urllib.parse.urlparse(response.url).path == "/join/"
 
 
 def test_make_workshop_serves_with_editing_off(workshop) -> None:  # type: ignore[no-untyped-def]
-    base = workshop()
+    started = workshop()
 
-    assert status(f"{base}/playground/") == 403
+    assert status(join(started, "Ana"), f"{started.base}/playground/") == 403
 
 
 def test_make_workshop_editing_on_lets_the_room_edit(workshop) -> None:  # type: ignore[no-untyped-def]
-    base = workshop("EDITING=on")
+    started = workshop("EDITING=on")
 
-    assert status(f"{base}/playground/") == 200
+    assert status(join(started, "Ana"), f"{started.base}/playground/") == 200
+
+
+def test_a_room_serves_no_admin(workshop) -> None:  # type: ignore[no-untyped-def]
+    started = workshop()
+    instructor = started.browser()
+    status(instructor, started.console)  # past the join page, as the instructor is
+
+    assert status(instructor, f"{started.base}/admin/") == 404
+
+
+def test_a_room_answers_only_to_its_own_addresses(workshop) -> None:  # type: ignore[no-untyped-def]
+    started = workshop()
+
+    assert status(started.browser(), started.console, Host="evil.example") == 400
+
+
+def test_a_room_never_shows_debug_pages(workshop) -> None:  # type: ignore[no-untyped-def]
+    started = workshop()
+    instructor = started.browser()
+    status(instructor, started.console)
+
+    request = urllib.request.Request(f"{started.base}/lessons/no-such-lesson/")
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        instructor.open(request, timeout=30)
+
+    body = missing.value.read().decode()
+    assert missing.value.code == 404
+    assert "Traceback" not in body and "DEBUG = True" not in body
+
+
+def test_restarting_the_workshop_keeps_the_room(workshop) -> None:  # type: ignore[no-untyped-def]
+    first = workshop()
+    second = workshop()
+
+    assert first.console.split("/console/")[1] == second.console.split("/console/")[1]
+    assert "is open again" in second.printed

@@ -1,19 +1,25 @@
-"""A learner's progress, kept in their session (so in the `default` database, surviving restarts):
-lessons opened, snippets run, quiz answers, exercises attempted, solved and revealed. Also the
-per-learner seed that shuffles quiz choices."""
+"""A learner's progress: lessons opened, snippets run, quiz answers, exercises checked, solved and
+revealed. Kept as rows (lessons.learner.models), one per thing done, so overlapping requests from
+one learner each record theirs. Also the per-learner seed that shuffles quiz choices."""
 
 from __future__ import annotations
 
-import random
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-from django.contrib.sessions.backends.base import SessionBase
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, Max, Q
+from django.utils import timezone
 
-from lessons.catalog import Catalog, Lesson
+from lessons.catalog import Catalog, Lesson, Question
+from lessons.learner.models import Answer, Check, Learner, Opened, Ran, Reveal
 
-KEY = "course"
 EXAM = "exam"
+# The seed of a visitor who has no learner yet, and of learners on their own machine: the order
+# only has to stay put between requests. Room learners get a random one, so neighbours differ.
+SHARED_SEED = 0
 
 
 @dataclass(frozen=True)
@@ -29,91 +35,201 @@ class LessonProgress:
     exercises: int = 0
 
 
+@dataclass
+class _Rows:
+    """Everything one learner has done, read in one go (a query per table)."""
+
+    opened: set[str] = field(default_factory=set)
+    runs: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    answers: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
+    exercises: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, learner: Learner) -> _Rows:
+        rows = cls()
+        rows.opened = set(Opened.objects.filter(learner=learner).values_list("lesson", flat=True))
+        for lesson, snippet in Ran.objects.filter(learner=learner).values_list("lesson", "snippet"):
+            rows.runs[lesson].add(snippet)
+        answers = Answer.objects.filter(learner=learner).values_list("quiz", "question", "choice")
+        for quiz, question, choice in answers:
+            rows.answers[quiz][question] = choice
+        checks = (
+            Check.objects.filter(learner=learner)
+            .values("exercise")
+            .annotate(checks=Count("pk"), failed=Count("pk", filter=Q(passed=False)))
+            .annotate(solved=Max("passed"))
+        )
+        for row in checks:
+            rows.exercises[row["exercise"]] = {
+                "checks": row["checks"],
+                "failed": row["failed"],
+                "solved": bool(row["solved"]),
+                "revealed": False,
+            }
+        for exercise in Reveal.objects.filter(learner=learner).values_list("exercise", flat=True):
+            rows.exercises.setdefault(exercise, _untouched())["revealed"] = True
+        return rows
+
+
+def _untouched() -> dict[str, Any]:
+    return {"checks": 0, "failed": 0, "solved": False, "revealed": False}
+
+
 class Progress:
-    def __init__(self, session: SessionBase) -> None:
-        self.session = session
+    """One learner's progress. Without a learner (a visitor who has done nothing yet) there is
+    nothing to read; the first write enrols one through `enrol` when given, and records nothing
+    otherwise (a room's page seen by someone who has not joined)."""
+
+    def __init__(self, learner: Learner | None, enrol: Callable[[], Learner] | None = None) -> None:
+        self.learner = learner
+        self._enrol = enrol
+        self._rows: _Rows | None = None
 
     @property
-    def _data(self) -> dict[str, Any]:
-        """For reading: never creates a session for a visitor who has done nothing yet."""
-        return self.session.get(KEY) or {}
+    def rows(self) -> _Rows:
+        if self._rows is None:
+            self._rows = _Rows.of(self.learner) if self.learner else _Rows()
+        return self._rows
 
-    @property
-    def _store(self) -> dict[str, Any]:
-        """For writing: the progress dict, stored in the session."""
-        data: dict[str, Any] = self.session.setdefault(KEY, {})
-        return data
-
-    def _changed(self) -> None:
-        self.session.modified = True  # the dict is changed in place
+    def _writer(self) -> Learner | None:
+        """The learner to record for, enrolled now if need be; forgets what was read."""
+        if self.learner is None and self._enrol is not None:
+            self.learner = self._enrol()
+        self._rows = None
+        return self.learner
 
     @property
     def seed(self) -> int:
-        """Stable for the life of the session, so choices stay in place between requests."""
-        if "seed" not in self._data:
-            self._store["seed"] = random.SystemRandom().randrange(2**31)
-            self._changed()
-        return int(self._data["seed"])
+        return self.learner.seed if self.learner else SHARED_SEED
 
     def mark_opened(self, lesson: Lesson) -> None:
-        opened = self._store.setdefault("opened", [])
-        if lesson.slug not in opened:
-            opened.append(lesson.slug)
-            self._changed()
+        if learner := self._writer():
+            with transaction.atomic():
+                Opened.objects.bulk_create(
+                    [Opened(learner=learner, lesson=lesson.slug)], ignore_conflicts=True
+                )
+                _touch(learner, lesson=lesson.slug)
 
     def mark_run(self, lesson: Lesson, snippet_id: str) -> None:
-        ran = self._store.setdefault("runs", {}).setdefault(lesson.slug, [])
-        if snippet_id not in ran:
-            ran.append(snippet_id)
-            self._changed()
+        if learner := self._writer():
+            with transaction.atomic():  # running a lesson's snippet means it was opened
+                Opened.objects.bulk_create(
+                    [Opened(learner=learner, lesson=lesson.slug)], ignore_conflicts=True
+                )
+                Ran.objects.bulk_create(
+                    [Ran(learner=learner, lesson=lesson.slug, snippet=snippet_id)],
+                    ignore_conflicts=True,
+                )
+                _touch(learner)
 
-    def record_check(self, exercise_id: str, passed: bool) -> None:
-        """One check of an exercise: counted as an attempt, and as solved once it passes."""
-        entry = self._store.setdefault("exercises", {}).setdefault(
-            exercise_id, {"checks": 0, "failed": 0, "solved": False, "revealed": False}
-        )
-        entry["checks"] += 1
-        entry["failed"] += 0 if passed else 1
-        entry["solved"] = entry["solved"] or passed
-        self._changed()
+    def record_answer(self, quiz: str, question: Question, choice: int) -> None:
+        """The learner's answer replaces any earlier one; every answer counts as an attempt."""
+        learner = self._writer()
+        if learner is None:
+            return
+        correct = choice == question.answer
+        with transaction.atomic():
+            mine = Answer.objects.filter(learner=learner, quiz=quiz, question=question.id)
+            change = {
+                "choice": choice,
+                "correct": correct,
+                "attempts": F("attempts") + 1,
+                "wrong": F("wrong") + (0 if correct else 1),
+                "at": timezone.now(),
+            }
+            if not mine.update(**change):
+                try:
+                    with transaction.atomic():  # a savepoint: another request may insert first
+                        Answer.objects.create(
+                            learner=learner,
+                            quiz=quiz,
+                            question=question.id,
+                            choice=choice,
+                            correct=correct,
+                            wrong=0 if correct else 1,
+                        )
+                except IntegrityError:
+                    mine.update(**change)
+            if quiz != EXAM:  # answering a lesson's quiz means it was opened
+                Opened.objects.bulk_create(
+                    [Opened(learner=learner, lesson=quiz)], ignore_conflicts=True
+                )
+            _touch(learner)
+
+    def record_check(self, exercise_id: str, passed: bool, failure: str = "") -> None:
+        """One check of an exercise: an attempt, solved once one passes; `failure` says why not."""
+        if learner := self._writer():
+            with transaction.atomic():
+                Check.objects.create(
+                    learner=learner, exercise=exercise_id, passed=passed, failure=failure[:200]
+                )
+                _touch(learner)
 
     def record_reveal(self, exercise_id: str) -> None:
-        entry = self._store.setdefault("exercises", {}).setdefault(
-            exercise_id, {"checks": 0, "failed": 0, "solved": False, "revealed": False}
-        )
-        entry["revealed"] = True
-        self._changed()
+        if learner := self._writer():
+            with transaction.atomic():
+                Reveal.objects.bulk_create(
+                    [Reveal(learner=learner, exercise=exercise_id)], ignore_conflicts=True
+                )
+                _touch(learner)
 
     def exercise(self, exercise_id: str) -> dict[str, Any]:
         """{"checks", "failed", "solved", "revealed"} for one exercise (zeros if untouched)."""
-        default = {"checks": 0, "failed": 0, "solved": False, "revealed": False}
-        return {**default, **self._data.get("exercises", {}).get(exercise_id, {})}
+        return {**_untouched(), **self.rows.exercises.get(exercise_id, {})}
 
     def answers(self, quiz: str) -> dict[str, int]:
         """Question id -> the original index of the chosen answer, for a lesson slug or EXAM."""
-        return dict(self._data.get("answers", {}).get(quiz, {}))
-
-    def record_answer(self, quiz: str, question_id: str, choice: int) -> None:
-        self._store.setdefault("answers", {}).setdefault(quiz, {})[question_id] = choice
-        self._changed()
+        return dict(self.rows.answers.get(quiz, {}))
 
     def for_lesson(self, lesson: Lesson) -> LessonProgress:
-        ran = set(self._data.get("runs", {}).get(lesson.slug, []))
-        answers = self.answers(lesson.slug)
-        return LessonProgress(
-            opened=lesson.slug in self._data.get("opened", []),
-            pairs_run=sum(1 for pair in lesson.comparisons if ran & {s.id for s in pair.snippets}),
-            pairs=len(lesson.comparisons),
-            correct=sum(1 for q in lesson.quiz if answers.get(q.id) == q.answer),
-            answered=sum(1 for q in lesson.quiz if q.id in answers),
-            questions=len(lesson.quiz),
-            exercises_solved=sum(1 for e in lesson.exercises if self.exercise(e.id)["solved"]),
-            exercises_attempted=sum(1 for e in lesson.exercises if self.exercise(e.id)["checks"]),
-            exercises=len(lesson.exercises),
+        return lesson_progress(
+            lesson,
+            opened=lesson.slug in self.rows.opened,
+            ran=self.rows.runs.get(lesson.slug, set()),
+            answers=self.answers(lesson.slug),
+            exercises=self.rows.exercises,
         )
 
     def overview(self, catalog: Catalog) -> dict[str, LessonProgress]:
         return {lesson.slug: self.for_lesson(lesson) for lesson in catalog.lessons}
 
     def reset(self) -> None:
-        self.session.pop(KEY, None)
+        """Forget everything this learner did (they stay who they are, in their room)."""
+        if self.learner:
+            forget(Learner.objects.filter(pk=self.learner.pk))
+        self._rows = None
+
+
+def lesson_progress(
+    lesson: Lesson,
+    *,
+    opened: bool,
+    ran: set[str],
+    answers: dict[str, int],
+    exercises: dict[str, dict[str, Any]],
+) -> LessonProgress:
+    def state(exercise_id: str) -> dict[str, Any]:
+        return exercises.get(exercise_id, _untouched())
+
+    return LessonProgress(
+        opened=opened,
+        pairs_run=sum(1 for pair in lesson.comparisons if ran & {s.id for s in pair.snippets}),
+        pairs=len(lesson.comparisons),
+        correct=sum(1 for q in lesson.quiz if answers.get(q.id) == q.answer),
+        answered=sum(1 for q in lesson.quiz if q.id in answers),
+        questions=len(lesson.quiz),
+        exercises_solved=sum(1 for e in lesson.exercises if state(e.id)["solved"]),
+        exercises_attempted=sum(1 for e in lesson.exercises if state(e.id)["checks"]),
+        exercises=len(lesson.exercises),
+    )
+
+
+def forget(learners: Any) -> None:
+    """Delete every progress row of these learners (a QuerySet of Learner)."""
+    with transaction.atomic():
+        for model in (Opened, Ran, Answer, Check, Reveal):
+            model.objects.filter(learner__in=learners).delete()
+
+
+def _touch(learner: Learner, **fields: str) -> None:
+    Learner.objects.filter(pk=learner.pk).update(last_seen=timezone.now(), **fields)

@@ -27,3 +27,9 @@ def explain_token(query: CapturedQuery, dataset: str) -> str:
 @register.filter
 def python_code(code: str) -> SafeString:
     return highlight_code(code, "python")
+
+
+@register.filter
+def total(row: Any, name: str) -> int:
+    """A learner's sum of one progress figure over every lesson (the console's totals)."""
+    return int(row.total(name))

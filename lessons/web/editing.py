@@ -1,5 +1,6 @@
 """Who may edit code and run their own: COURSE_EDITING is "on", "off", or "local" (the default),
-which allows it for requests from this machine only, as when `make run` serves 127.0.0.1."""
+which allows it for requests from this machine only, as when `make run` serves 127.0.0.1. In a
+room the instructor decides, on the console (COURSE_EDITING only sets where the room starts)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from course.errors import CourseError
+from lessons.web.room import current_room
 
 
 class EditingOff(CourseError):
@@ -17,6 +19,9 @@ class EditingOff(CourseError):
 
 
 def editing_allowed(request: HttpRequest) -> bool:
+    if settings.COURSE_ROOM:  # the instructor's switch, on the console
+        room = current_room(request)
+        return bool(room and room.editing)
     mode = settings.COURSE_EDITING
     if mode == "local":
         return _is_loopback(request.META.get("REMOTE_ADDR", ""))
@@ -27,6 +32,11 @@ def require_editing(request: HttpRequest) -> None:
     """EditingOff (403) with the reason, unless this request may run its own code."""
     if editing_allowed(request):
         return
+    if settings.COURSE_ROOM:
+        raise EditingOff(
+            "Editing code is off in this room for now. The instructor can turn it on from the "
+            "console."
+        )
     if settings.COURSE_EDITING == "local":
         raise EditingOff(
             "Editing code is on only for browsers on the machine serving the course. Whoever "

@@ -13,10 +13,10 @@ from django.views.decorators.http import require_POST
 
 from lessons.catalog import Exercise, Lesson, get_catalog
 from lessons.catalog.models import RULES
-from lessons.learner.progress import Progress
 from lessons.measure.exercises import DatasetVerdict, Verdict, check
 from lessons.web.editing import require_editing
 from lessons.web.render import is_htmx, learner_id, posted_code
+from lessons.web.room import progress_for
 
 # After this many failed checks the solution is offered outright.
 OFFER_SOLUTION_AFTER = 2
@@ -34,8 +34,8 @@ def _check(request: HttpRequest, exercise: Exercise) -> tuple[str, Verdict, dict
     code = posted_code(request)
     assert code is not None
     verdict = check(exercise, code, learner=learner_id(request))
-    progress = Progress(request.session)
-    progress.record_check(exercise.id, verdict.passed)
+    progress = progress_for(request)
+    progress.record_check(exercise.id, verdict.passed, failure_label(verdict))
     return code, verdict, progress.exercise(exercise.id)
 
 
@@ -54,7 +54,7 @@ def check_page(request: HttpRequest, slug: str) -> HttpResponse:
         "explained": explain(verdict),
         "state": state,
         "offer_solution": not verdict.passed and state["failed"] >= OFFER_SOLUTION_AFTER,
-        "lesson_progress": Progress(request.session).for_lesson(lesson),
+        "lesson_progress": progress_for(request).for_lesson(lesson),
     }
     template = (
         "lessons/_exercise_verdict.html" if is_htmx(request) else "lessons/exercise_verdict.html"
@@ -67,7 +67,7 @@ def solution_page(request: HttpRequest, slug: str) -> HttpResponse:
     lesson, exercise = get_exercise(request.POST.get("exercise", ""))
     if lesson.slug != slug:
         raise Http404("That exercise belongs to another lesson.")
-    Progress(request.session).record_reveal(exercise.id)
+    progress_for(request).record_reveal(exercise.id)
     context = {"lesson": lesson, "exercise": exercise}
     template = (
         "lessons/_exercise_solution.html" if is_htmx(request) else "lessons/exercise_solution.html"
@@ -92,7 +92,7 @@ def check_api(request: HttpRequest, exercise_id: str) -> JsonResponse:
 @require_POST
 def solution_api(request: HttpRequest, exercise_id: str) -> JsonResponse:
     _, exercise = get_exercise(exercise_id)
-    Progress(request.session).record_reveal(exercise.id)
+    progress_for(request).record_reveal(exercise.id)
     return JsonResponse({"exercise": exercise.id, "code": exercise.solution})
 
 
@@ -140,3 +140,15 @@ def explain(verdict: Verdict) -> str:
         f"On {where} your code sent {failure.query_count:,} queries, budget "
         f"{failure.budget:,}{line}."
     )
+
+
+def failure_label(verdict: Verdict) -> str:
+    """Why a check failed, in a few words the instructor's console counts ("" when it passed)."""
+    if verdict.rule_broken:
+        return f"rule: {verdict.rule_broken}"
+    failure = verdict.failure
+    if failure is None:
+        return ""
+    if failure.error:
+        return f"error: {failure.error.type}"
+    return "wrong output" if not failure.output_matches else "over budget"

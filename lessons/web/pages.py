@@ -3,18 +3,19 @@ explain). Each form answers htmx with the fragment it swaps and a plain post wit
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.views.decorators.http import require_GET, require_POST
 
 from lessons.catalog import Lesson, Pair, Snippet, get_catalog
-from lessons.learner.progress import Progress
 from lessons.measure.explain import explain
 from lessons.measure.runs import CodeRun, SnippetRun, is_edit, run_learner_code, run_lesson_snippet
 from lessons.measure.scale import MeasurementPending, ScaleReport, measure, shared_report
 from lessons.web.editing import require_editing
 from lessons.web.render import is_htmx, learner_id, page_or_partial, posted_code, request_dataset
+from lessons.web.room import progress_for
 from lessons.web.viewmodels import Card, ScaleView, lesson_context
 
 
@@ -43,7 +44,7 @@ def get_pair(lesson: Lesson, pair_id: str) -> Pair:
 def outline(request: HttpRequest) -> HttpResponse:
     dataset = request_dataset(request)
     catalog = get_catalog()
-    overview = Progress(request.session).overview(catalog)
+    overview = progress_for(request).overview(catalog)
     context = {
         "catalog": catalog,
         "dataset": dataset,
@@ -59,9 +60,14 @@ def outline(request: HttpRequest) -> HttpResponse:
 def lesson_detail(request: HttpRequest, slug: str) -> HttpResponse:
     lesson = get_lesson(slug)
     dataset = request_dataset(request)
-    progress = Progress(request.session)
-    progress.mark_opened(lesson)
-    return render(request, "lessons/lesson.html", lesson_context(progress, lesson, dataset))
+    progress = progress_for(request)
+    if progress.learner is not None:
+        progress.mark_opened(lesson)
+    context = lesson_context(progress, lesson, dataset)
+    # A visitor with no learner yet: the page tells the server it was opened, if a browser
+    # shows it (so a crawler or a one-off request stores nothing).
+    context["opened_beacon"] = progress.learner is None and not settings.COURSE_ROOM
+    return render(request, "lessons/lesson.html", context)
 
 
 @require_POST
@@ -72,7 +78,7 @@ def run(request: HttpRequest, slug: str) -> HttpResponse:
     snippet = get_snippet(lesson, request.POST.get("snippet", ""))
     dataset = request_dataset(request)
     code = posted_code(request, required=False)
-    progress = Progress(request.session)
+    progress = progress_for(request)
     snippet_run: SnippetRun | CodeRun
     if code is not None and is_edit(snippet, code):
         require_editing(request)
@@ -102,7 +108,7 @@ def scale(request: HttpRequest, slug: str) -> HttpResponse:
     lesson = get_lesson(slug)
     pair = get_pair(lesson, request.POST.get("pair", ""))
     dataset = request_dataset(request)
-    progress = Progress(request.session)
+    progress = progress_for(request)
     if request.POST.get("measure") == "fresh":
         report = ScaleReport(measure(lesson, pair, learner=learner_id(request)))
         for snippet in pair.snippets:

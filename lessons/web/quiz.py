@@ -10,10 +10,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from blog.datasets import with_dataset
 from lessons.catalog import Question, get_catalog
-from lessons.learner.progress import EXAM, Progress
+from lessons.learner.progress import EXAM
 from lessons.learner.quiz import exam_questions, quiz_context, resolve_answer
 from lessons.web.pages import get_lesson
 from lessons.web.render import is_htmx, request_dataset
+from lessons.web.room import progress_for
 
 
 @require_POST
@@ -25,17 +26,17 @@ def answer_lesson(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_POST
 def answer_exam(request: HttpRequest) -> HttpResponse:
-    questions = exam_questions(get_catalog(), Progress(request.session).seed)
+    questions = exam_questions(get_catalog(), progress_for(request).seed)
     return _answer(request, EXAM, questions, reverse("lessons:exam"))
 
 
 def _answer(request: HttpRequest, quiz: str, questions: list[Question], page: str) -> HttpResponse:
-    progress = Progress(request.session)
+    progress = progress_for(request)
     dataset = request_dataset(request)
     question, choice = resolve_answer(
         questions, progress.seed, request.POST.get("question", ""), request.POST.get("choice")
     )
-    progress.record_answer(quiz, question.id, choice)
+    progress.record_answer(quiz, question, choice)
     if not is_htmx(request):
         return redirect(f"{with_dataset(page, dataset)}#q-{question.id}")
     context = quiz_context(quiz, questions, progress)
@@ -49,7 +50,7 @@ def _answer(request: HttpRequest, quiz: str, questions: list[Question], page: st
 
 @require_GET
 def exam(request: HttpRequest) -> HttpResponse:
-    progress = Progress(request.session)
+    progress = progress_for(request)
     questions = exam_questions(get_catalog(), progress.seed)
     context = quiz_context(EXAM, questions, progress)
     return render(
@@ -65,7 +66,7 @@ def exam(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def reset_progress(request: HttpRequest) -> HttpResponse:
-    Progress(request.session).reset()
+    progress_for(request).reset()
     target = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         target = reverse("lessons:outline")

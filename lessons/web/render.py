@@ -59,7 +59,12 @@ def posted_code(request: HttpRequest, *, required: bool = True) -> str | None:
     return code.replace("\r\n", "\n").replace("\r", "\n")
 
 
+# The session keeps only this: the id of the learner row (lessons.web.room).
+LEARNER_SESSION_KEY = "learner"
+
+
 def learner_id(request: HttpRequest) -> str:
-    """Who is asking, for the run service's one-run-per-learner rule: the session once there is
+    """Who is asking, for the run service's one-run-per-learner rule: the learner once there is
     one, the client's address before that."""
-    return request.session.session_key or f"address:{request.META.get('REMOTE_ADDR', '')}"
+    pk = request.session.get(LEARNER_SESSION_KEY)
+    return f"learner:{pk}" if pk is not None else f"address:{request.META.get('REMOTE_ADDR', '')}"

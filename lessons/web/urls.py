@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from django.urls import path
 
-from lessons.web import api, exercises, pages, playground, quiz
+from lessons.web import api, exercises, pages, playground, quiz, room
 
 app_name = "lessons"
 urlpatterns = [
     path("", pages.outline, name="outline"),
     path("lessons/<slug:slug>/", pages.lesson_detail, name="detail"),
+    path("lessons/<slug:slug>/opened/", room.opened, name="opened"),
     path("lessons/<slug:slug>/run/", pages.run, name="run"),
     path("lessons/<slug:slug>/scale/", pages.scale, name="scale"),
     path("lessons/<slug:slug>/quiz/", quiz.answer_lesson, name="quiz-answer"),
@@ -22,6 +23,9 @@ urlpatterns = [
     path("exam/answer/", quiz.answer_exam, name="exam-answer"),
     path("progress/reset/", quiz.reset_progress, name="progress-reset"),
     path("favicon.ico", pages.favicon),
+    path("join/", room.join_page, name="join"),
+    path("room/leave/", room.leave_room, name="room-leave"),
+    path("room/banner/", room.banner, name="room-banner"),
     path("api/lessons/", api.lesson_list, name="api-lessons"),
     path("api/datasets/", api.dataset_list, name="api-datasets"),
     path("api/run/", api.run_code, name="api-run-code"),

@@ -1,0 +1,293 @@
+"""What the instructor's console shows of a room: everyone's progress by lesson, each question's
+answers as they arrive, and where the room is stuck. Every view reads the whole room in a fixed
+number of queries, however many learners joined."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Count, Max, Q, Sum
+from django.utils import timezone
+
+from lessons.catalog import Catalog, Exercise, Lesson, Question
+from lessons.learner.models import Answer, Check, Learner, Opened, Ran, Reveal, Room
+from lessons.learner.progress import LessonProgress, lesson_progress
+
+# Nothing done for this long: the console marks the learner idle.
+IDLE_AFTER = timedelta(minutes=5)
+
+
+@dataclass
+class LearnerRow:
+    learner: Learner
+    lessons: dict[str, LessonProgress]
+    now: datetime
+
+    @property
+    def idle(self) -> bool:
+        return self.now - self.learner.last_seen >= IDLE_AFTER
+
+    @property
+    def idle_minutes(self) -> int:
+        return int((self.now - self.learner.last_seen).total_seconds() // 60)
+
+    @property
+    def left(self) -> bool:
+        return self.learner.left_at is not None
+
+    def total(self, name: str) -> int:
+        return sum(getattr(progress, name) for progress in self.lessons.values())
+
+
+@dataclass
+class _RoomRows:
+    opened: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
+    runs: dict[int, dict[str, set[str]]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(set))
+    )
+    answers: dict[int, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
+    exercises: dict[int, dict[str, dict[str, Any]]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
+
+
+def learner_rows(room: Room, catalog: Catalog) -> list[LearnerRow]:
+    """Every learner of the room with their progress in every lesson, by name."""
+    learners = list(Learner.objects.filter(room=room).order_by("name"))
+    rows = _room_rows(room)
+    now = timezone.now()
+    return [
+        LearnerRow(
+            learner,
+            {
+                lesson.slug: lesson_progress(
+                    lesson,
+                    opened=lesson.slug in rows.opened[learner.pk],
+                    ran=rows.runs[learner.pk][lesson.slug],
+                    answers=rows.answers[learner.pk],
+                    exercises=rows.exercises[learner.pk],
+                )
+                for lesson in catalog.lessons
+            },
+            now,
+        )
+        for learner in learners
+    ]
+
+
+def _room_rows(room: Room) -> _RoomRows:
+    rows = _RoomRows()
+    mine = {"learner__room": room}
+    for pk, lesson in Opened.objects.filter(**mine).values_list("learner", "lesson"):
+        rows.opened[pk].add(lesson)
+    for pk, lesson, snippet in Ran.objects.filter(**mine).values_list(
+        "learner", "lesson", "snippet"
+    ):
+        rows.runs[pk][lesson].add(snippet)
+    # Lesson quizzes only: the exam's answers are the learner's own business.
+    for pk, question, choice in (
+        Answer.objects.filter(**mine)
+        .exclude(quiz="exam")
+        .values_list("learner", "question", "choice")
+    ):
+        rows.answers[pk][question] = choice
+    checks = (
+        Check.objects.filter(**mine)
+        .values("learner", "exercise")
+        .annotate(checks=Count("pk"), failed=Count("pk", filter=Q(passed=False)))
+        .annotate(solved=Max("passed"))
+    )
+    for row in checks:
+        rows.exercises[row["learner"]][row["exercise"]] = {
+            "checks": row["checks"],
+            "failed": row["failed"],
+            "solved": bool(row["solved"]),
+            "revealed": False,
+        }
+    for pk, exercise in Reveal.objects.filter(**mine).values_list("learner", "exercise"):
+        state = rows.exercises[pk].setdefault(
+            exercise, {"checks": 0, "failed": 0, "solved": False, "revealed": False}
+        )
+        state["revealed"] = True
+    return rows
+
+
+@dataclass(frozen=True)
+class ChoiceCount:
+    text: str
+    count: int
+    share: float  # of those who answered, 0..1
+    right: bool
+
+
+@dataclass(frozen=True)
+class QuestionCounts:
+    question: Question
+    number: int
+    answered: int
+    choices: tuple[ChoiceCount, ...]  # in the lesson's own order
+    revealed: bool
+
+
+def clicker(room: Room, lesson: Lesson) -> list[QuestionCounts]:
+    """Each question of the lesson's quiz with how many learners hold each answer now."""
+    held = Counter(
+        Answer.objects.filter(learner__room=room, quiz=lesson.slug).values_list(
+            "question", "choice"
+        )
+    )
+    result = []
+    for number, question in enumerate(lesson.quiz, 1):
+        answered = sum(held[(question.id, i)] for i in range(len(question.choices)))
+        result.append(
+            QuestionCounts(
+                question,
+                number,
+                answered,
+                tuple(
+                    ChoiceCount(
+                        text,
+                        held[(question.id, i)],
+                        held[(question.id, i)] / answered if answered else 0.0,
+                        i == question.answer,
+                    )
+                    for i, text in enumerate(question.choices)
+                ),
+                question.id in room.revealed,
+            )
+        )
+    return result
+
+
+@dataclass(frozen=True)
+class StuckExercise:
+    lesson: Lesson
+    exercise: Exercise
+    failed: int  # failed checks
+    failing: int  # learners who failed and have not solved it
+    solved: int
+    common_failure: str
+    common_failure_count: int
+
+
+@dataclass(frozen=True)
+class StuckQuestion:
+    lesson: Lesson
+    question: Question
+    wrong: int  # wrong answers given, counting every try
+    wrong_now: int  # learners whose answer is wrong now
+    common_wrong: str
+
+
+def stuck_exercises(room: Room, catalog: Catalog, limit: int = 5) -> list[StuckExercise]:
+    """Exercises with the most failed checks, each with its most common failure."""
+    checks = Check.objects.filter(learner__room=room)
+    failures: dict[str, Counter[str]] = defaultdict(Counter)
+    for exercise, failure, number in (
+        checks.filter(passed=False).values_list("exercise", "failure").annotate(n=Count("pk"))
+    ):
+        failures[exercise][failure or "failed"] += number
+    per_learner = checks.values("exercise", "learner").annotate(solved=Max("passed"))
+    solved: Counter[str] = Counter()
+    failing: Counter[str] = Counter()
+    for row in per_learner:
+        (solved if row["solved"] else failing)[row["exercise"]] += 1
+    found = []
+    for exercise_id, counter in failures.items():
+        if exercise_id not in catalog.exercises:
+            continue  # an exercise since removed from the lessons
+        lesson, exercise = catalog.exercises[exercise_id]
+        label, count = counter.most_common(1)[0]
+        found.append(
+            StuckExercise(
+                lesson,
+                exercise,
+                sum(counter.values()),
+                failing[exercise_id],
+                solved[exercise_id],
+                label,
+                count,
+            )
+        )
+    found.sort(key=lambda s: (-s.failed, -s.failing, s.exercise.id))
+    return found[:limit]
+
+
+def stuck_questions(room: Room, catalog: Catalog, limit: int = 5) -> list[StuckQuestion]:
+    """Lesson questions with the most wrong answers, each with the wrong answer most held."""
+    answers = Answer.objects.filter(learner__room=room).exclude(quiz="exam")
+    wrong = dict(
+        answers.values_list("question")
+        .annotate(n=Sum("wrong"))
+        .filter(n__gt=0)
+        .values_list("question", "n")
+    )
+    held = Counter(answers.filter(correct=False).values_list("question", "choice"))
+    questions = {q.id: (lesson, q) for lesson in catalog.lessons for q in lesson.quiz}
+    found = []
+    for question_id, count in wrong.items():
+        if question_id not in questions:
+            continue
+        lesson, question = questions[question_id]
+        now = {choice: n for (qid, choice), n in held.items() if qid == question_id}
+        common = max(now, key=lambda choice: now[choice]) if now else None
+        found.append(
+            StuckQuestion(
+                lesson,
+                question,
+                count,
+                sum(now.values()),
+                question.choices[common] if common is not None else "",
+            )
+        )
+    found.sort(key=lambda s: (-s.wrong, s.question.id))
+    return found[:limit]
+
+
+EXPORT_HEADING = (
+    "learner",
+    "joined",
+    "last_seen",
+    "left",
+    "lesson",
+    "opened",
+    "pairs_run",
+    "pairs",
+    "quiz_correct",
+    "quiz_answered",
+    "questions",
+    "exercises_solved",
+    "exercises_attempted",
+    "exercises",
+)
+
+
+def export_rows(room: Room, catalog: Catalog) -> list[tuple[object, ...]]:
+    """The room's results for a spreadsheet: a heading, then one row per learner and lesson."""
+    rows: list[tuple[object, ...]] = [EXPORT_HEADING]
+    for row in learner_rows(room, catalog):
+        learner = row.learner
+        for lesson in catalog.lessons:
+            p = row.lessons[lesson.slug]
+            rows.append(
+                (
+                    learner.name,
+                    learner.joined_at.isoformat(timespec="seconds"),
+                    learner.last_seen.isoformat(timespec="seconds"),
+                    "yes" if row.left else "no",
+                    lesson.slug,
+                    "yes" if p.opened else "no",
+                    p.pairs_run,
+                    p.pairs,
+                    p.correct,
+                    p.answered,
+                    p.questions,
+                    p.exercises_solved,
+                    p.exercises_attempted,
+                    p.exercises,
+                )
+            )
+    return rows

@@ -1,0 +1,136 @@
+"""Rooms, learners and their progress, as rows of the `default` database.
+
+Every write is a single statement or a short transaction, so requests that overlap (a learner
+firing four runs at once, fifty learners answering together) each record what they did. Rows that
+may exist already are inserted with ON CONFLICT DO NOTHING; counters move with F() expressions."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+
+class Room(models.Model):
+    """A workshop: learners who joined it, and the instructor's switches."""
+
+    token = models.CharField(max_length=64, unique=True)  # the instructor's secret
+    editing = models.BooleanField(default=False)
+    following = models.CharField(max_length=100, blank=True)  # the lesson being taught
+    revealed = models.JSONField(default=list)  # "lesson:question" keys shown on the clicker
+    started_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        app_label = "lessons"
+
+    def __str__(self) -> str:
+        return f"room {self.pk} from {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class Learner(models.Model):
+    """Someone using the course from one browser: in a room with a display name, or on their own
+    machine (no room, no name)."""
+
+    room = models.ForeignKey(Room, null=True, on_delete=models.CASCADE, related_name="learners")
+    name = models.CharField(max_length=40, blank=True)
+    seed = models.IntegerField(default=0)  # shuffles quiz choices, fixed for the learner
+    lesson = models.CharField(max_length=100, blank=True)  # the last lesson opened
+    joined_at = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)  # last thing done, for "idle"
+    left_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        app_label = "lessons"
+        constraints = [
+            # "Ana" and "ana" are one name in a room (learners without a room have NULL there,
+            # and NULLs never clash).
+            models.UniqueConstraint("room", Lower("name"), name="one_name_per_room")
+        ]
+
+    def __str__(self) -> str:
+        return self.name or f"learner {self.pk}"
+
+
+class Opened(models.Model):
+    learner = models.ForeignKey(Learner, on_delete=models.CASCADE, related_name="opened")
+    lesson = models.CharField(max_length=100)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        app_label = "lessons"
+        constraints = [models.UniqueConstraint("learner", "lesson", name="opened_once")]
+
+    def __str__(self) -> str:
+        return f"{self.learner_id} opened {self.lesson}"
+
+
+class Ran(models.Model):
+    """A snippet of a lesson the learner ran as the lesson wrote it."""
+
+    learner = models.ForeignKey(Learner, on_delete=models.CASCADE, related_name="ran")
+    lesson = models.CharField(max_length=100)
+    snippet = models.CharField(max_length=100)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        app_label = "lessons"
+        constraints = [models.UniqueConstraint("learner", "lesson", "snippet", name="ran_once")]
+
+    def __str__(self) -> str:
+        return f"{self.learner_id} ran {self.lesson} {self.snippet}"
+
+
+class Answer(models.Model):
+    """The learner's latest answer to a question, and how many tries it took."""
+
+    learner = models.ForeignKey(Learner, on_delete=models.CASCADE, related_name="answers")
+    quiz = models.CharField(max_length=100)  # a lesson slug, or "exam"
+    question = models.CharField(max_length=100)
+    choice = models.PositiveSmallIntegerField()  # original index, before shuffling
+    correct = models.BooleanField()
+    attempts = models.PositiveIntegerField(default=1)
+    wrong = models.PositiveIntegerField(default=0)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        app_label = "lessons"
+        constraints = [
+            models.UniqueConstraint("learner", "quiz", "question", name="one_answer_per_question")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.learner_id} answered {self.question}: {self.choice}"
+
+
+class Check(models.Model):
+    """One check of an exercise answer; `failure` says why it failed ("" when it passed)."""
+
+    learner = models.ForeignKey(Learner, on_delete=models.CASCADE, related_name="checks")
+    exercise = models.CharField(max_length=200)
+    passed = models.BooleanField()
+    failure = models.CharField(max_length=200, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        app_label = "lessons"
+        indexes = [models.Index("learner", "exercise", name="check_by_learner")]
+
+    def __str__(self) -> str:
+        outcome = "passed" if self.passed else self.failure
+        return f"{self.learner_id} checked {self.exercise}: {outcome}"
+
+
+class Reveal(models.Model):
+    """The learner asked to see an exercise's solution."""
+
+    learner = models.ForeignKey(Learner, on_delete=models.CASCADE, related_name="reveals")
+    exercise = models.CharField(max_length=200)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        app_label = "lessons"
+        constraints = [models.UniqueConstraint("learner", "exercise", name="revealed_once")]
+
+    def __str__(self) -> str:
+        return f"{self.learner_id} revealed {self.exercise}"

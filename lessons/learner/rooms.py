@@ -1,0 +1,110 @@
+"""Workshops: the open room, learners joining it by name, and the instructor's switches."""
+
+from __future__ import annotations
+
+import random
+import secrets
+import unicodedata
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from course.errors import CourseError, shorten
+from lessons.learner.models import Learner, Room
+from lessons.learner.progress import forget
+
+NAME_LIMIT = 40
+
+
+class BadName(CourseError):
+    status = 400
+
+
+class NameTaken(CourseError):
+    status = 409
+
+
+class RoomClosed(CourseError):
+    status = 403
+
+
+def active_room() -> Room | None:
+    """The room being taught: the newest one not ended."""
+    return Room.objects.filter(ended_at=None).order_by("-started_at", "-pk").first()
+
+
+def open_room(*, editing: bool) -> tuple[Room, bool]:
+    """The open room, or a new one (with editing as given); and whether it is new. Restarting the
+    server keeps the room, its token and everyone's progress."""
+    with transaction.atomic():
+        room = active_room()
+        if room:
+            return room, False
+        return Room.objects.create(token=secrets.token_urlsafe(24), editing=editing), True
+
+
+def clean_name(raw: str) -> str:
+    """A display name: spaces collapsed, 1 to NAME_LIMIT printable characters."""
+    name = " ".join(unicodedata.normalize("NFC", raw).split())
+    if not name:
+        raise BadName("Pick a name to show the instructor (it only needs to be unique here).")
+    if len(name) > NAME_LIMIT:
+        raise BadName(f"Names are at most {NAME_LIMIT} characters; {shorten(name)} is longer.")
+    if any(unicodedata.category(char).startswith("C") for char in name):
+        raise BadName("Names are letters, digits, spaces and punctuation only.")
+    return name
+
+
+def join(room: Room, raw_name: str, learner: Learner | None = None) -> Learner:
+    """A learner joins the room under a name, or (given their learner) comes back or renames.
+    NameTaken (409) when someone else in the room has it, whatever the letter case."""
+    if room.ended_at:
+        raise RoomClosed("This workshop has ended.")
+    name = clean_name(raw_name)
+    try:
+        with transaction.atomic():
+            if learner is not None and learner.room_id == room.pk:
+                Learner.objects.filter(pk=learner.pk).update(
+                    name=name, left_at=None, last_seen=timezone.now()
+                )
+                learner.name, learner.left_at = name, None
+                return learner
+            return Learner.objects.create(
+                room=room, name=name, seed=random.SystemRandom().randrange(2**31)
+            )
+    except IntegrityError:
+        raise NameTaken(f"Someone in this room is already called {shorten(name)}.") from None
+
+
+def leave(learner: Learner) -> None:
+    """Leaving keeps the learner's progress; the same browser can come back as them."""
+    Learner.objects.filter(pk=learner.pk).update(left_at=timezone.now())
+
+
+def follow(room: Room, lesson_slug: str) -> None:
+    """Learners' banners point at this lesson ("" to stop)."""
+    Room.objects.filter(pk=room.pk).update(following=lesson_slug)
+
+
+def set_editing(room: Room, on: bool) -> None:
+    Room.objects.filter(pk=room.pk).update(editing=on)
+
+
+def reveal(room: Room, question_id: str, shown: bool) -> None:
+    """Show (or hide again) a question's right answer on the clicker view."""
+    with transaction.atomic():
+        revealed = set(Room.objects.get(pk=room.pk).revealed)
+        revealed = revealed | {question_id} if shown else revealed - {question_id}
+        Room.objects.filter(pk=room.pk).update(revealed=sorted(revealed))
+
+
+def reset(room: Room) -> None:
+    """Forget the room's progress and answers; learners stay joined."""
+    with transaction.atomic():
+        forget(Learner.objects.filter(room=room))
+        Room.objects.filter(pk=room.pk).update(following="", revealed=[])
+
+
+def end(room: Room) -> None:
+    """Close the room: nobody joins it any more, its results stay for export."""
+    Room.objects.filter(pk=room.pk, ended_at=None).update(ended_at=timezone.now())

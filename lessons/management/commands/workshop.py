@@ -1,0 +1,58 @@
+"""Open the room for a workshop (or find the one already open) and print its two addresses: the
+one learners open, and the instructor's console with its secret token. `make workshop` runs this,
+then the server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from course.network import lan_address
+from lessons.learner import rooms
+
+
+class Command(BaseCommand):
+    help = "Open the workshop room (or reopen the open one) and print its addresses."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--port", type=int, default=8000, help="the port the server listens on")
+        parser.add_argument(
+            "--editing",
+            choices=("on", "off", "local"),
+            default="off",
+            help="whether a new room starts with editing on (the console switches it later)",
+        )
+        parser.add_argument(
+            "--https",
+            action="store_true",
+            help="print https:// addresses (served with a certificate)",
+        )
+        parser.add_argument(
+            "--new", action="store_true", help="end the open room first and open a fresh one"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["new"] and (open_room := rooms.active_room()):
+            rooms.end(open_room)
+        room, new = rooms.open_room(editing=options["editing"] == "on")
+        learners = room.learners.count()
+        scheme = "https" if options["https"] else "http"
+        base = f"{scheme}://{lan_address()}:{options['port']}"
+        if new:
+            state = "A new room is open"
+        else:
+            state = f"The room opened {room.started_at:%Y-%m-%d %H:%M} UTC is open again"
+            state += f" ({learners} learner{'s' if learners != 1 else ''} joined)"
+        self.stdout.write(
+            "\n".join(
+                [
+                    "",
+                    f"  {state}.",
+                    f"  Learners open:  {base}/",
+                    f"  Your console:   {base}/console/{room.token}/",
+                    "  (keep the console address to yourself: it is the key to the room)",
+                    "",
+                ]
+            )
+        )

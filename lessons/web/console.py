@@ -1,0 +1,258 @@
+"""The instructor's console: the room live (learners by lesson, the clicker, where the room is
+stuck), follow-me, the presenter view and the room's switches.
+
+Every URL carries the room's secret token, printed by `make workshop`; a wrong one is a plain 404.
+Learners never have it, so none of this (anyone's answers included) is theirs to see."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_GET, require_POST
+
+from blog import datasets
+from lessons.catalog import Lesson, get_catalog
+from lessons.learner import rooms
+from lessons.learner.console import (
+    clicker,
+    export_rows,
+    learner_rows,
+    stuck_exercises,
+    stuck_questions,
+)
+from lessons.learner.models import Room
+from lessons.web.render import is_htmx, request_dataset
+from lessons.web.room import INSTRUCTOR_SESSION_KEY
+from lessons.web.viewmodels import Card
+
+
+def room_of(token: str) -> Room:
+    room = Room.objects.filter(token=token).first() if token else None
+    if room is None:
+        raise Http404("No such console.")
+    return room
+
+
+def _lesson(room: Room, request: HttpRequest) -> Lesson:
+    """The lesson the clicker shows: asked for, else the one being taught, else the first."""
+    by_slug = get_catalog().by_slug
+    wanted = request.GET.get("lesson") or request.POST.get("lesson") or room.following
+    return by_slug.get(wanted) or get_catalog().lessons[0]
+
+
+# Each live part of the console: its body template, what it needs, and how often it is asked for.
+LIVE = {
+    "clicker": ("console/_clicker.html", 2),
+    "learners": ("console/_learners.html", 3),
+    "stuck": ("console/_stuck.html", 5),
+}
+_CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="[^"]*"')
+
+
+def _live_context(kind: str, room: Room, request: HttpRequest) -> dict[str, Any]:
+    catalog = get_catalog()
+    if kind == "clicker":
+        lesson = _lesson(room, request)
+        return {"clicker_lesson": lesson, "questions": clicker(room, lesson), "catalog": catalog}
+    if kind == "learners":
+        rows = learner_rows(room, catalog)
+        return {
+            "rows": rows,
+            "active": sum(1 for row in rows if not row.idle and not row.left),
+            "catalog": catalog,
+            "following": catalog.by_slug.get(room.following),
+        }
+    return {
+        "stuck_exercises": stuck_exercises(room, catalog),
+        "stuck_questions": stuck_questions(room, catalog),
+    }
+
+
+def _live(kind: str, room: Room, request: HttpRequest) -> dict[str, Any]:
+    """One live part, drawn, with the version its next refresh sends back."""
+    template, every = LIVE[kind]
+    body = render_to_string(template, {"room": room, **_live_context(kind, room, request)}, request)
+    # The CSRF field is masked afresh on every drawing; it is not a change.
+    version = hashlib.sha256(_CSRF_FIELD.sub("", body).encode()).hexdigest()[:16]
+    url = reverse(f"console:{kind}", args=[room.token])
+    if kind == "clicker":
+        url += f"?lesson={_lesson(room, request).slug}"
+    return {"kind": kind, "body": mark_safe(body), "every": every, "version": version, "url": url}
+
+
+@require_GET
+def console(request: HttpRequest, token: str) -> HttpResponse:
+    room = room_of(token)
+    # Lets the instructor use the learners' pages (a run from the presenter view) without joining.
+    request.session[INSTRUCTOR_SESSION_KEY] = room.pk
+    catalog = get_catalog()
+    context = {
+        "room": room,
+        "catalog": catalog,
+        "clicker_lesson": _lesson(room, request),
+        "following": catalog.by_slug.get(room.following),
+        "learner_url": request.build_absolute_uri(reverse("lessons:join")),
+        "live": {kind: _live(kind, room, request) for kind in LIVE},
+    }
+    return render(request, "console/console.html", context)
+
+
+def _refresh(kind: str) -> Any:
+    @require_GET
+    def view(request: HttpRequest, token: str) -> HttpResponse:
+        """A live part asked for again: 204 (nothing to swap) when it has not changed, so the
+        instructor's focus and scroll stay put."""
+        live = _live(kind, room_of(token), request)
+        if request.GET.get("v") == live["version"]:
+            return HttpResponse(status=204)
+        return render(request, "console/_live.html", {"live": live})
+
+    return view
+
+
+learners = _refresh("learners")
+clicker_view = _refresh("clicker")
+stuck = _refresh("stuck")
+
+
+def _back(request: HttpRequest, room: Room, anchor: str) -> HttpResponse:
+    """After a switch, back to the console where it was (the lesson it showed, the section)."""
+    url = reverse("console:console", args=[room.token])
+    lesson = request.POST.get("lesson")
+    if lesson in get_catalog().by_slug:
+        url += f"?lesson={lesson}"
+    return redirect(f"{url}#{anchor}")
+
+
+def _open(room: Room) -> None:
+    if room.ended_at:
+        raise rooms.RoomClosed("This room has ended: its results can still be exported.")
+
+
+@require_POST
+def follow(request: HttpRequest, token: str) -> HttpResponse:
+    room = room_of(token)
+    _open(room)
+    slug = request.POST.get("lesson", "")
+    if slug and slug not in get_catalog().by_slug:
+        raise Http404(f"No lesson called {slug[:60]!r}.")
+    rooms.follow(room, slug if request.POST.get("follow") != "stop" else "")
+    return _back(request, room, "teaching")
+
+
+@require_POST
+def reveal(request: HttpRequest, token: str) -> HttpResponse:
+    room = room_of(token)
+    question = request.POST.get("question", "")
+    lesson = _lesson(room, request)
+    if question not in {q.id for q in lesson.quiz}:
+        raise Http404(f"Lesson {lesson.slug!r} has no question {question[:60]!r}.")
+    rooms.reveal(room, question, request.POST.get("shown") != "0")
+    if is_htmx(request):
+        room.refresh_from_db()
+        return render(request, "console/_live.html", {"live": _live("clicker", room, request)})
+    return redirect(
+        reverse("console:console", args=[room.token]) + f"?lesson={lesson.slug}#clicker"
+    )
+
+
+@require_POST
+def editing(request: HttpRequest, token: str) -> HttpResponse:
+    room = room_of(token)
+    _open(room)
+    rooms.set_editing(room, request.POST.get("on") == "1")
+    return _back(request, room, "controls")
+
+
+@require_POST
+def reset(request: HttpRequest, token: str) -> HttpResponse:
+    room = room_of(token)
+    _open(room)
+    rooms.reset(room)
+    return _back(request, room, "controls")
+
+
+@require_POST
+def end(request: HttpRequest, token: str) -> HttpResponse:
+    room = room_of(token)
+    rooms.end(room)
+    return _back(request, room, "controls")
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> object:
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+@require_GET
+def export(request: HttpRequest, token: str) -> HttpResponse:
+    """The room's results: one row per learner and lesson."""
+    room = room_of(token)
+    catalog = get_catalog()
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    csv.writer(response).writerows([_cell(v) for v in row] for row in export_rows(room, catalog))
+    stamp = room.started_at.strftime("%Y-%m-%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="room-{stamp}.csv"'
+    return response
+
+
+@require_GET
+def present(request: HttpRequest, token: str, slug: str, number: int) -> HttpResponse:
+    """One pair at projector size, run live, stepped with the keyboard (→ ← or PageDown/PageUp,
+    as presentation clickers send)."""
+    room = room_of(token)
+    request.session[INSTRUCTOR_SESSION_KEY] = room.pk
+    catalog = get_catalog()
+    lesson = catalog.by_slug.get(slug)
+    if lesson is None or not 1 <= number <= len(lesson.pairs):
+        raise Http404("No such pair to present.")
+    dataset = request_dataset(request)
+    try:
+        counts: dict[str, int] | None = datasets.stats(dataset).counts
+    except (datasets.DatasetMissing, datasets.DatasetBroken):
+        counts = None
+    pair = lesson.pairs[number - 1]
+    cards = [
+        Card(s, s.expected_count(counts) if counts is not None else None) for s in pair.snippets
+    ]
+    return render(
+        request,
+        "console/present.html",
+        {
+            "room": room,
+            "lesson": lesson,
+            "pair": pair,
+            "cards": cards,
+            "number": number,
+            "count": len(lesson.pairs),
+            "previous": _step(lesson, number - 1),
+            "next": _step(lesson, number + 1),
+            "dataset": dataset,
+            "datasets": list(datasets.SPECS.values()),
+        },
+    )
+
+
+def _step(lesson: Lesson, number: int) -> tuple[str, int] | None:
+    """The pair before or after, crossing into the neighbouring lesson at either end."""
+    if 1 <= number <= len(lesson.pairs):
+        return lesson.slug, number
+    before, after = get_catalog().neighbours(lesson)
+    if number < 1 and before and before.pairs:
+        return before.slug, len(before.pairs)
+    if number > len(lesson.pairs) and after and after.pairs:
+        return after.slug, 1
+    return None

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from lessons.web import console
+
+app_name = "console"
+urlpatterns = [
+    path("<str:token>/", console.console, name="console"),
+    path("<str:token>/learners/", console.learners, name="learners"),
+    path("<str:token>/clicker/", console.clicker_view, name="clicker"),
+    path("<str:token>/stuck/", console.stuck, name="stuck"),
+    path("<str:token>/follow/", console.follow, name="follow"),
+    path("<str:token>/reveal/", console.reveal, name="reveal"),
+    path("<str:token>/editing/", console.editing, name="editing"),
+    path("<str:token>/reset/", console.reset, name="reset"),
+    path("<str:token>/end/", console.end, name="end"),
+    path("<str:token>/export.csv", console.export, name="export"),
+    path("<str:token>/present/<slug:slug>/<int:number>/", console.present, name="present"),
+]

@@ -1,0 +1,182 @@
+"""Who the learner is, and the room they are in.
+
+On a learner's own machine (`make run`) there is no joining: a learner row is made at their first
+action (a run, an answer, the page telling the server it was opened) and the session keeps its
+id. Served for a room (COURSE_ROOM=1, as `make workshop` does) every page wants a learner who
+joined the open room by name, or the instructor (who came in through the console's token).
+Nobody gets a session before doing something: a visitor who only reads stores nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from course.errors import CourseError
+from lessons.catalog import get_catalog
+from lessons.learner.models import Learner, Room
+from lessons.learner.progress import Progress
+from lessons.learner.rooms import active_room, join, leave
+from lessons.web.errors import GetResponse, answer, wants_json
+from lessons.web.render import LEARNER_SESSION_KEY, is_htmx
+
+INSTRUCTOR_SESSION_KEY = "instructor"
+# Reachable without joining: joining itself, the banner, the console (its token guards it).
+OPEN_PATHS = ("/join/", "/room/", "/console/", "/static/", "/favicon.ico")
+_UNSET = object()
+
+
+def current_room(request: HttpRequest) -> Room | None:
+    """The open room when serving one (once per request), else None."""
+    if not settings.COURSE_ROOM:
+        return None
+    cached = getattr(request, "course_room", _UNSET)
+    if cached is _UNSET:
+        cached = active_room()
+        request.course_room = cached  # type: ignore[attr-defined]
+    return cached  # type: ignore[return-value]
+
+
+def known_learner(request: HttpRequest) -> Learner | None:
+    """The learner this browser was, whether or not they belong here now."""
+    cached = getattr(request, "course_known_learner", _UNSET)
+    if cached is _UNSET:
+        pk = request.session.get(LEARNER_SESSION_KEY)
+        cached = Learner.objects.filter(pk=pk).first() if isinstance(pk, int) else None
+        request.course_known_learner = cached  # type: ignore[attr-defined]
+    return cached  # type: ignore[return-value]
+
+
+def current_learner(request: HttpRequest) -> Learner | None:
+    """The learner whose progress this request reads and writes: in the open room and not
+    gone when serving a room; one without a room on a learner's own machine."""
+    learner = known_learner(request)
+    if learner is None:
+        return None
+    if settings.COURSE_ROOM:
+        room = current_room(request)
+        here = room is not None and learner.room_id == room.pk and learner.left_at is None
+        return learner if here else None
+    return learner if learner.room_id is None else None
+
+
+def is_instructor(request: HttpRequest) -> bool:
+    room = current_room(request)
+    return room is not None and request.session.get(INSTRUCTOR_SESSION_KEY) == room.pk
+
+
+def progress_for(request: HttpRequest) -> Progress:
+    """The learner's progress (the same object all through one request). On a learner's own
+    machine the first thing recorded makes the learner; in a room, joining does."""
+    cached: Progress | None = getattr(request, "course_progress", None)
+    if cached is None:
+
+        def enrol() -> Learner:
+            learner = Learner.objects.create()
+            request.session[LEARNER_SESSION_KEY] = learner.pk
+            request.course_known_learner = learner  # type: ignore[attr-defined]
+            return learner
+
+        cached = Progress(current_learner(request), None if settings.COURSE_ROOM else enrol)
+        request.course_progress = cached  # type: ignore[attr-defined]
+    return cached
+
+
+class RoomMiddleware:
+    """When serving a room, everything but joining asks for a learner who joined (or the
+    instructor): pages send them to the join page, forms and the API get 403 with the way in."""
+
+    def __init__(self, get_response: GetResponse) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if (
+            settings.COURSE_ROOM
+            and not request.path.startswith(OPEN_PATHS)
+            and current_room(request) is not None
+            and current_learner(request) is None
+            and not is_instructor(request)
+        ):
+            if request.method in ("GET", "HEAD") and not (wants_json(request) or is_htmx(request)):
+                return redirect(f"{reverse('lessons:join')}?next={quote(request.get_full_path())}")
+            message = "Join the room first: open /join/ and pick a name."
+            return answer(request, 403, "JoinFirst", message)
+        return self.get_response(request)
+
+
+def context(request: HttpRequest) -> dict[str, Any]:
+    """Template context: the room, the learner in it and the lesson the instructor is on."""
+    if not settings.COURSE_ROOM:
+        return {"room_mode": False}
+    room = current_room(request)
+    following = get_catalog().by_slug.get(room.following) if room else None
+    return {
+        "room_mode": True,
+        "room": room,
+        "room_learner": current_learner(request),
+        "following": following,
+    }
+
+
+@require_http_methods(["GET", "POST"])
+def join_page(request: HttpRequest) -> HttpResponse:
+    """Join the open room under a name; come back, or change name, from the same browser."""
+    room = current_room(request) if settings.COURSE_ROOM else None
+    target = _next(request)
+    if room is None:
+        status = 404 if settings.COURSE_ROOM else 200
+        return render(request, "room/join.html", {"room": None, "next": target}, status=status)
+    learner = known_learner(request)
+    mine = learner if learner is not None and learner.room_id == room.pk else None
+    context = {"room": room, "learner": mine, "next": target, "name": mine.name if mine else ""}
+    if request.method == "POST":
+        name = request.POST.get("name", "")
+        try:
+            joined = join(room, name, mine)
+        except CourseError as exc:  # a bad or taken name: the form again, with why
+            context.update(error=exc.message, name=name[:80])
+            return render(request, "room/join.html", context, status=exc.status)
+        if request.session.get(LEARNER_SESSION_KEY) != joined.pk:
+            request.session.cycle_key()  # a new identity gets a new session key
+        request.session[LEARNER_SESSION_KEY] = joined.pk
+        return redirect(target)
+    return render(request, "room/join.html", context)
+
+
+@require_POST
+def leave_room(request: HttpRequest) -> HttpResponse:
+    learner = current_learner(request)
+    if learner is not None:
+        leave(learner)
+    return redirect(reverse("lessons:join") + "?left=1")
+
+
+@require_GET
+def banner(request: HttpRequest) -> HttpResponse:
+    """The follow-me banner, asked for every few seconds by each learner's page."""
+    here = request.GET.get("here", "")
+    return render(request, "room/_banner.html", {**context(request), "here": here})
+
+
+@require_POST
+def opened(request: HttpRequest, slug: str) -> HttpResponse:
+    """A lesson page telling the server it was opened, for a visitor with no learner yet: a
+    browser that runs the page's script, never a crawler or a one-off request."""
+    lesson = get_catalog().by_slug.get(slug)
+    if lesson is not None:
+        progress_for(request).mark_opened(lesson)
+    return HttpResponse(status=204)
+
+
+def _next(request: HttpRequest) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    safe = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})
+    if not safe or not target.startswith("/") or target.startswith(OPEN_PATHS):
+        return reverse("lessons:outline")
+    return target

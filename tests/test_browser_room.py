@@ -1,0 +1,64 @@
+"""A workshop in a real browser: a learner joins and answers, the instructor's console shows the
+answer on the clicker as it arrives, and follow-me moves the learner's banner."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from lessons.catalog import get_catalog
+
+pytestmark = pytest.mark.browser
+
+LESSON = get_catalog().by_slug["n-plus-one"]
+QUESTION = LESSON.quiz[0]
+NEXT = get_catalog().by_slug["select-related"]
+
+
+def test_an_answer_reaches_the_clicker_and_follow_me_moves_the_banner(
+    room: Any, course_server: str, browser: Any, screenshot_dir: Path
+) -> None:
+    token = room.token  # read before the browser starts (no ORM calls under its loop)
+    learner = browser.new_context().new_page()
+    learner.goto(f"{course_server}/lessons/{LESSON.slug}/")
+    expect(learner).to_have_url(re.compile(r"/join/\?next="))
+    learner.get_by_label("Your name").fill("Ana")
+    learner.get_by_role("button", name="Join").click()
+    expect(learner).to_have_url(f"{course_server}/lessons/{LESSON.slug}/")
+
+    instructor = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    instructor.goto(f"{course_server}/console/{token}/?lesson={LESSON.slug}")
+    clicker = instructor.locator(f"#clicker-{QUESTION.id}")
+    expect(clicker).to_have_attribute("data-answered", "0")
+
+    question = learner.locator(f"#q-{QUESTION.id}")
+    question.get_by_label(QUESTION.answer_text).check()
+    question.get_by_role("button", name="Check").click()
+    expect(question).to_contain_text("Right.")
+
+    # The console asks again every 2 s: the answer shows without a reload, not yet marked right.
+    expect(clicker).to_have_attribute("data-answered", "1", timeout=5_000)
+    right_bar = clicker.locator(".bar").nth(QUESTION.answer)
+    expect(right_bar).to_have_attribute("data-count", "1")
+    expect(clicker.locator(".bar.is-right")).to_have_count(0)
+    clicker.get_by_role("button", name="Reveal the answer").click()
+    expect(instructor.locator(f"#clicker-{QUESTION.id} .bar.is-right")).to_have_count(1)
+    instructor.screenshot(path=str(screenshot_dir / "console.png"), full_page=True)
+
+    instructor.get_by_label("Lesson", exact=True).select_option(NEXT.slug)
+    instructor.get_by_role("button", name="Follow me to it").click()
+    expect(instructor.locator("#teaching")).to_contain_text(NEXT.title)
+
+    # The learner's banner asks again every 4 s.
+    follow = learner.locator("#room-banner [data-follow-link]")
+    expect(follow).to_have_text(NEXT.title, timeout=8_000)
+    learner.screenshot(path=str(screenshot_dir / "room-banner.png"))
+    follow.click()
+    expect(learner).to_have_url(f"{course_server}/lessons/{NEXT.slug}/")
+    expect(learner.locator("#room-banner")).to_contain_text(
+        "You are on the lesson the instructor is teaching"
+    )

@@ -1,0 +1,254 @@
+"""The instructor's console: only with the room's token; the room by lesson, the clicker, where
+the room is stuck, follow-me, the switches, the export and the presenter view."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from lessons.catalog import get_catalog
+from lessons.learner.models import Answer, Learner, Room
+from lessons.learner.quiz import choice_order
+from tests.conftest import join_room, progress_of
+
+LESSON = get_catalog().by_slug["n-plus-one"]
+QUESTION = LESSON.quiz[0]
+WRONG = next(i for i in range(len(QUESTION.choices)) if i != QUESTION.answer)
+EXERCISE = LESSON.exercises[0]
+
+
+def console_url(room: Room, name: str = "console", *args: object) -> str:
+    return reverse(f"console:{name}", args=[room.token, *args])
+
+
+def answer(client: Client, original: int, question: Any = QUESTION) -> None:
+    position = choice_order(progress_of(client).seed, question).index(original)
+    response = client.post(
+        reverse("lessons:quiz-answer", args=[LESSON.slug]),
+        {"question": question.id, "choice": position},
+    )
+    assert response.status_code == 302
+
+
+def bars(html: str, question_id: str = QUESTION.id) -> list[int]:
+    article = html.split(f'data-question="{question_id}"', 1)[1].split("</article>", 1)[0]
+    return [int(n) for n in re.findall(r'class="bar[^"]*" data-count="(\d+)"', article)]
+
+
+PRIVATE = [
+    ("console", ()),
+    ("learners", ()),
+    ("clicker", ()),
+    ("stuck", ()),
+    ("export", ()),
+    ("present", (LESSON.slug, 1)),
+]
+
+
+@pytest.mark.parametrize(("name", "args"), PRIVATE)
+def test_a_learner_without_the_token_gets_404(room: Room, name: str, args: tuple[Any]) -> None:
+    ana = join_room("Ana")
+    url = reverse(f"console:{name}", args=["not-the-token", *args])
+
+    assert ana.get(url).status_code == 404
+
+
+@pytest.mark.parametrize("name", ["follow", "reveal", "editing", "reset", "end"])
+def test_the_switches_refuse_a_wrong_token(room: Room, name: str) -> None:
+    response = join_room("Ana").post(reverse(f"console:{name}", args=["nope"]), {"on": "1"})
+
+    assert response.status_code == 404
+    room.refresh_from_db()
+    assert (room.editing, room.ended_at) == (False, None)
+
+
+def test_a_learner_sees_only_their_own_answers(room: Room) -> None:
+    ana, ben = join_room("Ana"), join_room("Ben")
+    answer(ana, WRONG)
+
+    page = ben.get(reverse("lessons:detail", args=[LESSON.slug])).content.decode()
+
+    assert "Not quite" not in page and "is-chosen-wrong" not in page
+    assert "Ana" not in page
+
+
+def test_the_console_lists_learners_with_their_progress(room: Room) -> None:
+    ana = join_room("Ana")
+    ana.post(reverse("lessons:run", args=[LESSON.slug]), {"snippet": "count-comments.bad"})
+    answer(ana, QUESTION.answer)
+
+    html = Client().get(console_url(room)).content.decode()
+
+    row = html.split('data-learner="Ana"', 1)[1].split("</tr>", 1)[0]
+    cell = row.split(f'data-lesson="{LESSON.slug}"', 1)[0].rsplit("<td", 1)[1]
+    assert 'data-quiz="1/1"' in row
+    assert "is-ran" in cell
+
+
+def test_the_clicker_counts_the_answers_each_learner_holds(room: Room) -> None:
+    for name, choice in [("Ana", QUESTION.answer), ("Ben", WRONG), ("Cy", WRONG)]:
+        answer(join_room(name), choice)
+
+    html = Client().get(console_url(room, "clicker"), {"lesson": LESSON.slug}).content.decode()
+
+    expected = [0] * len(QUESTION.choices)
+    expected[QUESTION.answer] += 1
+    expected[WRONG] += 2
+    assert bars(html) == expected
+
+
+def test_a_changed_answer_moves_in_the_clicker(room: Room) -> None:
+    ana = join_room("Ana")
+    answer(ana, WRONG)
+    answer(ana, QUESTION.answer)
+
+    html = Client().get(console_url(room, "clicker"), {"lesson": LESSON.slug}).content.decode()
+
+    assert sum(bars(html)) == 1 and bars(html)[QUESTION.answer] == 1
+
+
+def test_the_right_answer_is_hidden_until_revealed(room: Room) -> None:
+    answer(join_room("Ana"), QUESTION.answer)
+    instructor = Client()
+    url = console_url(room, "clicker")
+
+    before = instructor.get(url, {"lesson": LESSON.slug}).content.decode()
+    instructor.post(
+        console_url(room, "reveal"), {"lesson": LESSON.slug, "question": QUESTION.id, "shown": "1"}
+    )
+    after = instructor.get(url, {"lesson": LESSON.slug}).content.decode()
+
+    assert (
+        "is-right"
+        not in before.split(f'data-question="{QUESTION.id}"', 1)[1].split("</article>")[0]
+    )
+    assert "is-right" in after.split(f'data-question="{QUESTION.id}"', 1)[1].split("</article>")[0]
+
+
+def test_an_unchanged_live_part_answers_204(room: Room) -> None:
+    instructor = Client()
+    url = console_url(room, "clicker")
+    first = instructor.get(url, {"lesson": LESSON.slug}).content.decode()
+    version = re.search(r'data-version="([0-9a-f]+)"', first)
+    assert version
+
+    same = instructor.get(url, {"lesson": LESSON.slug, "v": version.group(1)})
+    answer(join_room("Ana"), WRONG)
+    changed = instructor.get(url, {"lesson": LESSON.slug, "v": version.group(1)})
+
+    assert same.status_code == 204
+    assert changed.status_code == 200
+
+
+def test_the_stuck_list_names_the_most_common_failure(room: Room) -> None:
+    room.editing = True
+    room.save()
+    ana = join_room("Ana")
+    check = reverse("lessons:api-exercise-check", args=[EXERCISE.id])
+    ana.post(check, {"code": EXERCISE.start})
+    ana.post(check, {"code": EXERCISE.start})
+    answer(ana, WRONG)
+
+    html = Client().get(console_url(room, "stuck")).content.decode()
+
+    row = html.split(f'data-exercise="{EXERCISE.id}"', 1)[1].split("</tr>", 1)[0]
+    assert 'data-failed="2"' in html.split(f'data-exercise="{EXERCISE.id}"', 1)[1][:20]
+    assert 'data-failure="over budget"' in row or 'data-failure="wrong output"' in row
+    assert f'data-question="{QUESTION.id}" data-wrong="1"' in html
+
+
+def test_follow_me_sets_the_lesson_for_every_banner(room: Room) -> None:
+    ana = join_room("Ana")
+
+    Client().post(console_url(room, "follow"), {"lesson": LESSON.slug, "follow": "start"})
+
+    banner = ana.get(reverse("lessons:room-banner")).content.decode()
+    assert f'data-following="{LESSON.slug}"' in banner
+
+
+def test_follow_me_refuses_an_unknown_lesson(room: Room) -> None:
+    response = Client().post(console_url(room, "follow"), {"lesson": "nope", "follow": "start"})
+
+    assert response.status_code == 404
+
+
+def test_the_editing_switch_turns_editing_on_for_the_room(room: Room) -> None:
+    Client().post(console_url(room, "editing"), {"on": "1"})
+
+    assert join_room("Ana").get(reverse("lessons:playground")).status_code == 200
+
+
+def test_reset_forgets_progress_and_keeps_learners(room: Room) -> None:
+    ana = join_room("Ana")
+    answer(ana, WRONG)
+
+    Client().post(console_url(room, "reset"))
+
+    assert Answer.objects.filter(learner__room=room).count() == 0
+    assert Learner.objects.filter(room=room).count() == 1
+    assert ana.get(reverse("lessons:outline")).status_code == 200
+
+
+def test_ending_the_room_closes_it_and_keeps_its_results(room: Room) -> None:
+    ana = join_room("Ana")
+    answer(ana, WRONG)
+
+    Client().post(console_url(room, "end"))
+
+    room.refresh_from_db()
+    assert room.ended_at is not None
+    assert Client().post(reverse("lessons:join"), {"name": "Ben"}).status_code == 404
+    assert "Ana" in Client().get(console_url(room, "export")).content.decode()
+
+
+def test_the_export_has_a_row_per_learner_and_lesson(room: Room) -> None:
+    answer(join_room("Ana"), QUESTION.answer)
+    join_room("=HYPERLINK(1)")
+
+    response = Client().get(console_url(room, "export"))
+
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert response["Content-Type"].startswith("text/csv")
+    assert len(rows) == 2 * len(get_catalog().lessons)
+    ana = next(r for r in rows if r["learner"] == "Ana" and r["lesson"] == LESSON.slug)
+    assert (ana["quiz_correct"], ana["quiz_answered"]) == ("1", "1")
+    # A spreadsheet must not run a learner's name as a formula.
+    assert {r["learner"] for r in rows} == {"Ana", "'=HYPERLINK(1)"}
+
+
+def test_the_presenter_view_shows_one_pair_with_run_buttons(room: Room) -> None:
+    html = Client().get(console_url(room, "present", LESSON.slug, 1)).content.decode()
+
+    pair = LESSON.pairs[0]
+    assert html.count('class="run-button"') == len(pair.snippets)
+    assert f'rel="next" href="{console_url(room, "present", LESSON.slug, 2)}' in html
+
+
+def test_the_presenter_view_steps_into_the_next_lesson_after_the_last_pair(room: Room) -> None:
+    last = len(LESSON.pairs)
+    _, following = get_catalog().neighbours(LESSON)
+    assert following is not None
+
+    html = Client().get(console_url(room, "present", LESSON.slug, last)).content.decode()
+
+    assert f'rel="next" href="{console_url(room, "present", following.slug, 1)}' in html
+
+
+def test_the_instructor_runs_snippets_without_joining(room: Room) -> None:
+    instructor = Client()
+    instructor.get(console_url(room))
+
+    response = instructor.post(
+        reverse("lessons:run", args=[LESSON.slug]),
+        {"snippet": "count-comments.bad", "dataset": "tiny"},
+        headers={"HX-Request": "true"},
+    )
+
+    assert response.status_code == 200 and "data-query-count" in response.content.decode()
+    assert Learner.objects.filter(room=room).count() == 0
