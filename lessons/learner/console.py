@@ -5,16 +5,15 @@ number of queries, however many learners joined."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from django.db.models import Count, Max, Q, Sum
+from django.db.models import Count, Max, Sum
 from django.utils import timezone
 
 from lessons.catalog import Catalog, Exercise, Lesson, Question
-from lessons.learner.models import Answer, Check, Learner, Opened, Ran, Reveal, Room
-from lessons.learner.progress import LessonProgress, lesson_progress
+from lessons.learner.models import Answer, Check, Learner, Room
+from lessons.learner.progress import LessonProgress, lesson_progress, rows_of
 
 # Nothing done for this long: the console marks the learner idle.
 IDLE_AFTER = timedelta(minutes=5)
@@ -42,22 +41,10 @@ class LearnerRow:
         return sum(getattr(progress, name) for progress in self.lessons.values())
 
 
-@dataclass
-class _RoomRows:
-    opened: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
-    runs: dict[int, dict[str, set[str]]] = field(
-        default_factory=lambda: defaultdict(lambda: defaultdict(set))
-    )
-    answers: dict[int, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
-    exercises: dict[int, dict[str, dict[str, Any]]] = field(
-        default_factory=lambda: defaultdict(dict)
-    )
-
-
 def learner_rows(room: Room, catalog: Catalog) -> list[LearnerRow]:
     """Every learner of the room with their progress in every lesson, by name."""
-    learners = list(Learner.objects.filter(room=room).order_by("name"))
-    rows = _room_rows(room)
+    in_room = Learner.objects.filter(room=room)
+    rows = rows_of(in_room)
     now = timezone.now()
     return [
         LearnerRow(
@@ -65,54 +52,18 @@ def learner_rows(room: Room, catalog: Catalog) -> list[LearnerRow]:
             {
                 lesson.slug: lesson_progress(
                     lesson,
-                    opened=lesson.slug in rows.opened[learner.pk],
-                    ran=rows.runs[learner.pk][lesson.slug],
-                    answers=rows.answers[learner.pk],
-                    exercises=rows.exercises[learner.pk],
+                    opened=lesson.slug in rows[learner.pk].opened,
+                    ran=rows[learner.pk].runs[lesson.slug],
+                    # Lesson quizzes only: the exam's answers are the learner's own business.
+                    answers=rows[learner.pk].answers[lesson.slug],
+                    exercises=rows[learner.pk].exercises,
                 )
                 for lesson in catalog.lessons
             },
             now,
         )
-        for learner in learners
+        for learner in in_room.order_by("name")
     ]
-
-
-def _room_rows(room: Room) -> _RoomRows:
-    rows = _RoomRows()
-    mine = {"learner__room": room}
-    for pk, lesson in Opened.objects.filter(**mine).values_list("learner", "lesson"):
-        rows.opened[pk].add(lesson)
-    for pk, lesson, snippet in Ran.objects.filter(**mine).values_list(
-        "learner", "lesson", "snippet"
-    ):
-        rows.runs[pk][lesson].add(snippet)
-    # Lesson quizzes only: the exam's answers are the learner's own business.
-    for pk, question, choice in (
-        Answer.objects.filter(**mine)
-        .exclude(quiz="exam")
-        .values_list("learner", "question", "choice")
-    ):
-        rows.answers[pk][question] = choice
-    checks = (
-        Check.objects.filter(**mine)
-        .values("learner", "exercise")
-        .annotate(checks=Count("pk"), failed=Count("pk", filter=Q(passed=False)))
-        .annotate(solved=Max("passed"))
-    )
-    for row in checks:
-        rows.exercises[row["learner"]][row["exercise"]] = {
-            "checks": row["checks"],
-            "failed": row["failed"],
-            "solved": bool(row["solved"]),
-            "revealed": False,
-        }
-    for pk, exercise in Reveal.objects.filter(**mine).values_list("learner", "exercise"):
-        state = rows.exercises[pk].setdefault(
-            exercise, {"checks": 0, "failed": 0, "solved": False, "revealed": False}
-        )
-        state["revealed"] = True
-    return rows
 
 
 @dataclass(frozen=True)

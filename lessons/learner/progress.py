@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Max, Q
+from django.db.models import Count, F, Max, Q, QuerySet
 from django.utils import timezone
 
 from lessons.catalog import Catalog, Lesson, Question
@@ -36,39 +36,44 @@ class LessonProgress:
 
 
 @dataclass
-class _Rows:
-    """Everything one learner has done, read in one go (a query per table)."""
+class Rows:
+    """Everything one learner has done."""
 
     opened: set[str] = field(default_factory=set)
     runs: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     answers: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
     exercises: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    @classmethod
-    def of(cls, learner: Learner) -> _Rows:
-        rows = cls()
-        rows.opened = set(Opened.objects.filter(learner=learner).values_list("lesson", flat=True))
-        for lesson, snippet in Ran.objects.filter(learner=learner).values_list("lesson", "snippet"):
-            rows.runs[lesson].add(snippet)
-        answers = Answer.objects.filter(learner=learner).values_list("quiz", "question", "choice")
-        for quiz, question, choice in answers:
-            rows.answers[quiz][question] = choice
-        checks = (
-            Check.objects.filter(learner=learner)
-            .values("exercise")
-            .annotate(checks=Count("pk"), failed=Count("pk", filter=Q(passed=False)))
-            .annotate(solved=Max("passed"))
-        )
-        for row in checks:
-            rows.exercises[row["exercise"]] = {
-                "checks": row["checks"],
-                "failed": row["failed"],
-                "solved": bool(row["solved"]),
-                "revealed": False,
-            }
-        for exercise in Reveal.objects.filter(learner=learner).values_list("exercise", flat=True):
-            rows.exercises.setdefault(exercise, _untouched())["revealed"] = True
-        return rows
+
+def rows_of(learners: QuerySet[Learner]) -> dict[int, Rows]:
+    """What each of these learners has done, read in one query per kind of progress however many
+    learners there are (one learner's pages, or a whole room on the console)."""
+    rows: dict[int, Rows] = defaultdict(Rows)
+    mine = {"learner__in": learners}
+    for pk, lesson in Opened.objects.filter(**mine).values_list("learner", "lesson"):
+        rows[pk].opened.add(lesson)
+    ran = Ran.objects.filter(**mine).values_list("learner", "lesson", "snippet")
+    for pk, lesson, snippet in ran:
+        rows[pk].runs[lesson].add(snippet)
+    answers = Answer.objects.filter(**mine).values_list("learner", "quiz", "question", "choice")
+    for pk, quiz, question, choice in answers:
+        rows[pk].answers[quiz][question] = choice
+    checks = (
+        Check.objects.filter(**mine)
+        .values("learner", "exercise")
+        .annotate(checks=Count("pk"), failed=Count("pk", filter=Q(passed=False)))
+        .annotate(solved=Max("passed"))
+    )
+    for row in checks:
+        rows[row["learner"]].exercises[row["exercise"]] = {
+            "checks": row["checks"],
+            "failed": row["failed"],
+            "solved": bool(row["solved"]),
+            "revealed": False,
+        }
+    for pk, exercise in Reveal.objects.filter(**mine).values_list("learner", "exercise"):
+        rows[pk].exercises.setdefault(exercise, _untouched())["revealed"] = True
+    return rows
 
 
 def _untouched() -> dict[str, Any]:
@@ -83,12 +88,15 @@ class Progress:
     def __init__(self, learner: Learner | None, enrol: Callable[[], Learner] | None = None) -> None:
         self.learner = learner
         self._enrol = enrol
-        self._rows: _Rows | None = None
+        self._rows: Rows | None = None
 
     @property
-    def rows(self) -> _Rows:
+    def rows(self) -> Rows:
         if self._rows is None:
-            self._rows = _Rows.of(self.learner) if self.learner else _Rows()
+            learner = self.learner
+            self._rows = (
+                rows_of(Learner.objects.filter(pk=learner.pk))[learner.pk] if learner else Rows()
+            )
         return self._rows
 
     def _writer(self) -> Learner | None:
