@@ -62,3 +62,22 @@ def test_an_answer_reaches_the_clicker_and_follow_me_moves_the_banner(
     expect(learner.locator("#room-banner")).to_contain_text(
         "You are on the lesson the instructor is teaching"
     )
+
+
+def test_the_presenter_view_steps_with_the_keyboard_and_runs_a_pair(
+    room: Any, course_server: str, browser: Any, screenshot_dir: Path
+) -> None:
+    token = room.token
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(f"{course_server}/console/{token}/present/{LESSON.slug}/1/")
+
+    page.get_by_role("button", name="Run").first.click()
+    expect(page.locator(".panel").first).to_have_attribute(
+        "data-query-count", re.compile(r"^\d+$")
+    )
+    page.screenshot(path=str(screenshot_dir / "presenter.png"))
+    page.locator("body").click(position={"x": 5, "y": 5})  # focus out of the card's controls
+    page.keyboard.press("ArrowRight")
+    expect(page).to_have_url(re.compile(rf"/present/{LESSON.slug}/2/"))
+    page.keyboard.press("PageUp")
+    expect(page).to_have_url(re.compile(rf"/present/{LESSON.slug}/1/"))
