@@ -31,9 +31,10 @@ PROMISES: dict[str, Callable[[Mapping[str, int]], int]] = {
 
 
 def show_toolbar(request: HttpRequest) -> bool:
-    """django-debug-toolbar on the blog pages only, for requests from this machine."""
+    """django-debug-toolbar on the blog pages only, for requests from this machine. The toolbar
+    asks this for its own URLs too (a panel's content is fetched from /__debug__/ when opened)."""
     local = request.META.get("REMOTE_ADDR") in settings.INTERNAL_IPS
-    return settings.DEBUG and local and request.path.startswith("/blog/")
+    return settings.DEBUG and local and request.path.startswith(("/blog/", "/__debug__/"))
 
 
 def _render(request: HttpRequest, template: str, kind: str, load: Loader) -> HttpResponse:
