@@ -19,6 +19,15 @@ document.addEventListener("htmx:sendError", (event) => {
   if (status) status.textContent = "The course server did not answer. Is it still running?";
 });
 
+// Behaviour named by data attributes instead of onclick=, which the Content Security Policy
+// refuses: data-show-dialog opens a <dialog> by id, data-confirm asks before a button submits.
+document.addEventListener("click", (event) => {
+  const opener = event.target.closest("[data-show-dialog]");
+  if (opener) document.getElementById(opener.dataset.showDialog)?.showModal();
+  const asking = event.target.closest("[data-confirm]");
+  if (asking && !window.confirm(asking.dataset.confirm)) event.preventDefault();
+});
+
 // Presenter mode: larger type for projectors, remembered by this browser.
 function setPresenter(on) {
   document.documentElement.classList.toggle("presenter", on);

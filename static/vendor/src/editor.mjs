@@ -14,6 +14,11 @@ const theme = EditorView.theme({
   ".cm-gutters": { background: "#f6f5f1", borderRight: "1px solid #e2e0da", color: "#7a818c" },
 });
 
+// The page's Content Security Policy takes <style> elements only with its nonce, and CodeMirror
+// writes its styles into one. The nonce comes from this script's own tag: read now, while the
+// script runs (currentScript is null afterwards); browsers hide the attribute but not .nonce.
+const nonce = document.currentScript?.nonce ?? "";
+
 const FOCUSABLE = "a[href], button:not([disabled]), input:not([disabled]):not([type=hidden]), select:not([disabled]), textarea:not([disabled]):not([hidden]), [tabindex]:not([tabindex='-1']), [contenteditable='true']";
 
 function create(textarea, options = {}) {
@@ -37,6 +42,7 @@ function create(textarea, options = {}) {
         lineNumbers(), highlightActiveLineGutter(), highlightActiveLine(), drawSelection(), history(),
         indentOnInput(), bracketMatching(), indentUnit.of("    "),
         syntaxHighlighting(defaultHighlightStyle, { fallback: true }), python(), theme,
+        EditorView.cspNonce.of(nonce),
         // Ours first: Ctrl+Enter and Cmd+Enter (Meta) run on every platform instead of inserting
         // a line (defaultKeymap binds Mod-Enter to a new line), and Escape leaves.
         keymap.of([{ key: "Ctrl-Enter", run }, { key: "Meta-Enter", run }, { key: "Escape", run: leave },
