@@ -8,6 +8,17 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # Learners editing code and running their own: off for a room unless asked (make workshop EDITING=on).
 EDITING ?= off
+# HTTPS for a room (make workshop CERT=cert.pem KEY=key.pem): gunicorn serves TLS itself and the
+# course turns on its HTTPS settings (COURSE_HTTPS=1). Without CERT, plain HTTP as before.
+CERT ?=
+KEY ?=
+ifneq ($(CERT)$(KEY),)
+ifeq ($(and $(CERT),$(KEY)),)
+$(error HTTPS needs both CERT=<certificate file> and KEY=<private key file>)
+endif
+endif
+HTTPS_ENV := $(if $(CERT),COURSE_HTTPS=1)
+HTTPS_ARGS := $(if $(CERT),--certfile $(CERT) --keyfile $(KEY))
 
 .PHONY: run test seed bench bench-room lint format workshop clean
 
@@ -51,8 +62,8 @@ format: $(INSTALLED)
 # Many threads: a thread waiting for a run's result is idle, and pages must never wait for one.
 workshop: seed
 	COURSE_DEBUG=0 $(MANAGE) collectstatic --noinput --verbosity 0
-	COURSE_ROOM=1 $(MANAGE) workshop --port $(PORT) --editing $(EDITING)
-	COURSE_ROOM=1 COURSE_DEBUG=0 COURSE_EDITING=$(EDITING) $(BIN)/gunicorn course.wsgi --bind 0.0.0.0:$(PORT) --workers 2 --threads 32
+	COURSE_ROOM=1 $(MANAGE) workshop --port $(PORT) --editing $(EDITING) $(if $(CERT),--https)
+	COURSE_ROOM=1 COURSE_DEBUG=0 $(HTTPS_ENV) COURSE_EDITING=$(EDITING) $(BIN)/gunicorn course.wsgi --bind 0.0.0.0:$(PORT) --workers 2 --threads 32 $(HTTPS_ARGS)
 
 clean:
 	rm -rf $(VENV) var

@@ -189,6 +189,23 @@ COURSE_EDITING = os.environ.get("COURSE_EDITING", "local").strip().lower()
 if COURSE_EDITING not in ("local", "on", "off"):
     raise ImproperlyConfigured(f"COURSE_EDITING is {COURSE_EDITING!r}: use local, on or off.")
 
+# Headers: SecurityMiddleware's defaults send nosniff, Referrer-Policy same-origin and
+# Cross-Origin-Opener-Policy same-origin, X_FRAME_OPTIONS defaults to DENY, and
+# course.security adds the Content Security Policy (tests/test_security.py holds them all).
+# COURSE_HTTPS=1 for a room served over HTTPS (README: Serving over HTTPS), by gunicorn itself or
+# by a proxy on the same machine (gunicorn trusts X-Forwarded-Proto from 127.0.0.1 only, so no
+# SECURE_PROXY_SSL_HEADER here).
+COURSE_HTTPS = os.environ.get("COURSE_HTTPS", "0") == "1"
+if COURSE_HTTPS:
+    SECURE_SSL_REDIRECT = True
+    # An hour: long enough for a workshop, short enough that the machine can go back to plain
+    # HTTP the next day.
+    SECURE_HSTS_SECONDS = int(_env_number("COURSE_HSTS_SECONDS", 3600))
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    # includeSubDomains and preload speak for a whole domain, which a room's server does not own.
+    SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = False

@@ -1,11 +1,23 @@
 """Security headers on real responses (a page, the JSON API, an htmx partial, an error), the
-Content Security Policy and its nonce, and markup free of the inline code the policy refuses."""
+Content Security Policy and its nonce, markup free of the inline code the policy refuses, and
+`check --deploy` for a room as `make workshop` serves it, over HTTP and over HTTPS."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
-from collections.abc import Callable
+import secrets
+import shlex
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -40,6 +52,7 @@ HEADERS = {
     "X-Frame-Options": "DENY",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
+HTTPS_WARNINGS = {"security.W004", "security.W008", "security.W012", "security.W016"}
 
 
 def directives(header: str) -> dict[str, list[str]]:
@@ -246,3 +259,138 @@ def test_the_editor_bundle_takes_the_nonce_from_its_script_tag() -> None:
 
     assert "EditorView.cspNonce.of(nonce)" in source
     assert "document.currentScript?.nonce" in bundle  # rebuilt by build.sh since the change
+
+
+# `check --deploy` for the server `make workshop` starts: its environment, taken from make.
+
+
+def serve_command(*make_args: str) -> tuple[dict[str, str], list[str]]:
+    """The workshop's gunicorn line from `make -n`: its leading VAR=value words, then argv."""
+    listed = subprocess.run(
+        ["make", "--silent", "--dry-run", "--old-file=.venv/.installed", "workshop", *make_args],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()
+    words = shlex.split(next(line for line in listed if "gunicorn " in line))
+    first = next(i for i, word in enumerate(words) if not re.match(r"\w+=", word))
+    return dict(word.split("=", 1) for word in words[:first]), words[first:]
+
+
+def deploy_warnings(tmp_path: Path, *make_args: str) -> set[str]:
+    env, _ = serve_command(*make_args)
+    # Some checks open the databases (Django 6's JSONField check does): var/ exists, as after seed.
+    (tmp_path / "var").mkdir()
+    environ = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("COURSE_")},
+        **env,
+        "COURSE_VAR_DIR": str(tmp_path / "var"),
+        "COURSE_SECRET_KEY": secrets.token_urlsafe(50),
+    }
+    environ.pop("DJANGO_SETTINGS_MODULE", None)
+    assert environ["COURSE_DEBUG"] == "0"
+    checked = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy"],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stderr
+    return set(re.findall(r"\((\w+\.[EWCI]\d+)\)", checked.stdout + checked.stderr))
+
+
+def test_check_deploy_over_http_reports_only_the_https_items(tmp_path: Path) -> None:
+    assert deploy_warnings(tmp_path) == HTTPS_WARNINGS
+
+
+def test_check_deploy_over_https_reports_nothing(tmp_path: Path) -> None:
+    assert deploy_warnings(tmp_path, "CERT=cert.pem", "KEY=key.pem") == set()
+
+
+def test_workshop_adds_https_only_when_given_a_certificate() -> None:
+    env, argv = serve_command()
+    assert "COURSE_HTTPS" not in env
+    assert "--certfile" not in argv
+
+    env, argv = serve_command("CERT=room.pem", "KEY=room.key")
+    assert env["COURSE_HTTPS"] == "1"
+    assert argv[argv.index("--certfile") + 1] == "room.pem"
+    assert argv[argv.index("--keyfile") + 1] == "room.key"
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    self_signed = (
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1"
+    )
+    subprocess.run(
+        [*self_signed.split(), "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+@pytest.fixture
+def https_workshop(tmp_path: Path, certificate: tuple[Path, Path]) -> Iterator[str]:
+    """The server `make workshop CERT=... KEY=...` starts, on this machine only."""
+    cert, key = certificate
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    env, argv = serve_command(f"PORT={port}", f"CERT={cert}", f"KEY={key}")
+    argv = [word.replace(f"0.0.0.0:{port}", f"127.0.0.1:{port}") for word in argv]
+    argv[0] = str(ROOT / argv[0])
+    environ = {**os.environ, **env, "COURSE_VAR_DIR": str(tmp_path / "var")}
+    environ.pop("DJANGO_SETTINGS_MODULE", None)  # the server's own settings, not the tests'
+    # The course's own tables only: no page asked here reads a dataset.
+    (tmp_path / "var").mkdir()
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--verbosity", "0"],
+        cwd=ROOT,
+        env={k: v for k, v in environ.items() if k != "COURSE_HTTPS"},
+        check=True,
+    )
+    server = subprocess.Popen(
+        argv,
+        cwd=ROOT,
+        env=environ,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        yield f"https://127.0.0.1:{port}"
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)
+
+
+def fetch_https(url: str) -> Any:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # the test's own self-signed certificate
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return urllib.request.urlopen(url, timeout=5, context=context)
+        except urllib.error.HTTPError as answered:
+            return answered
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def test_a_room_served_over_https_sends_hsts_and_the_policy(https_workshop: str) -> None:
+    response = fetch_https(f"{https_workshop}/api/datasets/")
+
+    assert response.headers["Strict-Transport-Security"] == "max-age=3600"
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Frame-Options"] == "DENY"
