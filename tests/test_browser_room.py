@@ -72,9 +72,7 @@ def test_the_presenter_view_steps_with_the_keyboard_and_runs_a_pair(
     page.goto(f"{course_server}/console/{token}/present/{LESSON.slug}/1/")
 
     page.get_by_role("button", name="Run").first.click()
-    expect(page.locator(".panel").first).to_have_attribute(
-        "data-query-count", re.compile(r"^\d+$")
-    )
+    expect(page.locator(".panel").first).to_have_attribute("data-query-count", re.compile(r"^\d+$"))
     page.screenshot(path=str(screenshot_dir / "presenter.png"))
     page.locator("body").click(position={"x": 5, "y": 5})  # focus out of the card's controls
     page.keyboard.press("ArrowRight")
