@@ -142,6 +142,14 @@ def test_make_workshop_prints_the_learners_address_and_the_console(workshop) -> 
     assert status(started.browser(), started.console) == 200
 
 
+def test_the_servers_workers_share_the_secret_key_the_workshop_keeps(workshop, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Without it each worker would sign sessions with a key of its own, and a learner's next
+    request, answered by the other worker, would not know them."""
+    workshop()
+
+    assert (tmp_path / "var" / "secret_key").stat().st_size > 40
+
+
 def test_a_learner_opening_the_address_is_asked_to_join(workshop) -> None:  # type: ignore[no-untyped-def]
     started = workshop()
 

@@ -34,7 +34,7 @@ class Command(BaseCommand):
         parser.add_argument("--force", action="store_true", help="Rebuild even if present.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        self._prepare_var()
+        prepare_var()
         try:
             call_command("migrate", database="default", verbosity=0, interactive=False)
         except DatabaseError as exc:
@@ -56,17 +56,6 @@ class Command(BaseCommand):
                 shared_report(lesson, lesson.pairs_by_id[lesson.chart])
                 elapsed = time.perf_counter() - started
                 self.stdout.write(f"Chart for {lesson.slug} ready ({elapsed:.1f}s).")
-
-    def _prepare_var(self) -> None:
-        var: Path = settings.VAR_DIR
-        try:
-            var.mkdir(parents=True, exist_ok=True)
-            key = settings.SECRET_KEY_FILE
-            if not key.exists():
-                key.write_text(secrets.token_urlsafe(50))
-                key.chmod(0o600)
-        except OSError as exc:
-            raise CommandError(f"Cannot prepare {var}: {exc.strerror}.") from None
 
     def _seed(self, name: str, *, force: bool) -> None:
         spec = datasets.ALL_SPECS[name]
@@ -109,3 +98,17 @@ class Command(BaseCommand):
                 path.with_name(path.name + suffix).unlink(missing_ok=True)
         except OSError as exc:
             raise CommandError(f"Cannot remove the damaged {path}: {exc.strerror}.") from None
+
+
+def prepare_var() -> None:
+    """var/ and the secret key every server process of the course shares (sessions signed by one
+    worker must read in another)."""
+    var: Path = settings.VAR_DIR
+    try:
+        var.mkdir(parents=True, exist_ok=True)
+        key = settings.SECRET_KEY_FILE
+        if not key.exists():
+            key.write_text(secrets.token_urlsafe(50))
+            key.chmod(0o600)
+    except OSError as exc:
+        raise CommandError(f"Cannot prepare {var}: {exc.strerror}.") from None

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from course.network import lan_address
 from lessons.learner import rooms
+from lessons.management.commands.seed import prepare_var
 
 
 class Command(BaseCommand):
@@ -33,6 +34,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        prepare_var()  # the server's workers must share one secret key, or sessions fail
         if options["new"] and (open_room := rooms.active_room()):
             rooms.end(open_room)
         room, new = rooms.open_room(editing=options["editing"] == "on")
