@@ -165,8 +165,9 @@ def _env_number(name: str, default: float) -> float:
 # The run service (lessons.engine.service): every run in a worker process, with limits.
 COURSE_RUN_DIR = VAR_DIR / "run"  # the pool's locks and dataset templates
 COURSE_RUN_WORKERS = int(_env_number("COURSE_RUN_WORKERS", os.cpu_count() or 2))
-COURSE_RUN_QUEUE = int(_env_number("COURSE_RUN_QUEUE", 4 * COURSE_RUN_WORKERS))
-# Short: a learner is told "busy" within seconds rather than left waiting.
+# Room enough for a room's bursts (a lesson switch sends 50 learners to Run together); the wait
+# is what stays short: a learner is told "busy" within seconds rather than left waiting.
+COURSE_RUN_QUEUE = int(_env_number("COURSE_RUN_QUEUE", 12 * COURSE_RUN_WORKERS))
 COURSE_RUN_QUEUE_WAIT = _env_number("COURSE_RUN_QUEUE_WAIT", 4)
 # Runs on these datasets take seconds each: they share at most half the workers, so learners
 # on the smaller datasets always find one free.

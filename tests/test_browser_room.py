@@ -77,5 +77,6 @@ def test_the_presenter_view_steps_with_the_keyboard_and_runs_a_pair(
     page.locator("body").click(position={"x": 5, "y": 5})  # focus out of the card's controls
     page.keyboard.press("ArrowRight")
     expect(page).to_have_url(re.compile(rf"/present/{LESSON.slug}/2/"))
+    page.wait_for_load_state()  # the new page's key handler is in place
     page.keyboard.press("PageUp")
     expect(page).to_have_url(re.compile(rf"/present/{LESSON.slug}/1/"))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import re
+from dataclasses import dataclass
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
@@ -19,9 +19,10 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from blog import datasets
-from lessons.catalog import Lesson, get_catalog
+from lessons.catalog import Catalog, Lesson, get_catalog
 from lessons.learner import rooms
 from lessons.learner.console import (
+    LearnerRow,
     clicker,
     export_rows,
     learner_rows,
@@ -54,37 +55,87 @@ LIVE = {
     "learners": ("console/_learners.html", 3),
     "stuck": ("console/_stuck.html", 5),
 }
-_CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="[^"]*"')
 
 
-def _live_context(kind: str, room: Room, request: HttpRequest) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Cell:
+    """One learner in one lesson, as the matrix draws it (built here: a template looking each
+    figure up for 50 learners by 24 lessons takes most of a refresh)."""
+
+    lesson: str
+    css: str
+    text: str
+    solved: int
+    title: str
+
+
+def _cells(row: LearnerRow, catalog: Catalog) -> list[Cell]:
+    cells = []
+    for lesson in catalog.lessons:
+        p = row.lessons[lesson.slug]
+        css = "cell is-ran" if p.pairs_run else "cell is-opened" if p.opened else "cell"
+        text = f"{p.correct}/{p.answered}" if p.answered else "·" if p.opened else ""
+        title = (
+            f"{lesson.title}: {'opened' if p.opened else 'not opened'}, ran {p.pairs_run}/"
+            f"{p.pairs}, quiz {p.correct}/{p.answered} of {p.questions}, solved "
+            f"{p.exercises_solved}/{p.exercises}"
+        )
+        cells.append(Cell(lesson.slug, css, text, p.exercises_solved, title))
+    return cells
+
+
+def _live_context(kind: str, room: Room, request: HttpRequest) -> tuple[dict[str, Any], object]:
+    """What a live part draws, and a fingerprint of it: equal fingerprints, equal drawings (so an
+    unchanged part is known without drawing it)."""
     catalog = get_catalog()
     if kind == "clicker":
         lesson = _lesson(room, request)
-        return {"clicker_lesson": lesson, "questions": clicker(room, lesson), "catalog": catalog}
+        questions = clicker(room, lesson)
+        fingerprint = [(q.question.id, q.revealed, [c.count for c in q.choices]) for q in questions]
+        return {"clicker_lesson": lesson, "questions": questions}, (lesson.slug, fingerprint)
     if kind == "learners":
         rows = learner_rows(room, catalog)
-        return {
+        following = catalog.by_slug.get(room.following)
+        matrix = [(row, _cells(row, catalog)) for row in rows]
+        context = {
             "rows": rows,
+            "matrix": matrix,
             "active": sum(1 for row in rows if not row.idle and not row.left),
             "catalog": catalog,
-            "following": catalog.by_slug.get(room.following),
+            "following": following,
         }
-    return {
-        "stuck_exercises": stuck_exercises(room, catalog),
-        "stuck_questions": stuck_questions(room, catalog),
-    }
+        fingerprint = [
+            (
+                row.learner.pk,
+                row.learner.name,
+                row.learner.lesson,
+                row.left,
+                row.idle_minutes,
+                *(cell.title for cell in cells),
+            )
+            for row, cells in matrix
+        ]
+        return context, (room.following, fingerprint)
+    exercises, questions = stuck_exercises(room, catalog), stuck_questions(room, catalog)
+    fingerprint = (
+        [(s.exercise.id, s.failed, s.failing, s.solved, s.common_failure) for s in exercises],
+        [(s.question.id, s.wrong, s.wrong_now, s.common_wrong) for s in questions],
+    )
+    return {"stuck_exercises": exercises, "stuck_questions": questions}, fingerprint
 
 
-def _live(kind: str, room: Room, request: HttpRequest) -> dict[str, Any]:
-    """One live part, drawn, with the version its next refresh sends back."""
+def _live(kind: str, room: Room, request: HttpRequest, since: str = "") -> dict[str, Any] | None:
+    """One live part, drawn, with the version its next refresh sends back; None when it is
+    still the version `since`."""
     template, every = LIVE[kind]
-    body = render_to_string(template, {"room": room, **_live_context(kind, room, request)}, request)
-    # The CSRF field is masked afresh on every drawing; it is not a change.
-    version = hashlib.sha256(_CSRF_FIELD.sub("", body).encode()).hexdigest()[:16]
+    context, fingerprint = _live_context(kind, room, request)
+    version = hashlib.sha256(repr(fingerprint).encode()).hexdigest()[:16]
+    if since == version:
+        return None
+    body = render_to_string(template, {"room": room, **context}, request)
     url = reverse(f"console:{kind}", args=[room.token])
     if kind == "clicker":
-        url += f"?lesson={_lesson(room, request).slug}"
+        url += f"?lesson={context['clicker_lesson'].slug}"
     return {"kind": kind, "body": mark_safe(body), "every": every, "version": version, "url": url}
 
 
@@ -110,8 +161,8 @@ def _refresh(kind: str) -> Any:
     def view(request: HttpRequest, token: str) -> HttpResponse:
         """A live part asked for again: 204 (nothing to swap) when it has not changed, so the
         instructor's focus and scroll stay put."""
-        live = _live(kind, room_of(token), request)
-        if request.GET.get("v") == live["version"]:
+        live = _live(kind, room_of(token), request, since=request.GET.get("v", ""))
+        if live is None:
             return HttpResponse(status=204)
         return render(request, "console/_live.html", {"live": live})
 
