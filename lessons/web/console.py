@@ -116,12 +116,12 @@ def _live_context(kind: str, room: Room, request: HttpRequest) -> tuple[dict[str
             for row, cells in matrix
         ]
         return context, (room.following, fingerprint)
-    exercises, questions = stuck_exercises(room, catalog), stuck_questions(room, catalog)
+    exercises, wrong = stuck_exercises(room, catalog), stuck_questions(room, catalog)
     fingerprint = (
         [(s.exercise.id, s.failed, s.failing, s.solved, s.common_failure) for s in exercises],
-        [(s.question.id, s.wrong, s.wrong_now, s.common_wrong) for s in questions],
+        [(s.question.id, s.wrong, s.wrong_now, s.common_wrong) for s in wrong],
     )
-    return {"stuck_exercises": exercises, "stuck_questions": questions}, fingerprint
+    return {"stuck_exercises": exercises, "stuck_questions": wrong}, fingerprint
 
 
 def _live(kind: str, room: Room, request: HttpRequest, since: str = "") -> dict[str, Any] | None:
