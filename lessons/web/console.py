@@ -88,6 +88,7 @@ def _live_context(kind: str, room: Room, request: HttpRequest) -> tuple[dict[str
     """What a live part draws, and a fingerprint of it: equal fingerprints, equal drawings (so an
     unchanged part is known without drawing it)."""
     catalog = get_catalog()
+    fingerprint: object
     if kind == "clicker":
         lesson = _lesson(room, request)
         questions = clicker(room, lesson)
