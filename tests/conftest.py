@@ -5,7 +5,10 @@ same deterministic data a learner sees."""
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import shutil
+import subprocess
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -172,3 +175,22 @@ def join_room(name: str) -> Any:
     response = client.post("/join/", {"name": name})
     assert response.status_code == 302, response.content.decode()[:500]
     return client
+
+
+def listed_commands(*make_args: str) -> list[str]:
+    """The commands `make workshop` would run (set-up steps, then the server), as listed."""
+    listed = subprocess.run(
+        ["make", "--silent", "--dry-run", "--old-file=.venv/.installed", "workshop", *make_args],
+        cwd=Path(__file__).resolve().parent.parent,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()
+    return [line.strip() for line in listed if line.strip()]
+
+
+def split_env(line: str) -> tuple[dict[str, str], list[str]]:
+    """A command line's leading VAR=value words, and the command itself."""
+    words = shlex.split(line)
+    first = next(i for i, word in enumerate(words) if not re.match(r"\w+=", word))
+    return dict(word.split("=", 1) for word in words[:first]), words[first:]

@@ -8,7 +8,6 @@ import json
 import os
 import re
 import secrets
-import shlex
 import shutil
 import socket
 import ssl
@@ -28,6 +27,7 @@ from django.test import Client
 from django.urls import reverse
 
 from lessons.catalog import get_catalog
+from tests.conftest import listed_commands, split_env
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSON = "n-plus-one"
@@ -266,16 +266,7 @@ def test_the_editor_bundle_takes_the_nonce_from_its_script_tag() -> None:
 
 def serve_command(*make_args: str) -> tuple[dict[str, str], list[str]]:
     """The workshop's gunicorn line from `make -n`: its leading VAR=value words, then argv."""
-    listed = subprocess.run(
-        ["make", "--silent", "--dry-run", "--old-file=.venv/.installed", "workshop", *make_args],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.splitlines()
-    words = shlex.split(next(line for line in listed if "gunicorn " in line))
-    first = next(i for i, word in enumerate(words) if not re.match(r"\w+=", word))
-    return dict(word.split("=", 1) for word in words[:first]), words[first:]
+    return split_env(next(line for line in listed_commands(*make_args) if "gunicorn " in line))
 
 
 def deploy_warnings(tmp_path: Path, *make_args: str) -> set[str]:

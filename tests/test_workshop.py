@@ -6,7 +6,6 @@ from __future__ import annotations
 import http.cookiejar
 import os
 import re
-import shlex
 import socket
 import subprocess
 import time
@@ -19,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import listed_commands, split_env
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -26,24 +27,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def listed_commands(*make_args: str) -> list[str]:
-    listed = subprocess.run(
-        ["make", "--silent", "--dry-run", "--old-file=.venv/.installed", "workshop", *make_args],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.splitlines()
-    return [line.strip() for line in listed if line.strip()]
-
-
-def split_env(line: str) -> tuple[dict[str, str], list[str]]:
-    """A command line's leading VAR=value words, and the command itself."""
-    words = shlex.split(line)
-    first = next(i for i, word in enumerate(words) if not re.match(r"\w+=", word))
-    return dict(word.split("=", 1) for word in words[:first]), words[first:]
 
 
 @dataclass
