@@ -20,13 +20,30 @@ endif
 HTTPS_ENV := $(if $(CERT),COURSE_HTTPS=1)
 HTTPS_ARGS := $(if $(CERT),--certfile $(CERT) --keyfile $(KEY))
 
-.PHONY: run test seed bench bench-room lint format workshop clean
+.PHONY: run run-next test test-next seed bench bench-room lint format workshop clean
+
+# Django 6.1 beside the default 5.2 LTS: its own venv on Python 3.12+ (6.x needs it). The pin
+# below keeps the default venv on 5.2 even when python3 is 3.12+, now that pyproject allows 6.1.
+NEXT_VENV := .venv-next
+NEXT_INSTALLED := $(NEXT_VENV)/.installed
+NEXT_PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) \
+	$(shell command -v python3.13 python3.12 2>/dev/null) \
+	$(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12))
+
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev]" "Django>=5.2,<5.3"
 	touch $(INSTALLED)
+
+$(NEXT_INSTALLED): pyproject.toml
+	@test -n "$(NEXT_PYTHON)" || { echo "make test-next needs Python 3.12 or newer:" \
+		"none found (python3.13/python3.12 on PATH or under ~/.pyenv/versions)." >&2; exit 1; }
+	test -x $(NEXT_VENV)/bin/python || $(NEXT_PYTHON) -m venv $(NEXT_VENV)
+	$(NEXT_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(NEXT_VENV)/bin/python -m pip install --quiet -e ".[dev]" "Django>=6.1,<6.2"
+	touch $(NEXT_INSTALLED)
 
 seed: $(INSTALLED)
 	$(MANAGE) seed
@@ -39,6 +56,15 @@ run: seed
 
 test: $(INSTALLED)
 	$(BIN)/pytest
+
+# The course on Django 6.1, in a var/ of its own: 6.1's own migrations never touch 5.2's tables.
+run-next: $(NEXT_INSTALLED)
+	COURSE_VAR_DIR=$(CURDIR)/var/next $(NEXT_VENV)/bin/python manage.py seed
+	COURSE_VAR_DIR=$(CURDIR)/var/next $(NEXT_VENV)/bin/python manage.py runserver $(HOST):$(PORT)
+
+# The suite on Django 6.1 (only pytest is needed there: lint stays on the default venv).
+test-next: $(NEXT_INSTALLED)
+	$(NEXT_VENV)/bin/pytest
 
 bench: seed
 	$(BIN)/python benchmarks/run_all.py
@@ -67,4 +93,4 @@ workshop: seed
 	COURSE_ROOM=1 COURSE_DEBUG=0 $(HTTPS_ENV) COURSE_EDITING=$(EDITING) $(BIN)/gunicorn course.wsgi --bind 0.0.0.0:$(PORT) --workers 2 --threads 32 $(HTTPS_ARGS)
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) $(NEXT_VENV) var

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from lessons.catalog import LessonError, load_catalog, parse_lesson
+from lessons.catalog import models as catalog_models
 
 FRONT = '+++\ntitle = "T"\nslug = "demo"\npart = 1\norder = 1\nsummary = "S"\n+++\n'
 PARTS = '[[part]]\nnumber = 1\ntitle = "One"\n'
@@ -80,6 +81,25 @@ def test_snippet_line_is_the_fence_line_in_the_file(tmp_path: Path) -> None:
 
 def test_bad_expect_names_file_and_line(tmp_path: Path) -> None:
     path = write(tmp_path, "Intro.\n\n" + pair(bad="__import__('os')"))
+
+    with pytest.raises(LessonError, match=rf"demo\.md:{FRONT.count(chr(10)) + 3}: not allowed"):
+        parse_lesson(path)
+
+
+@pytest.mark.parametrize(("since_6_0", "count"), [(False, 5), (True, 1)])
+def test_expect_6_0_is_the_count_on_django_6(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, since_6_0: bool, count: int
+) -> None:
+    body = pair(bad='1 + posts" expect-6.0="1')
+    monkeypatch.setattr(catalog_models, "SINCE_6_0", since_6_0)
+
+    snippet = parse_lesson(write(tmp_path, body)).snippets["p.bad"]
+
+    assert snippet.expected_count({"posts": 4}) == count
+
+
+def test_bad_expect_6_0_names_file_and_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "Intro.\n\n" + pair(bad='1" expect-6.0="open(1)'))
 
     with pytest.raises(LessonError, match=rf"demo\.md:{FRONT.count(chr(10)) + 3}: not allowed"):
         parse_lesson(path)
@@ -163,6 +183,26 @@ def test_predict_question_needs_a_count(tmp_path: Path) -> None:
     del quiz[1]["expect"]
 
     with pytest.raises(LessonError, match="predict question, and only a predict question"):
+        parse_lesson(write(tmp_path, "Text.\n", quiz=quiz))
+
+
+def test_predict_question_on_django_6_counts_its_expect_6_0(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    quiz = valid_quiz()
+    quiz[1]["expect-6.0"] = "posts"
+    monkeypatch.setattr(catalog_models, "SINCE_6_0", True)
+
+    question = parse_lesson(write(tmp_path, "Text.\n", quiz=quiz)).quiz[1]
+
+    assert question.expected_count({"posts": 7}) == 7
+
+
+def test_expect_6_0_without_expect_is_an_error(tmp_path: Path) -> None:
+    quiz = valid_quiz()
+    quiz[0]["expect-6.0"] = "1"
+
+    with pytest.raises(LessonError, match=r"expect-6\.0 is a string beside an expect"):
         parse_lesson(write(tmp_path, "Text.\n", quiz=quiz))
 
 

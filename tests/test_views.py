@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
+import django
 import pytest
 from django.template.loader import render_to_string
 from django.test import Client
@@ -117,6 +118,12 @@ def test_htmx_run_returns_the_card_with_its_panel(client: Client, dataset: str) 
         "expected-count": str(expected),
         "matches": "true",
     }
+
+
+def test_panel_says_which_django_ran_the_snippet(client: Client, data: None) -> None:
+    response = client.post(run_url(), {"snippet": BAD, "dataset": "tiny"}, HTTP_HX_REQUEST="true")
+
+    assert f"with Django {django.get_version()}, then rolled back" in response.content.decode()
 
 
 def test_gutter_shows_queries_per_line_after_a_run(client: Client, dataset: str) -> None:

@@ -8,7 +8,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import django
+
 from lessons.catalog import expect
+
+# Django 6.0 changed some counts a lesson teaches; a snippet may declare its 6.0+ count apart.
+SINCE_6_0 = django.VERSION >= (6, 0)
 
 
 class LessonError(ValueError):
@@ -30,9 +35,17 @@ class Snippet:
     measure_memory: bool
     differs: str  # why this side prints something else than its twin, or "" if it must not
     _expect_tree: ast.expr = field(repr=False, compare=False)
+    expect_6_0: str = ""  # expect-6.0="...": the count on Django 6.0 and later, if it differs
+    _expect_6_0_tree: ast.expr | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def active_expect(self) -> str:
+        """The expect expression for the Django that is running."""
+        return self.expect_6_0 if SINCE_6_0 and self.expect_6_0 else self.expect
 
     def expected_count(self, counts: Mapping[str, int]) -> int:
-        return expect.evaluate(self._expect_tree, counts)
+        tree = self._expect_6_0_tree if SINCE_6_0 and self._expect_6_0_tree else self._expect_tree
+        return expect.evaluate(tree, counts)
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,7 @@ class Question:
     kind: str = "concept"  # "concept", "predict" (the count some code sends) or "bug"
     code: str = ""  # shown with the question; runnable like a snippet
     expect: str = ""  # predict questions: the count `code` sends, checked like a snippet's
+    expect_6_0: str = ""  # "expect-6.0": the count on Django 6.0 and later, if it differs
 
     @property
     def answer_text(self) -> str:
@@ -72,7 +86,9 @@ class Question:
         return lengths.count(max(lengths)) == 1 and lengths[self.answer] == max(lengths)
 
     def expected_count(self, counts: Mapping[str, int]) -> int:
-        return expect.evaluate(self.expect, counts)
+        return expect.evaluate(
+            self.expect_6_0 if SINCE_6_0 and self.expect_6_0 else self.expect, counts
+        )
 
 
 # Rules an exercise may set on the learner's code, checked on its syntax tree

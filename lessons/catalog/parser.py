@@ -45,7 +45,7 @@ from lessons.catalog.models import (
 SIDES = ("bad", "fixed")
 _SNIPPET_INFO = re.compile(r"^python\s*\{(?P<attrs>.*)\}\s*$")
 _SNIPPET_ID = re.compile(r"^#(?P<pair>[a-z0-9][a-z0-9-]*)(?:\.(?P<side>[a-z]+))?$")
-_ATTRIBUTES = {"expect", "title", "raises", "metrics", "differs"}
+_ATTRIBUTES = {"expect", "expect-6.0", "title", "raises", "metrics", "differs"}
 _METRICS = {"memory"}
 _FRONT_MATTER = {"title": str, "slug": str, "part": int, "order": int, "summary": str}
 _OPTIONAL_FRONT_MATTER = {"chart": str}  # a pair whose scale chart the page draws on load
@@ -168,6 +168,7 @@ def _parse_snippet(path: Path, line: int, token: Token) -> Snippet:
         raise LessonError(path, line, f"unknown metrics {sorted(metrics - _METRICS)}: use memory")
     try:
         tree = expect.parse(attrs["expect"])
+        tree_6_0 = expect.parse(attrs["expect-6.0"]) if "expect-6.0" in attrs else None
     except expect.ExpectError as exc:
         raise LessonError(path, line, str(exc)) from None
     try:
@@ -186,6 +187,8 @@ def _parse_snippet(path: Path, line: int, token: Token) -> Snippet:
         measure_memory="memory" in metrics,
         differs=attrs.get("differs", ""),
         _expect_tree=tree,
+        expect_6_0=attrs.get("expect-6.0", ""),
+        _expect_6_0_tree=tree_6_0,
     )
 
 
@@ -216,7 +219,7 @@ def _flush_prose(blocks: list[Prose | Pair], lines: list[str]) -> None:
 
 QUESTION_KINDS = ("concept", "predict", "bug")
 _QUESTION_KEYS = {"q", "choices", "answer", "explain"}
-_OPTIONAL_QUESTION_KEYS = {"kind", "code", "expect"}
+_OPTIONAL_QUESTION_KEYS = {"kind", "code", "expect", "expect-6.0"}
 MIN_QUESTIONS = 3
 # The share of questions whose right answer is the uniquely longest choice: "pick the longest"
 # must not be a winning strategy, in one lesson or over the course.
@@ -329,17 +332,22 @@ def _parse_question(path: Path, line: int, item: Any, ident: str, where: str) ->
         raise fail(f"a {kind} question shows the code it is about (code)")
     if (kind == "predict") != bool(expression):
         raise fail('a predict question, and only a predict question, has an expect="..."')
-    if expression:
-        try:
-            expect.parse(expression)
-        except expect.ExpectError as exc:
-            raise fail(str(exc)) from None
+    expression_6_0 = item.get("expect-6.0", "")
+    if not isinstance(expression_6_0, str) or (expression_6_0 and not expression):
+        raise fail("expect-6.0 is a string beside an expect")
+    try:
+        for declared in filter(None, (expression, expression_6_0)):
+            expect.parse(declared)
+    except expect.ExpectError as exc:
+        raise fail(str(exc)) from None
     if code:
         try:
             compile(code, "<snippet>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
         except SyntaxError as exc:
             raise fail(f"code: {exc.msg} (line {exc.lineno})") from None
-    return Question(ident, text, tuple(choices), answer, explanation, kind, code, expression)
+    return Question(
+        ident, text, tuple(choices), answer, explanation, kind, code, expression, expression_6_0
+    )
 
 
 def _check_quiz(path: Path, questions: list[Question]) -> None:

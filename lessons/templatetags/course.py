@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import django
 from django import template
 from django.utils.safestring import SafeString
 
@@ -11,6 +12,12 @@ from lessons.engine.capture import CapturedQuery
 from lessons.measure import explain
 
 register = template.Library()
+
+
+@register.simple_tag
+def django_version() -> str:
+    """The Django that ran a snippet: counts the course teaches can differ between versions."""
+    return django.get_version()
 
 
 @register.filter

@@ -29,7 +29,13 @@ def lesson_list(request: HttpRequest) -> JsonResponse:
             "summary": lesson.summary,
             "url": reverse("lessons:detail", args=[lesson.slug]),
             "snippets": [
-                {"id": s.id, "pair": s.pair, "side": s.side, "expect": s.expect, "title": s.title}
+                {
+                    "id": s.id,
+                    "pair": s.pair,
+                    "side": s.side,
+                    "expect": s.active_expect,
+                    "title": s.title,
+                }
                 for s in lesson.snippets.values()
             ],
             "exercises": [

@@ -64,7 +64,7 @@ class Command(BaseCommand):
                     extra = f"  peak {run.result.peak_memory / 1024:,.0f} KiB{extra}"
                 self.stdout.write(
                     f"    {run.snippet.side:<6} {run.result.query_count:>6,} queries "
-                    f"(expect {run.snippet.expect} = {run.expected:,}) {verdict}  "
+                    f"(expect {run.snippet.active_expect} = {run.expected:,}) {verdict}  "
                     f"{run.duration_ms:8.1f} ms  "
                     f"{run.result.objects_built_total:>7,} objects{extra}"
                 )

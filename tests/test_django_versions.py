@@ -1,0 +1,38 @@
+"""What the lessons say changed in Django 6.0, checked on the Django that runs the suite: `make test`
+checks the 5.2 half of each claim, `make test-next` the 6.0+ half. Counts that changed are declared
+in the lesson files (expect-6.0) and checked by test_lessons_verified; these are the outputs."""
+
+from __future__ import annotations
+
+import re
+
+import django
+
+from lessons.catalog import get_catalog
+from lessons.measure.runs import run_lesson_snippet
+
+SINCE_6_0 = django.VERSION >= (6, 0)
+
+
+def output(slug: str, snippet_id: str) -> str:
+    lesson = get_catalog().by_slug[slug]
+    run = run_lesson_snippet(lesson, lesson.snippets[snippet_id], "tiny")
+    assert run.result.error is None, run.result.error
+    return run.result.output
+
+
+def test_an_f_expression_stays_on_the_instance_until_6_0(data: None) -> None:
+    printed = output("f-expressions", "f-sticks-after-save")
+
+    # 5.2 keeps the expression and applies it again on the second save(); 6.0 reads the value back.
+    assert ("CombinedExpression" in printed) is not SINCE_6_0
+    assert f"views added: {1 if SINCE_6_0 else 2}" in printed
+
+
+def test_a_generated_field_is_stale_after_save_until_6_0(data: None) -> None:
+    printed = output("generated-fields", "generated-field-after-save")
+
+    match = re.search(r"after save\(\):\s+(\d+) but len\(body\) is now (\d+)", printed)
+    assert match is not None, printed
+    shown, real = match.groups()
+    assert (shown == real) is SINCE_6_0
