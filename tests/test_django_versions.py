@@ -1,6 +1,7 @@
-"""What the lessons say changed in Django 6.0, checked on the Django that runs the suite: `make test`
-checks the 5.2 half of each claim, `make test-next` the 6.0+ half. Counts that changed are declared
-in the lesson files (expect-6.0) and checked by test_lessons_verified; these are the outputs."""
+"""What the lessons say changed in Django 6.0, checked on the Django that runs the suite:
+`make test` checks the 5.2 half of each claim, `make test-next` the 6.0+ half. Counts that changed
+are declared in the lesson files (expect-6.0) and checked by test_lessons_verified; these are the
+outputs."""
 
 from __future__ import annotations
 
