@@ -20,7 +20,7 @@ endif
 HTTPS_ENV := $(if $(CERT),COURSE_HTTPS=1)
 HTTPS_ARGS := $(if $(CERT),--certfile $(CERT) --keyfile $(KEY))
 
-.PHONY: run run-next test test-next seed bench bench-room lint format workshop clean
+.PHONY: run run-next test test-next seed bench bench-room lint format workshop clean pg run-pg test-pg
 
 # Django 6.1 beside the default 5.2 LTS: its own venv on Python 3.12+ (6.x needs it). The pin
 # below keeps the default venv on 5.2 even when python3 is 3.12+, now that pyproject allows 6.1.
@@ -65,6 +65,24 @@ run-next: $(NEXT_INSTALLED)
 # The suite on Django 6.1 (only pytest is needed there: lint stays on the default venv).
 test-next: $(NEXT_INSTALLED)
 	$(NEXT_VENV)/bin/pytest
+
+# PostgreSQL: a private cluster under var/pg (.ci/pg starts it, installing Debian's postgresql if
+# missing); the datasets and the course's own database go on it.
+PG_ENV = eval "$$(.ci/pg up)" &&
+PG_DRIVER := $(VENV)/.installed-pg
+
+$(PG_DRIVER): $(INSTALLED)
+	$(BIN)/python -m pip install --quiet "psycopg[binary]>=3.1,<4"  # pyproject's `postgresql` extra
+	touch $(PG_DRIVER)
+
+pg:
+	.ci/pg up
+
+run-pg: $(PG_DRIVER)
+	$(PG_ENV) $(MANAGE) seed && $(MANAGE) runserver $(HOST):$(PORT)
+
+test-pg: $(PG_DRIVER)
+	$(PG_ENV) $(BIN)/pytest
 
 bench: seed
 	$(BIN)/python benchmarks/run_all.py

@@ -6,6 +6,7 @@ import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.core.management import call_command
 from django.db import connections, transaction
 from django.db.models import F, Model
@@ -13,7 +14,7 @@ from django.db.models.functions import Coalesce
 from django.utils.text import slugify
 from faker import Faker
 
-from blog import datasets
+from blog import datasets, pgguard
 from blog.models import COUNTED, Author, Category, Comment, Post, Profile, SeedInfo, Tag
 
 Progress = Callable[[str, int, int], None]
@@ -52,6 +53,8 @@ def seed(name: str, *, force: bool = False, progress: Progress = _no_progress) -
     lessons.engine.guards.writable(). DatasetBroken if the database cannot be read."""
     spec = datasets.get_spec(name)
     call_command("migrate", "blog", database=name, verbosity=0)
+    if connections[name].vendor == "postgresql":
+        pgguard.protect(name, settings.COURSE_PG_RUNNER)
     if not force and is_seeded(name):
         return False
     # One transaction: an interrupted seed leaves no half-built dataset behind.
@@ -59,6 +62,8 @@ def seed(name: str, *, force: bool = False, progress: Progress = _no_progress) -
         _clear(name)
         _build(spec, progress)
         SeedInfo.objects.create(name=name, version=datasets.SEED_VERSION, counts=_count(name))
+        if connections[name].vendor == "postgresql":
+            pgguard.reset_sequences(name)
     return True
 
 

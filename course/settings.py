@@ -13,6 +13,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from course import databases
 from course.network import room_hosts
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -152,6 +153,19 @@ def _course_database() -> dict[str, object]:
 DATABASES = {"default": _course_database()} | {
     name: _sqlite(name) for name in (*COURSE_DATASETS, COURSE_CHECK_DATASET)
 }
+# PostgreSQL instead, when asked (course.databases says how; `make run-pg` and `make test-pg`).
+COURSE_ENGINE = os.environ.get("COURSE_ENGINE", "sqlite").strip().lower()
+if COURSE_ENGINE not in ("sqlite", "postgresql"):
+    raise ImproperlyConfigured(f"COURSE_ENGINE is {COURSE_ENGINE!r}: use sqlite or postgresql.")
+if COURSE_ENGINE == "postgresql":
+    # A statement may take as long as the course's own runs may (see the run service below).
+    _statement_seconds = float(os.environ.get("COURSE_RUN_WALL_SECONDS", 10)) * 3
+    for _name in (*COURSE_DATASETS, COURSE_CHECK_DATASET):
+        DATABASES[_name] = databases.dataset(_name, _statement_seconds)
+    COURSE_PG_OWNER = databases.owner()
+    COURSE_PG_RUNNER = databases.runner()
+if _url := os.environ.get("DATABASE_URL"):
+    DATABASES["default"] = databases.from_url(_url)
 DATABASE_ROUTERS = ["blog.routers.DatasetRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from django.core import signing
-from django.db import OperationalError
+from django.db import OperationalError, connections
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
@@ -18,6 +19,9 @@ from blog import datasets
 from course.errors import Unavailable
 from lessons.measure.explain import SALT
 from lessons.web.errors import CourseErrorMiddleware
+
+# Damaged dataset files: on PostgreSQL a dataset is no file.
+sqlite_files = pytest.mark.skipif(connections["tiny"].vendor != "sqlite", reason="SQLite only")
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_API = reverse("lessons:api-run", args=["n-plus-one", "count-comments.bad"])
@@ -134,6 +138,7 @@ def test_importing_settings_creates_nothing(tmp_path: Path) -> None:
     assert not var.exists()
 
 
+@sqlite_files
 def test_a_damaged_dataset_is_named_and_rebuilt_by_seed(tmp_path: Path) -> None:
     env = {**os.environ, "COURSE_VAR_DIR": str(tmp_path)}
     tmp_path.joinpath("tiny.sqlite3").write_bytes(b"this is not a database" * 100)
@@ -148,6 +153,7 @@ def test_a_damaged_dataset_is_named_and_rebuilt_by_seed(tmp_path: Path) -> None:
     assert "tiny built" in seeded.stdout
 
 
+@sqlite_files
 def test_a_damaged_dataset_is_reported_with_its_cause(data: None, tmp_path: Path) -> None:
     from django.db import connections
 

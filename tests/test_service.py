@@ -11,12 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connections
 from django.test import Client
 from django.urls import reverse
 
 from blog import datasets
 from lessons.engine import service
 from lessons.engine.sandbox import Task
+
+# Per-run copies of the dataset files: on PostgreSQL nothing is copied (blog.pgguard).
+sqlite_files = pytest.mark.skipif(connections["tiny"].vendor != "sqlite", reason="SQLite only")
 
 RUN_API = reverse("lessons:api-run", args=["n-plus-one", "count-comments.bad"])
 
@@ -186,6 +190,7 @@ def test_a_sleeping_run_is_stopped_by_the_wall_clock(data: None, small_limits: A
     assert result.error.message == "The run took longer than 3 seconds and was stopped."
 
 
+@sqlite_files
 def test_every_run_gets_its_own_copy_of_the_dataset(data: None) -> None:
     first = run("print(connection.settings_dict['NAME'])").output
     second = run("print(connection.settings_dict['NAME'])").output

@@ -6,6 +6,8 @@ Three layers, each enough on its own for the usual case:
 2. On that one connection, SQLite's authorizer refuses any statement that would end the run's
    transaction or reach another database file, however it is spelled or sent.
 3. The runner always rolls its transaction back (see lessons.engine.runner).
+On PostgreSQL, layers 1 and 2 are the server's: runs log in as a role that cannot commit a change
+to a dataset (blog.pgguard); writable() logs in as the owner instead.
 A regular expression check in front gives the common attempt (`COMMIT` in raw SQL) a clear message.
 """
 
@@ -18,6 +20,7 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
+from django.conf import settings
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
@@ -53,7 +56,11 @@ def protect_new_connection(
 @contextlib.contextmanager
 def writable() -> Iterator[None]:
     """Allow writes to the datasets in this context: for seeding and building test databases."""
+    if _writable.get():  # nested (loaddata inside a test's writable block): already so
+        yield
+        return
     token = _writable.set(True)
+    logins = {name: _log_in_as_owner(connections[name]) for name in datasets.ALL_SPECS}
     for name in datasets.ALL_SPECS:
         set_read_only(connections[name], False)
     try:
@@ -62,6 +69,20 @@ def writable() -> Iterator[None]:
         _writable.reset(token)
         for name in datasets.ALL_SPECS:
             set_read_only(connections[name], True)
+            if (login := logins[name]) is not None:
+                connections[name].close()
+                connections[name].settings_dict.update(login)
+
+
+def _log_in_as_owner(connection: BaseDatabaseWrapper) -> dict[str, Any] | None:
+    """On PostgreSQL, reconnect as the role that owns the datasets (see blog.pgguard): the role
+    runs and pages use can never commit a change. Returns the login to go back to."""
+    if connection.vendor != "postgresql":
+        return None
+    login = {key: connection.settings_dict[key] for key in ("USER", "PASSWORD")}
+    connection.close()
+    connection.settings_dict.update(settings.COURSE_PG_OWNER)
+    return login
 
 
 @contextlib.contextmanager

@@ -229,7 +229,17 @@ def _use_own_datasets(files: dict[str, str]) -> None:
     for alias, path in files.items():
         connection = connections[alias]
         connection.close()
-        connection.settings_dict["NAME"] = path
+        connection.settings_dict["NAME"] = path  # a file's path on SQLite, a name on PostgreSQL
+    for alias in connections:
+        other = connections[alias]
+        if alias not in files and other.vendor == "postgresql":
+            # libpq opens its connections where the audit hook cannot see them: refuse here the
+            # server's other databases (the course's own tables, the other datasets).
+            other.get_new_connection = _refuse_connection  # type: ignore[method-assign,assignment]
+
+
+def _refuse_connection(*args: object) -> None:
+    raise Refused("Opening another database is not allowed in a run.")
 
 
 _PROCESS_EVENTS = (
@@ -250,7 +260,10 @@ def _audit_hook(job: Job) -> Callable[[str, tuple[Any, ...]], None]:
     """Refuse process creation, signals, network sockets, native code, other databases and file
     writes outside the scratch directory. Reading files stays allowed: Django reads its own."""
     scratch = Path(job.scratch).resolve()
-    databases = {str(Path(path).resolve()) for path in job.dataset_files.values()}
+    # SQLite files only (absolute paths): a PostgreSQL dataset is a database name.
+    databases = {
+        str(Path(p).resolve()) for p in job.dataset_files.values() if Path(p).is_absolute()
+    }
 
     def refuse(what: str) -> None:
         raise Refused(f"{what} is not allowed in a run.")

@@ -8,7 +8,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Max, Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from lessons.catalog import Catalog, Exercise, Lesson, Question
@@ -141,7 +141,10 @@ def stuck_exercises(room: Room, catalog: Catalog, limit: int = 5) -> list[StuckE
         checks.filter(passed=False).values_list("exercise", "failure").annotate(n=Count("pk"))
     ):
         failures[exercise][failure or "failed"] += number
-    per_learner = checks.values("exercise", "learner").annotate(solved=Max("passed"))
+    # Count of passes, not Max("passed"): PostgreSQL has no max() of booleans.
+    per_learner = checks.values("exercise", "learner").annotate(
+        solved=Count("pk", filter=Q(passed=True))
+    )
     solved: Counter[str] = Counter()
     failing: Counter[str] = Counter()
     for row in per_learner:

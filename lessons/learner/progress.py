@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Max, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from lessons.catalog import Catalog, Lesson, Question
@@ -62,7 +62,8 @@ def rows_of(learners: QuerySet[Learner]) -> dict[int, Rows]:
         Check.objects.filter(**mine)
         .values("learner", "exercise")
         .annotate(checks=Count("pk"), failed=Count("pk", filter=Q(passed=False)))
-        .annotate(solved=Max("passed"))
+        # Passed at least once. Not Max("passed"): PostgreSQL has no max() of booleans.
+        .annotate(solved=Count("pk", filter=Q(passed=True)))
     )
     for row in checks:
         rows[row["learner"]].exercises[row["exercise"]] = {

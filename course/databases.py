@@ -1,0 +1,66 @@
+"""PostgreSQL settings, read from the environment (SQLite stays the default; see course.settings).
+
+- COURSE_ENGINE=postgresql puts the datasets on PostgreSQL: COURSE_PG_HOST (a host or a socket
+  folder), COURSE_PG_PORT, COURSE_PG_USER (the role pages and runs log in as: it may write inside a
+  transaction but can never commit a change, see blog.pgguard), COURSE_PG_OWNER (the role that owns,
+  seeds and creates the datasets), COURSE_PG_PASSWORD and COURSE_PG_OWNER_PASSWORD if needed.
+- DATABASE_URL=postgres://user:password@host:port/name (or ?host=/socket/folder&port=...) puts the
+  `default` database (sessions, rooms, progress) on PostgreSQL.
+`.ci/pg env` prints all of them for the private cluster under var/pg.
+"""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+POSTGRESQL = "django.db.backends.postgresql"
+
+
+def from_url(url: str) -> dict[str, object]:
+    """A Django DATABASES entry from a postgres:// URL (a socket folder goes in ?host=...)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql", "pgsql"):
+        raise ImproperlyConfigured(f"DATABASE_URL must be a postgres:// URL, not {parts.scheme}://")
+    query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+    name = unquote(parts.path.lstrip("/"))
+    if not name:
+        raise ImproperlyConfigured("DATABASE_URL names no database (postgres://.../<name>).")
+    return {
+        "ENGINE": POSTGRESQL,
+        "NAME": name,
+        "USER": unquote(parts.username or query.pop("user", "")),
+        "PASSWORD": unquote(parts.password or query.pop("password", "")),
+        "HOST": query.pop("host", None) or unquote(parts.hostname or ""),
+        "PORT": str(query.pop("port", None) or parts.port or ""),
+        "OPTIONS": query,  # anything else (sslmode, ...) goes to libpq as it is
+    }
+
+
+def dataset(name: str, statement_seconds: float) -> dict[str, object]:
+    """Dataset `name` on PostgreSQL, logged in as the role that cannot commit a change."""
+    return {
+        "ENGINE": POSTGRESQL,
+        "NAME": f"course_{name}",
+        "USER": runner(),
+        "PASSWORD": os.environ.get("COURSE_PG_PASSWORD", ""),
+        "HOST": os.environ.get("COURSE_PG_HOST", ""),
+        "PORT": os.environ.get("COURSE_PG_PORT", ""),
+        # The server stops any one statement that runs longer than a whole run may.
+        "OPTIONS": {"options": f"-c statement_timeout={int(statement_seconds * 1000)}"},
+        "TEST": {"NAME": f"test_course_{name}"},
+    }
+
+
+def owner() -> dict[str, str]:
+    """What guards.writable() logs in as to seed the datasets and build the test databases."""
+    return {
+        "USER": os.environ.get("COURSE_PG_OWNER", "course"),
+        "PASSWORD": os.environ.get("COURSE_PG_OWNER_PASSWORD", ""),
+    }
+
+
+def runner() -> str:
+    return os.environ.get("COURSE_PG_USER", "course_run")

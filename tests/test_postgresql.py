@@ -1,0 +1,65 @@
+"""PostgreSQL as a second engine: the settings read from the environment, and (when the suite runs
+on PostgreSQL, `make test-pg`) the server-side guard that keeps the datasets unchanged."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connections
+
+from blog import datasets, pgguard
+from course.databases import from_url
+from lessons.engine.runner import run_code
+
+on_postgresql = pytest.mark.skipif(
+    connections["tiny"].vendor != "postgresql", reason="the datasets are not on PostgreSQL"
+)
+
+
+def test_a_database_url_with_a_socket_folder_names_it_as_the_host() -> None:
+    database = from_url("postgres://course@/course?host=/tmp/course-pg&port=5544")
+
+    assert (database["NAME"], database["USER"], database["HOST"], database["PORT"]) == (
+        "course",
+        "course",
+        "/tmp/course-pg",
+        "5544",
+    )
+
+
+def test_a_database_url_with_a_server_keeps_its_password_and_options() -> None:
+    database = from_url("postgresql://me:p%40ss@db.example:6543/rooms?sslmode=require")
+
+    assert (database["PASSWORD"], database["HOST"], database["PORT"]) == (
+        "p@ss",
+        "db.example",
+        "6543",
+    )
+    assert database["OPTIONS"] == {"sslmode": "require"}
+
+
+@on_postgresql
+def test_a_commit_on_the_raw_connection_keeps_nothing(data: None) -> None:
+    before = datasets.checksum("tiny")
+
+    # The raw psycopg connection: no Django wrapper sees this COMMIT, only the server does.
+    result = run_code("Post.objects.update(title='kept?')\nconnection.connection.commit()", "tiny")
+
+    assert result.error is not None and pgguard.REFUSAL in result.error.message
+    assert datasets.checksum("tiny") == before
+
+
+@on_postgresql
+def test_pages_and_runs_log_in_as_a_role_that_cannot_truncate(data: None) -> None:
+    with connections["tiny"].cursor() as cursor:
+        cursor.execute("SELECT has_table_privilege('blog_post', 'TRUNCATE')")
+        assert cursor.fetchone() == (False,)
+
+
+@on_postgresql
+def test_a_created_row_gets_an_id_past_the_seeded_ones(data: None) -> None:
+    result = run_code(
+        "print(Tag.objects.create(name='new', slug='new').pk > Tag.objects.count() - 1)", "tiny"
+    )
+
+    assert result.error is None, result.error
+    assert result.output.strip() == "True"
