@@ -105,6 +105,24 @@ def test_bad_expect_6_0_names_file_and_line(tmp_path: Path) -> None:
         parse_lesson(path)
 
 
+def test_django_attribute_must_be_a_version(tmp_path: Path) -> None:
+    path = write(tmp_path, "Intro.\n\n" + pair(bad='1" django="six'))
+
+    with pytest.raises(LessonError, match=r'django="\.\.\." is a version'):
+        parse_lesson(path)
+
+
+@pytest.mark.parametrize(("needs", "runs_here"), [("5.0", True), ("99.0", False)])
+def test_a_snippet_runs_only_on_the_django_it_needs(
+    tmp_path: Path, needs: str, runs_here: bool
+) -> None:
+    body = pair(bad=f'1" django="{needs}')
+
+    snippet = parse_lesson(write(tmp_path, body)).snippets["p.bad"]
+
+    assert snippet.runs_here is runs_here
+
+
 def test_fixed_side_must_follow_its_bad_side(tmp_path: Path) -> None:
     body = pair().replace(
         f"{FENCE}\n\n{FENCE}python {{#p.fixed", f"{FENCE}\n\nProse.\n\n{FENCE}python {{#p.fixed"

@@ -5,10 +5,15 @@ outputs."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import django
+import pytest
+from django.test import Client
+from django.urls import reverse
 
+from blog import datasets
 from lessons.catalog import get_catalog
 from lessons.measure.runs import run_lesson_snippet
 
@@ -37,3 +42,30 @@ def test_a_generated_field_is_stale_after_save_until_6_0(data: None) -> None:
     assert match is not None, printed
     shown, real = match.groups()
     assert (shown == real) is SINCE_6_0
+
+
+def test_a_snippet_for_a_newer_django_runs_nothing_and_says_why(data: None) -> None:
+    lesson = get_catalog().by_slug["fetch-modes"]
+    snippet = dataclasses.replace(lesson.snippets["fetch-peers-authors.fixed"], needs_django="99.0")
+
+    run = run_lesson_snippet(lesson, snippet, "tiny")
+
+    assert run.result.query_count == 0
+    assert run.result.error is not None and run.result.error.type == "NeedsNewerDjango"
+
+
+@pytest.mark.skipif(django.VERSION >= (6, 1), reason="on 6.1 it runs: test_lessons_verified")
+def test_before_6_1_the_panel_shows_the_fetch_peers_count_measured_on_6_1(
+    client: Client, data: None
+) -> None:
+    lesson = get_catalog().by_slug["fetch-modes"]
+    snippet = lesson.snippets["fetch-peers-authors.fixed"]
+    url = reverse("lessons:run", args=[lesson.slug])
+    posted = {"snippet": snippet.id, "dataset": "medium"}
+
+    response = client.post(url, posted, HTTP_HX_REQUEST="true")
+
+    html = response.content.decode()
+    expected = snippet.expected_count(datasets.stats("medium").counts)
+    assert f"<strong>{expected}</strong>" in html
+    assert "measured on Django 6.1, not run here" in html

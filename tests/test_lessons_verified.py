@@ -18,6 +18,8 @@ SNIPPETS = [
 
 @pytest.mark.parametrize(("lesson", "snippet"), SNIPPETS)
 def test_snippet_matches_its_expect(lesson, snippet, dataset: str) -> None:
+    if not snippet.runs_here:
+        pytest.skip(f"needs Django {snippet.needs_django}: make test-next checks it")
     run = run_lesson_snippet(lesson, snippet, dataset)
 
     if snippet.raises:
@@ -48,6 +50,8 @@ PREDICTIONS = [
 
 @pytest.mark.parametrize(("lesson", "pair"), PAIRS)
 def test_pair_sides_print_the_same(lesson, pair, dataset: str) -> None:
+    if not all(snippet.runs_here for snippet in pair.snippets):
+        pytest.skip("a side needs a newer Django: make test-next checks it")
     bad, fixed = (run_lesson_snippet(lesson, s, dataset).result for s in pair.snippets)
 
     assert bad.output == fixed.output

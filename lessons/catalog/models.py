@@ -37,6 +37,15 @@ class Snippet:
     _expect_tree: ast.expr = field(repr=False, compare=False)
     expect_6_0: str = ""  # expect-6.0="...": the count on Django 6.0 and later, if it differs
     _expect_6_0_tree: ast.expr | None = field(default=None, repr=False, compare=False)
+    needs_django: str = ""  # django="6.1": the oldest Django whose API the snippet uses
+
+    @property
+    def runs_here(self) -> bool:
+        """False where the running Django is older than the API the snippet teaches."""
+        if not self.needs_django:
+            return True
+        major, minor = self.needs_django.split(".")
+        return django.VERSION[:2] >= (int(major), int(minor))
 
     @property
     def active_expect(self) -> str:

@@ -45,7 +45,8 @@ from lessons.catalog.models import (
 SIDES = ("bad", "fixed")
 _SNIPPET_INFO = re.compile(r"^python\s*\{(?P<attrs>.*)\}\s*$")
 _SNIPPET_ID = re.compile(r"^#(?P<pair>[a-z0-9][a-z0-9-]*)(?:\.(?P<side>[a-z]+))?$")
-_ATTRIBUTES = {"expect", "expect-6.0", "title", "raises", "metrics", "differs"}
+_ATTRIBUTES = {"expect", "expect-6.0", "django", "title", "raises", "metrics", "differs"}
+_DJANGO_VERSION = re.compile(r"^\d+\.\d+$")
 _METRICS = {"memory"}
 _FRONT_MATTER = {"title": str, "slug": str, "part": int, "order": int, "summary": str}
 _OPTIONAL_FRONT_MATTER = {"chart": str}  # a pair whose scale chart the page draws on load
@@ -163,6 +164,8 @@ def _parse_snippet(path: Path, line: int, token: Token) -> Snippet:
         attrs[key] = value
     if "expect" not in attrs:
         raise LessonError(path, line, f'snippet {words[0]} needs expect="..."')
+    if not _DJANGO_VERSION.match(attrs.get("django", "0.0")):
+        raise LessonError(path, line, 'django="..." is a version such as "6.1"')
     metrics = set(attrs.get("metrics", "").split())
     if metrics - _METRICS:
         raise LessonError(path, line, f"unknown metrics {sorted(metrics - _METRICS)}: use memory")
@@ -189,6 +192,7 @@ def _parse_snippet(path: Path, line: int, token: Token) -> Snippet:
         _expect_tree=tree,
         expect_6_0=attrs.get("expect-6.0", ""),
         _expect_6_0_tree=tree_6_0,
+        needs_django=attrs.get("django", ""),
     )
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import django
+
 from blog import datasets
 from lessons.catalog import Lesson, Snippet
 from lessons.engine import service
-from lessons.engine.runner import RunResult
+from lessons.engine.runner import RunError, RunResult
 from lessons.engine.sandbox import Task
 
 
@@ -35,6 +37,11 @@ class SnippetRun:
     @property
     def expected(self) -> int:
         return self.snippet.expected_count(self.stats.counts)
+
+    @property
+    def ran(self) -> bool:
+        """False for a snippet written for a newer Django than this one."""
+        return self.snippet.runs_here
 
     @property
     def matches(self) -> bool:
@@ -112,10 +119,23 @@ def run_lesson_snippet(
     """Run a course snippet through the run service. Raises UnknownDataset or DatasetMissing
     before running anything, and Busy when the service cannot take it now."""
     stats = datasets.stats(dataset)
+    if not snippet.runs_here:
+        return SnippetRun(lesson, snippet, stats, not_run_here(snippet, dataset))
     [result] = service.run(
         [Task(snippet.code, dataset, snippet.measure_memory)], learner=learner, course_code=True
     )
     return SnippetRun(lesson, snippet, stats, result)
+
+
+def not_run_here(snippet: Snippet, dataset: str) -> RunResult:
+    """The result of a snippet written for a newer Django: nothing ran, and the error says why
+    (its expect is the count measured on the Django it needs)."""
+    message = (
+        f"this snippet uses Django {snippet.needs_django}'s API and the course runs on Django "
+        f"{django.get_version()}: nothing ran. The lesson's count was measured on "
+        f"{snippet.needs_django} (make run-next)."
+    )
+    return RunResult(dataset, error=RunError("NeedsNewerDjango", message, None))
 
 
 def run_pair_everywhere(
@@ -123,13 +143,16 @@ def run_pair_everywhere(
 ) -> list[SnippetRun]:
     """Every snippet on every dataset, in one worker: the numbers behind a scale chart."""
     stats = {name: datasets.stats(name) for name in datasets.SPECS}  # fail before running
+    pairs = [(snippet, name) for snippet in snippets for name in datasets.SPECS]
     tasks = [
         Task(snippet.code, name, snippet.measure_memory)
-        for snippet in snippets
-        for name in datasets.SPECS
+        for snippet, name in pairs
+        if snippet.runs_here
     ]
-    results = service.run(tasks, learner=learner, course_code=True)
-    pairs = [(snippet, name) for snippet in snippets for name in datasets.SPECS]
+    ran = iter(service.run(tasks, learner=learner, course_code=True) if tasks else [])
+    results = [
+        next(ran) if snippet.runs_here else not_run_here(snippet, name) for snippet, name in pairs
+    ]
     return [
         SnippetRun(lesson, snippet, stats[name], result)
         for (snippet, name), result in zip(pairs, results, strict=True)
