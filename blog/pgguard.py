@@ -60,7 +60,12 @@ def reset_sequences(alias: str) -> None:
     """The seeder writes explicit ids: move each id sequence past them, so a snippet's create()
     gets a fresh id instead of a duplicate key."""
     connection = connections[alias]
-    models = list(apps.get_app_config("blog").get_models(include_auto_created=True))
+    tables = set(connection.introspection.table_names())  # none yet in a database never seeded
+    models = [
+        model
+        for model in apps.get_app_config("blog").get_models(include_auto_created=True)
+        if model._meta.db_table in tables
+    ]
     with connection.cursor() as cursor:
         for statement in connection.ops.sequence_reset_sql(no_style(), models):
             cursor.execute(statement)

@@ -4,10 +4,12 @@ on PostgreSQL, `make test-pg`) the server-side guard that keeps the datasets unc
 from __future__ import annotations
 
 import pytest
-from django.db import connections
+from django.core.management import call_command
+from django.db import connections, transaction
 
 from blog import datasets, pgguard
 from course.databases import from_url
+from lessons.engine.guards import writable
 from lessons.engine.runner import run_code
 
 on_postgresql = pytest.mark.skipif(
@@ -63,3 +65,16 @@ def test_a_created_row_gets_an_id_past_the_seeded_ones(data: None) -> None:
 
     assert result.error is None, result.error
     assert result.output.strip() == "True"
+
+
+@on_postgresql
+def test_loading_a_fixture_that_is_rolled_back_leaves_ids_past_the_dataset(data: None) -> None:
+    # loaddata moves the id sequences down to the fixture's ids; a rollback never moves them back.
+    with writable(), transaction.atomic(using="medium"):
+        call_command("loaddata", "tiny", database="medium", verbosity=0)
+        transaction.set_rollback(True, using="medium")
+
+    result = run_code("print(Tag.objects.create(name='new', slug='new').pk)", "medium")
+
+    assert result.error is None, result.error
+    assert int(result.output) > datasets.stats("medium").counts["tags"]

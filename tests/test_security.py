@@ -340,6 +340,7 @@ def https_workshop(tmp_path: Path, certificate: tuple[Path, Path]) -> Iterator[s
     argv[0] = str(ROOT / argv[0])
     environ = {**os.environ, **env, "COURSE_VAR_DIR": str(tmp_path / "var")}
     environ.pop("DJANGO_SETTINGS_MODULE", None)  # the server's own settings, not the tests'
+    environ.pop("DATABASE_URL", None)  # a fresh var/ is a fresh room, on PostgreSQL too
     # The course's own tables only: no page asked here reads a dataset.
     (tmp_path / "var").mkdir()
     subprocess.run(

@@ -66,6 +66,7 @@ def workshop(tmp_path: Path) -> Iterator[Callable[..., Workshop]]:
     servers: list[subprocess.Popen[bytes]] = []
     env = {**os.environ, "COURSE_VAR_DIR": str(tmp_path / "var")}
     env.pop("DJANGO_SETTINGS_MODULE", None)  # the server's own settings, not the tests'
+    env.pop("DATABASE_URL", None)  # a fresh var/ is a fresh room, on PostgreSQL (make test-pg) too
     python = str(ROOT / ".venv" / "bin" / "python")
 
     def start(*make_args: str) -> Workshop:

@@ -24,7 +24,7 @@ from django.conf import settings
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from blog import datasets
+from blog import datasets, pgguard
 
 _writable: contextvars.ContextVar[bool] = contextvars.ContextVar("dataset_writable", default=False)
 
@@ -70,6 +70,9 @@ def writable() -> Iterator[None]:
         for name in datasets.ALL_SPECS:
             set_read_only(connections[name], True)
             if (login := logins[name]) is not None:
+                # loaddata moves the id sequences, and a rollback never moves them back: leave
+                # them past the ids the dataset holds, so a run's create() gets a fresh one.
+                pgguard.reset_sequences(name)
                 connections[name].close()
                 connections[name].settings_dict.update(login)
 
