@@ -4,6 +4,7 @@ on PostgreSQL, `make test-pg`) the server-side guard that keeps the datasets unc
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.db import connections, transaction
 
@@ -78,3 +79,16 @@ def test_loading_a_fixture_that_is_rolled_back_leaves_ids_past_the_dataset(data:
 
     assert result.error is None, result.error
     assert int(result.output) > datasets.stats("medium").counts["tags"]
+
+
+@on_postgresql
+def test_the_server_stops_a_runs_statement_that_runs_too_long(data: None) -> None:
+    sql = "SELECT setting FROM pg_settings WHERE name = 'statement_timeout'"  # milliseconds
+    result = run_code(
+        f'with connection.cursor() as c:\n    c.execute("{sql}")\n    print(c.fetchone()[0])',
+        "tiny",
+    )
+
+    # As long as the course's own runs may take (settings: three times the wall clock).
+    limit = int(settings.COURSE_RUN_WALL_SECONDS * 3 * 1000)
+    assert (result.error, result.output.strip()) == (None, str(limit))
