@@ -198,3 +198,33 @@ def test_a_chart_being_measured_elsewhere_says_so(
 
     html = response.content.decode()
     assert "being measured" in html and "load delay:2s" in html
+
+
+FETCH_MODES = get_catalog().by_slug["fetch-modes"]
+NEWER_ONLY = (
+    next(pair for pair in FETCH_MODES.comparisons if not pair.runs_here)
+    if any(not pair.runs_here for pair in FETCH_MODES.comparisons)
+    else None
+)
+
+
+@pytest.mark.skipif(NEWER_ONLY is None, reason="every pair runs on this Django")
+def test_a_pair_with_a_side_this_django_cannot_run_offers_no_chart(
+    client: Client, data: None
+) -> None:
+    html = client.get(reverse("lessons:detail", args=[FETCH_MODES.slug])).content.decode()
+
+    assert f'id="scale-{NEWER_ONLY.id}"' not in html  # type: ignore[union-attr]
+    assert "needs a newer Django" in html
+
+
+@pytest.mark.skipif(NEWER_ONLY is None, reason="every pair runs on this Django")
+def test_measuring_a_pair_this_django_cannot_run_is_refused(client: Client, data: None) -> None:
+    response = client.post(
+        reverse("lessons:scale", args=[FETCH_MODES.slug]),
+        {"pair": NEWER_ONLY.id, "measure": "fresh"},  # type: ignore[union-attr]
+        headers={"Accept": "application/json"},
+    )
+
+    assert response.status_code == 409
+    assert response.json()["error"]["type"] == "NotRunHere"

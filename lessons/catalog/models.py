@@ -66,6 +66,11 @@ class Pair:
     def is_comparison(self) -> bool:
         return len(self.snippets) == 2
 
+    @property
+    def runs_here(self) -> bool:
+        """Every side runs on this Django, so the pair can be measured on every dataset."""
+        return all(snippet.runs_here for snippet in self.snippets)
+
 
 @dataclass(frozen=True)
 class Prose:

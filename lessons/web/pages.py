@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.views.decorators.http import require_GET, require_POST
 
+from course.errors import CourseError
 from lessons.catalog import Lesson, Pair, Snippet, get_catalog
 from lessons.measure.explain import explain
 from lessons.measure.runs import CodeRun, SnippetRun, is_edit, run_learner_code, run_lesson_snippet
@@ -17,6 +18,10 @@ from lessons.web.editing import require_editing
 from lessons.web.render import is_htmx, learner_id, page_or_partial, posted_code, request_dataset
 from lessons.web.room import progress_for
 from lessons.web.viewmodels import Card, ScaleView, lesson_context
+
+
+class NotRunHere(CourseError):
+    status = 409
 
 
 def get_lesson(slug: str) -> Lesson:
@@ -107,6 +112,8 @@ def scale(request: HttpRequest, slug: str) -> HttpResponse:
     the learner did."""
     lesson = get_lesson(slug)
     pair = get_pair(lesson, request.POST.get("pair", ""))
+    if not pair.runs_here:
+        raise NotRunHere("A side of this pair needs a newer Django than this server runs.")
     dataset = request_dataset(request)
     progress = progress_for(request)
     if request.POST.get("measure") == "fresh":
