@@ -245,8 +245,9 @@ class Browser:
         Log.in_flight += 1
         started, sent_at = time.perf_counter(), time.monotonic()
         resent = False
-        try:
-            response = self.session.request(
+
+        def send() -> Any:
+            return self.session.request(
                 method,
                 path,
                 name=kind,
@@ -255,19 +256,14 @@ class Browser:
                 allow_redirects=False,
                 timeout=60,
             )
+
+        try:
+            response = send()
             if not response.status_code and closed_before_answer(response.error):
                 # The server closed an idle keep-alive connection as the request went out on it:
                 # browsers send the request again on a new connection, so do the same.
                 resent = True
-                response = self.session.request(
-                    method,
-                    path,
-                    name=kind,
-                    data=data,
-                    headers=headers,
-                    allow_redirects=False,
-                    timeout=60,
-                )
+                response = send()
         finally:
             Log.in_flight -= 1
         seconds = time.perf_counter() - started
