@@ -61,10 +61,10 @@ def main() -> None:
             toolbar_panel.disable_instrumentation()
 
     result = run_snippet(snippet.code, DATASET)
-    counts = datasets.stats(DATASET).counts
+    stats = datasets.stats(DATASET)
     print(
         f"{LESSON} / {SNIPPET} on {DATASET}: {result.query_count:,} queries "
-        f"(expect {snippet.expect} = {snippet.expected_count(counts):,}), "
+        f"(expect {snippet.expect} = {snippet.expected_count(stats.counts, stats.engine):,}), "
         f"median of {rounds} interleaved rounds"
     )
     variants = {"bare Django": bare, "runner": runner, "JSON endpoint": endpoint}

@@ -46,7 +46,8 @@ def service_versus_in_process(rounds: int) -> None:
 
     lesson = get_catalog().by_slug[LESSON]
     snippet = lesson.snippets[SNIPPET]
-    expected = snippet.expected_count(datasets.stats(DATASET).counts)
+    stats = datasets.stats(DATASET)
+    expected = snippet.expected_count(stats.counts, stats.engine)
 
     def check(query_count: int, error: object, where: str) -> None:
         if error is not None or query_count != expected:

@@ -52,7 +52,7 @@ CHECK = DatasetSpec(settings.COURSE_CHECK_DATASET, "Check", 7, 37, 4, 9, 4, seed
 ALL_SPECS: dict[str, DatasetSpec] = {**SPECS, CHECK.name: CHECK}
 
 # Bump when seeding changes what it writes, so `seed` knows to rebuild.
-SEED_VERSION = 1
+SEED_VERSION = 2
 
 
 class UnknownDataset(CourseError):
@@ -106,6 +106,12 @@ def with_dataset(url: str, name: str) -> str:
     return f"{url}{'&' if '?' in url else '?'}{urlencode({'dataset': name})}"
 
 
+def engine_of(name: str) -> str:
+    """The engine dataset `name` is on, as Django names it: "sqlite" or "postgresql"."""
+    get_spec(name)
+    return str(connections[name].vendor)
+
+
 def get_spec(name: str) -> DatasetSpec:
     try:
         return ALL_SPECS[name]
@@ -124,17 +130,25 @@ def use_dataset(name: str) -> Iterator[DatasetSpec]:
         _active.reset(token)
 
 
+ENGINE_LABELS = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+
+
 @dataclass(frozen=True)
 class DatasetStats:
     spec: DatasetSpec
     counts: dict[str, int]
+    engine: str  # the database's vendor: "sqlite" or "postgresql"
 
     @property
     def name(self) -> str:
         return self.spec.name
 
+    @property
+    def engine_label(self) -> str:
+        return ENGINE_LABELS.get(self.engine, self.engine)
+
     def as_dict(self) -> dict[str, object]:
-        return {"name": self.name, "label": self.spec.label, **self.counts}
+        return {"name": self.name, "label": self.spec.label, "engine": self.engine, **self.counts}
 
 
 def stats(name: str) -> DatasetStats:
@@ -150,7 +164,7 @@ def stats(name: str) -> DatasetStats:
         raise DatasetBroken(name, exc) from None
     if row is None or row[0] != SEED_VERSION:
         raise DatasetMissing(name)
-    return DatasetStats(spec, json.loads(row[1]))
+    return DatasetStats(spec, json.loads(row[1]), connections[name].vendor)
 
 
 def _is_missing_table(exc: DatabaseError) -> bool:

@@ -55,6 +55,7 @@ def seed(name: str, *, force: bool = False, progress: Progress = _no_progress) -
     call_command("migrate", "blog", database=name, verbosity=0)
     if connections[name].vendor == "postgresql":
         pgguard.protect(name, settings.COURSE_PG_RUNNER)
+        pgguard.search_index(name)
     if not force and is_seeded(name):
         return False
     # One transaction: an interrupted seed leaves no half-built dataset behind.
@@ -64,6 +65,8 @@ def seed(name: str, *, force: bool = False, progress: Progress = _no_progress) -
         SeedInfo.objects.create(name=name, version=datasets.SEED_VERSION, counts=_count(name))
         if connections[name].vendor == "postgresql":
             pgguard.reset_sequences(name)
+            with connections[name].cursor() as cursor:
+                cursor.execute("ANALYZE")  # the planner's statistics, for the plans lessons show
     return True
 
 
@@ -120,9 +123,12 @@ def _build(spec: datasets.DatasetSpec, progress: Progress) -> None:
     post_tags: list[Model] = []
     comments: list[Comment] = []
     comment_id = post_tag_id = 0
+    # No two posts, and no two comments, share a created_at: the default orderings are total, so a
+    # LIMIT gives the same rows on every engine and every plan.
+    post_times, comment_times = _Distinct(), _Distinct()
     for pid in range(1, spec.posts + 1):
         title = fake.sentence(nb_words=rng.randint(3, 7)).rstrip(".")
-        created = EPOCH - timedelta(minutes=rng.randint(0, 60 * 24 * 365 * 3))
+        created = post_times(EPOCH - timedelta(minutes=rng.randint(0, 60 * 24 * 365 * 3)))
         status = rng.choice(statuses)
         published = created + timedelta(hours=rng.randint(1, 72)) if status != "draft" else None
         posts.append(
@@ -151,7 +157,9 @@ def _build(spec: datasets.DatasetSpec, progress: Progress) -> None:
                     post_id=pid,
                     author_name=rng.choice(commenters),
                     body=fake.sentence(nb_words=rng.randint(5, 25)),
-                    created_at=created + timedelta(minutes=rng.randint(5, 60 * 24 * 60)),
+                    created_at=comment_times(
+                        created + timedelta(minutes=rng.randint(5, 60 * 24 * 60))
+                    ),
                     approved=rng.random() > 0.1,
                 )
             )
@@ -160,6 +168,19 @@ def _build(spec: datasets.DatasetSpec, progress: Progress) -> None:
             progress("posts", pid, spec.posts)
     # auto_now stamped "now" during the inserts; keep the data deterministic instead.
     Post.objects.update(updated_at=Coalesce(F("published_at"), F("created_at")))
+
+
+class _Distinct:
+    """Moves a timestamp on by a second until no earlier call returned it."""
+
+    def __init__(self) -> None:
+        self.taken: set[datetime] = set()
+
+    def __call__(self, moment: datetime) -> datetime:
+        while moment in self.taken:
+            moment += timedelta(seconds=1)
+        self.taken.add(moment)
+        return moment
 
 
 def _flush(posts: list[Post], post_tags: list[Model], comments: list[Comment]) -> None:

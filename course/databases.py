@@ -39,7 +39,7 @@ def from_url(url: str) -> dict[str, object]:
     }
 
 
-def dataset(name: str, statement_seconds: float) -> dict[str, object]:
+def dataset(name: str, statement_seconds: float, test_suffix: str) -> dict[str, object]:
     """Dataset `name` on PostgreSQL, logged in as the role that cannot commit a change."""
     return {
         "ENGINE": POSTGRESQL,
@@ -50,7 +50,7 @@ def dataset(name: str, statement_seconds: float) -> dict[str, object]:
         "PORT": os.environ.get("COURSE_PG_PORT", ""),
         # The server stops any one statement that runs longer than a whole run may.
         "OPTIONS": {"options": f"-c statement_timeout={int(statement_seconds * 1000)}"},
-        "TEST": {"NAME": f"test_course_{name}"},
+        "TEST": {"NAME": f"test_course_{name}{test_suffix}"},
     }
 
 

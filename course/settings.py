@@ -6,6 +6,7 @@ Django's own tables (sessions, auth, admin) live in the `default` database. Each
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import sys
@@ -157,15 +158,19 @@ DATABASES = {"default": _course_database()} | {
 COURSE_ENGINE = os.environ.get("COURSE_ENGINE", "sqlite").strip().lower()
 if COURSE_ENGINE not in ("sqlite", "postgresql"):
     raise ImproperlyConfigured(f"COURSE_ENGINE is {COURSE_ENGINE!r}: use sqlite or postgresql.")
+# Test databases on PostgreSQL are named after the checkout's var/: two checkouts (or two suites
+# with their own COURSE_VAR_DIR) can test on one server at once.
+_test_suffix = "_" + hashlib.sha256(str(VAR_DIR).encode()).hexdigest()[:8]
 if COURSE_ENGINE == "postgresql":
     # A statement may take as long as the course's own runs may (see the run service below).
     _statement_seconds = float(os.environ.get("COURSE_RUN_WALL_SECONDS", 10)) * 3
     for _name in (*COURSE_DATASETS, COURSE_CHECK_DATASET):
-        DATABASES[_name] = databases.dataset(_name, _statement_seconds)
+        DATABASES[_name] = databases.dataset(_name, _statement_seconds, _test_suffix)
     COURSE_PG_OWNER = databases.owner()
     COURSE_PG_RUNNER = databases.runner()
 if _url := os.environ.get("DATABASE_URL"):
     DATABASES["default"] = databases.from_url(_url)
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}{_test_suffix}"}
 DATABASE_ROUTERS = ["blog.routers.DatasetRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

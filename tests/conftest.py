@@ -34,6 +34,12 @@ CHROMIUM_FLAGS = [
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 
 
+def expected(item: Any, dataset: str) -> int:
+    """The count a snippet or predict question promises on `dataset`, on its engine."""
+    stats = datasets.stats(dataset)
+    return int(item.expected_count(stats.counts, stats.engine))
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(
     django_test_environment: None, django_db_blocker: object, django_db_keepdb: bool

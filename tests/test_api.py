@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from blog import datasets
 from lessons.catalog import get_catalog
+from tests.conftest import expected
 
 LESSON = "n-plus-one"
 BAD = "count-comments.bad"
@@ -38,11 +39,11 @@ def test_run_returns_the_documented_shape(client: Client, data: None) -> None:
     body = api_run(client).json()
 
     counts = datasets.stats("medium").counts
-    expected = get_catalog().by_slug[LESSON].snippets[BAD].expected_count(counts)
+    promised = expected(get_catalog().by_slug[LESSON].snippets[BAD], "medium")
     assert body["lesson"] == LESSON and body["snippet"] == BAD
     assert body["dataset"]["name"] == "medium" and body["dataset"]["posts"] == counts["posts"]
-    assert body["query_count"] == body["expected_query_count"] == expected
-    assert len(body["queries"]) == expected
+    assert body["query_count"] == body["expected_query_count"] == promised
+    assert len(body["queries"]) == promised
     assert body["lines"] == {"2": 1, "3": counts["posts"]}
     assert body["error"] is None
     assert body["duration_ms"] > 0

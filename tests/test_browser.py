@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from blog import datasets
 from lessons.catalog import get_catalog
+from tests.conftest import expected
 
 pytestmark = pytest.mark.browser
 
@@ -18,10 +18,9 @@ LESSON = "n-plus-one"
 @pytest.fixture
 def promised_on_medium(data: None) -> dict[str, int]:
     # Read before the browser starts: Playwright's event loop makes the ORM refuse sync calls.
-    counts = datasets.stats("medium").counts
     snippets = get_catalog().by_slug[LESSON].snippets
     return {
-        sid: snippets[sid].expected_count(counts)
+        sid: expected(snippets[sid], "medium")
         for sid in ("count-comments.bad", "count-comments.fixed")
     }
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from lessons.catalog import LessonError, load_catalog, parse_lesson
-from lessons.catalog import models as catalog_models
+from lessons.catalog import expect as catalog_expect
 
 FRONT = '+++\ntitle = "T"\nslug = "demo"\npart = 1\norder = 1\nsummary = "S"\n+++\n'
 PARTS = '[[part]]\nnumber = 1\ntitle = "One"\n'
@@ -68,7 +68,7 @@ def test_parses_prose_pairs_and_quiz(tmp_path: Path) -> None:
     assert kinds == ["Prose", "Pair", "Prose"]
     assert "Intro *text*." in lesson.blocks[0].source  # type: ignore[union-attr]
     assert list(lesson.snippets) == ["p.bad", "p.fixed"]
-    assert lesson.snippets["p.bad"].expected_count({"posts": 4}) == 5
+    assert lesson.snippets["p.bad"].expected_count({"posts": 4}, "sqlite") == 5
     assert lesson.quiz[0].answer_text == "one"
     assert [q.kind for q in lesson.quiz] == ["concept", "predict", "bug"]
 
@@ -86,16 +86,74 @@ def test_bad_expect_names_file_and_line(tmp_path: Path) -> None:
         parse_lesson(path)
 
 
-@pytest.mark.parametrize(("since_6_0", "count"), [(False, 5), (True, 1)])
+@pytest.mark.parametrize(("django_version", "count"), [((5, 2), 5), ((6, 0), 1), ((6, 1), 1)])
 def test_expect_6_0_is_the_count_on_django_6(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, since_6_0: bool, count: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, django_version: tuple[int, int], count: int
 ) -> None:
     body = pair(bad='1 + posts" expect-6.0="1')
-    monkeypatch.setattr(catalog_models, "SINCE_6_0", since_6_0)
+    monkeypatch.setattr(catalog_expect, "DJANGO", django_version)
 
     snippet = parse_lesson(write(tmp_path, body)).snippets["p.bad"]
 
-    assert snippet.expected_count({"posts": 4}) == count
+    assert snippet.expected_count({"posts": 4}, "sqlite") == count
+
+
+@pytest.mark.parametrize(("engine", "count"), [("sqlite", 5), ("postgresql", 2)])
+def test_expect_postgresql_is_the_count_on_postgresql(
+    tmp_path: Path, engine: str, count: int
+) -> None:
+    body = pair(bad='1 + posts" expect-postgresql="2')
+
+    snippet = parse_lesson(write(tmp_path, body)).snippets["p.bad"]
+
+    assert snippet.expected_count({"posts": 4}, engine) == count
+
+
+@pytest.mark.parametrize(
+    ("engine", "django_version", "count"),
+    [
+        ("sqlite", (5, 2), 10),
+        ("sqlite", (6, 1), 6),
+        ("postgresql", (5, 2), 2),
+        ("postgresql", (6, 1), 3),
+    ],
+)
+def test_the_most_specific_expect_wins(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    engine: str,
+    django_version: tuple[int, int],
+    count: int,
+) -> None:
+    declared = '10" expect-6.0="6" expect-postgresql="2" expect-postgresql-6.0="3'
+    monkeypatch.setattr(catalog_expect, "DJANGO", django_version)
+
+    snippet = parse_lesson(write(tmp_path, pair(bad=declared))).snippets["p.bad"]
+
+    assert snippet.expected_count({}, engine) == count
+
+
+def test_an_unknown_engine_in_expect_is_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "Intro.\n\n" + pair(bad='1" expect-mysql="2'))
+
+    with pytest.raises(LessonError, match="unknown snippet attribute 'expect-mysql=2'"):
+        parse_lesson(path)
+
+
+@pytest.mark.parametrize(("engine", "runs"), [("sqlite", False), ("postgresql", True)])
+def test_a_snippet_for_one_engine_runs_only_there(tmp_path: Path, engine: str, runs: bool) -> None:
+    body = pair(bad='1" engine="postgresql')
+
+    snippet = parse_lesson(write(tmp_path, body)).snippets["p.bad"]
+
+    assert snippet.runs_on(engine) is runs
+
+
+def test_engine_attribute_must_name_an_engine(tmp_path: Path) -> None:
+    path = write(tmp_path, "Intro.\n\n" + pair(bad='1" engine="oracle'))
+
+    with pytest.raises(LessonError, match=r"engine=\.\.\. is one of sqlite, postgresql"):
+        parse_lesson(path)
 
 
 def test_bad_expect_6_0_names_file_and_line(tmp_path: Path) -> None:
@@ -209,18 +267,27 @@ def test_predict_question_on_django_6_counts_its_expect_6_0(
 ) -> None:
     quiz = valid_quiz()
     quiz[1]["expect-6.0"] = "posts"
-    monkeypatch.setattr(catalog_models, "SINCE_6_0", True)
+    monkeypatch.setattr(catalog_expect, "DJANGO", (6, 1))
 
     question = parse_lesson(write(tmp_path, "Text.\n", quiz=quiz)).quiz[1]
 
-    assert question.expected_count({"posts": 7}) == 7
+    assert question.expected_count({"posts": 7}, "sqlite") == 7
+
+
+def test_predict_question_on_postgresql_counts_its_expect_postgresql(tmp_path: Path) -> None:
+    quiz = valid_quiz()
+    quiz[1]["expect-postgresql"] = "posts"
+
+    question = parse_lesson(write(tmp_path, "Text.\n", quiz=quiz)).quiz[1]
+
+    assert question.expected_count({"posts": 7}, "postgresql") == 7
 
 
 def test_expect_6_0_without_expect_is_an_error(tmp_path: Path) -> None:
     quiz = valid_quiz()
-    quiz[0]["expect-6.0"] = "1"
+    quiz[1]["expect-6.0"] = quiz[1].pop("expect")
 
-    with pytest.raises(LessonError, match=r"expect-6\.0 is a string beside an expect"):
+    with pytest.raises(LessonError, match=r"expect-6\.0 need an expect beside them"):
         parse_lesson(write(tmp_path, "Text.\n", quiz=quiz))
 
 

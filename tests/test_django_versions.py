@@ -13,9 +13,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from blog import datasets
 from lessons.catalog import get_catalog
 from lessons.measure.runs import run_lesson_snippet
+from tests.conftest import expected
 
 SINCE_6_0 = django.VERSION >= (6, 0)
 
@@ -66,6 +66,6 @@ def test_before_6_1_the_panel_shows_the_fetch_peers_count_measured_on_6_1(
     response = client.post(url, posted, HTTP_HX_REQUEST="true")
 
     html = response.content.decode()
-    expected = snippet.expected_count(datasets.stats("medium").counts)
-    assert f"<strong>{expected}</strong>" in html
+    promised = expected(snippet, "medium")
+    assert f"<strong>{promised}</strong>" in html
     assert "measured on Django 6.1, not run here" in html

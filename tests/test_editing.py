@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from blog import datasets
 from lessons.catalog import get_catalog
+from tests.conftest import expected
 
 LESSON = get_catalog().by_slug["n-plus-one"]
 BAD = LESSON.snippets["count-comments.bad"]
@@ -35,8 +36,8 @@ def run_card(client: Client, code: str, **extra: Any) -> Any:
 def test_an_edited_snippet_runs_the_learners_code(client: Client, data: None) -> None:
     response = run_card(client, FIXED.code)
 
-    expected = FIXED.expected_count(datasets.stats("medium").counts)
-    assert f'data-query-count="{expected}"' in panel(response.content.decode())
+    promised = expected(FIXED, "medium")
+    assert f'data-query-count="{promised}"' in panel(response.content.decode())
 
 
 def test_an_edited_run_is_marked_and_not_held_to_the_promise(client: Client, data: None) -> None:
@@ -113,7 +114,7 @@ def test_api_run_answers_the_snippet_shape_without_a_promise(client: Client, dat
     body = response.json()
     assert "lesson" not in body and "snippet" not in body
     assert body["expected_query_count"] is None
-    assert body["query_count"] == FIXED.expected_count(datasets.stats("medium").counts)
+    assert body["query_count"] == expected(FIXED, "medium")
     assert body["dataset"]["name"] == "medium" and body["error"] is None
 
 

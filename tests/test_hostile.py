@@ -86,12 +86,13 @@ ROOMY = (("COURSE_RUN_WALL_SECONDS", ROOMY_WALL_SECONDS),)
 # SQLite's own statements are syntax errors and there is no dataset file: the same programs, and
 # still nothing changes, but the learner sees these errors instead.
 ON_POSTGRESQL = connections["tiny"].vendor == "postgresql"
+TINY_TEST_DATABASE = connections["tiny"].settings_dict["TEST"]["NAME"]
 PG_REFUSAL = f"{pgguard.REFUSAL}\nCONTEXT:  PL/pgSQL function course_keep_dataset() line 3 at RAISE"
 PG_COMMIT_REFUSED = {"error": "InsufficientPrivilege", "message": PG_REFUSAL}
 POSTGRESQL_DIFFERS: dict[str, dict[str, Any]] = {
     "write-the-dataset-file": {
         "error": "FileNotFoundError",
-        "message": "[Errno 2] No such file or directory: 'test_course_tiny'",
+        "message": f"[Errno 2] No such file or directory: {TINY_TEST_DATABASE!r}",
     },
     "raw-connection-commit": {"error": "InsufficientPrivilege", "message": PG_REFUSAL},
     "commit-on-the-raw-sqlite-connection": {

@@ -11,9 +11,7 @@ from pathlib import Path
 import django
 
 from lessons.catalog import expect
-
-# Django 6.0 changed some counts a lesson teaches; a snippet may declare its 6.0+ count apart.
-SINCE_6_0 = django.VERSION >= (6, 0)
+from lessons.catalog.expect import Declared
 
 
 class LessonError(ValueError):
@@ -34,10 +32,9 @@ class Snippet:
     raises: str  # the exception type this snippet demonstrates, or ""
     measure_memory: bool
     differs: str  # why this side prints something else than its twin, or "" if it must not
-    _expect_tree: ast.expr = field(repr=False, compare=False)
-    expect_6_0: str = ""  # expect-6.0="...": the count on Django 6.0 and later, if it differs
-    _expect_6_0_tree: ast.expr | None = field(default=None, repr=False, compare=False)
+    declared: Declared = field(repr=False, compare=False)  # `expect` and its variants
     needs_django: str = ""  # django="6.1": the oldest Django whose API the snippet uses
+    engine: str = ""  # engine="postgresql": the snippet uses that engine's own features
 
     @property
     def runs_here(self) -> bool:
@@ -47,14 +44,16 @@ class Snippet:
         major, minor = self.needs_django.split(".")
         return django.VERSION[:2] >= (int(major), int(minor))
 
-    @property
-    def active_expect(self) -> str:
-        """The expect expression for the Django that is running."""
-        return self.expect_6_0 if SINCE_6_0 and self.expect_6_0 else self.expect
+    def runs_on(self, engine: str) -> bool:
+        """Runs on this Django and on `engine` (a connection's vendor)."""
+        return self.runs_here and self.engine in ("", engine)
 
-    def expected_count(self, counts: Mapping[str, int]) -> int:
-        tree = self._expect_6_0_tree if SINCE_6_0 and self._expect_6_0_tree else self._expect_tree
-        return expect.evaluate(tree, counts)
+    def expect_for(self, engine: str) -> str:
+        """The expect expression that holds on `engine` and the running Django."""
+        return self.declared.variant(engine).source
+
+    def expected_count(self, counts: Mapping[str, int], engine: str) -> int:
+        return self.declared.count(counts, engine)
 
 
 @dataclass(frozen=True)
@@ -71,6 +70,9 @@ class Pair:
         """Every side runs on this Django, so the pair can be measured on every dataset."""
         return all(snippet.runs_here for snippet in self.snippets)
 
+    def runs_on(self, engine: str) -> bool:
+        return all(snippet.runs_on(engine) for snippet in self.snippets)
+
 
 @dataclass(frozen=True)
 class Prose:
@@ -86,8 +88,7 @@ class Question:
     explain: str
     kind: str = "concept"  # "concept", "predict" (the count some code sends) or "bug"
     code: str = ""  # shown with the question; runnable like a snippet
-    expect: str = ""  # predict questions: the count `code` sends, checked like a snippet's
-    expect_6_0: str = ""  # "expect-6.0": the count on Django 6.0 and later, if it differs
+    declared: Declared | None = None  # predict questions: the count `code` sends
 
     @property
     def answer_text(self) -> str:
@@ -99,10 +100,10 @@ class Question:
         lengths = [len(choice) for choice in self.choices]
         return lengths.count(max(lengths)) == 1 and lengths[self.answer] == max(lengths)
 
-    def expected_count(self, counts: Mapping[str, int]) -> int:
-        return expect.evaluate(
-            self.expect_6_0 if SINCE_6_0 and self.expect_6_0 else self.expect, counts
-        )
+    def expected_count(self, counts: Mapping[str, int], engine: str) -> int:
+        if self.declared is None:
+            raise ValueError(f"question {self.id} is not a predict question: it declares no count")
+        return self.declared.count(counts, engine)
 
 
 # Rules an exercise may set on the learner's code, checked on its syntax tree

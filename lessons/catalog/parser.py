@@ -45,7 +45,8 @@ from lessons.catalog.models import (
 SIDES = ("bad", "fixed")
 _SNIPPET_INFO = re.compile(r"^python\s*\{(?P<attrs>.*)\}\s*$")
 _SNIPPET_ID = re.compile(r"^#(?P<pair>[a-z0-9][a-z0-9-]*)(?:\.(?P<side>[a-z]+))?$")
-_ATTRIBUTES = {"expect", "expect-6.0", "django", "title", "raises", "metrics", "differs"}
+# Beside these, `expect` and its variants (lessons.catalog.expect.ATTRIBUTE).
+_ATTRIBUTES = {"django", "engine", "title", "raises", "metrics", "differs"}
 _DJANGO_VERSION = re.compile(r"^\d+\.\d+$")
 _METRICS = {"memory"}
 _FRONT_MATTER = {"title": str, "slug": str, "part": int, "order": int, "summary": str}
@@ -159,19 +160,20 @@ def _parse_snippet(path: Path, line: int, token: Token) -> Snippet:
     attrs: dict[str, str] = {}
     for word in words[1:]:
         key, equals, value = word.partition("=")
-        if not equals or key not in _ATTRIBUTES:
+        if not equals or not (key in _ATTRIBUTES or expect.ATTRIBUTE.match(key)):
             raise LessonError(path, line, f"unknown snippet attribute {word!r}")
         attrs[key] = value
     if "expect" not in attrs:
         raise LessonError(path, line, f'snippet {words[0]} needs expect="..."')
     if not _DJANGO_VERSION.match(attrs.get("django", "0.0")):
         raise LessonError(path, line, 'django="..." is a version such as "6.1"')
+    if attrs.get("engine", "sqlite") not in expect.ENGINES:
+        raise LessonError(path, line, f"engine=... is one of {', '.join(expect.ENGINES)}")
     metrics = set(attrs.get("metrics", "").split())
     if metrics - _METRICS:
         raise LessonError(path, line, f"unknown metrics {sorted(metrics - _METRICS)}: use memory")
     try:
-        tree = expect.parse(attrs["expect"])
-        tree_6_0 = expect.parse(attrs["expect-6.0"]) if "expect-6.0" in attrs else None
+        declared = expect.Declared.from_attributes(attrs)
     except expect.ExpectError as exc:
         raise LessonError(path, line, str(exc)) from None
     try:
@@ -189,10 +191,9 @@ def _parse_snippet(path: Path, line: int, token: Token) -> Snippet:
         raises=attrs.get("raises", ""),
         measure_memory="memory" in metrics,
         differs=attrs.get("differs", ""),
-        _expect_tree=tree,
-        expect_6_0=attrs.get("expect-6.0", ""),
-        _expect_6_0_tree=tree_6_0,
+        declared=declared,
         needs_django=attrs.get("django", ""),
+        engine=attrs.get("engine", ""),
     )
 
 
@@ -223,7 +224,7 @@ def _flush_prose(blocks: list[Prose | Pair], lines: list[str]) -> None:
 
 QUESTION_KINDS = ("concept", "predict", "bug")
 _QUESTION_KEYS = {"q", "choices", "answer", "explain"}
-_OPTIONAL_QUESTION_KEYS = {"kind", "code", "expect", "expect-6.0"}
+_OPTIONAL_QUESTION_KEYS = {"kind", "code"}  # and `expect` with its variants
 MIN_QUESTIONS = 3
 # The share of questions whose right answer is the uniquely longest choice: "pick the longest"
 # must not be a winning strategy, in one lesson or over the course.
@@ -311,7 +312,8 @@ def _parse_question(path: Path, line: int, item: Any, ident: str, where: str) ->
 
     if not isinstance(item, dict) or not set(item) >= _QUESTION_KEYS:
         raise fail("needs q, choices, answer and explain")
-    if unknown := set(item) - _QUESTION_KEYS - _OPTIONAL_QUESTION_KEYS:
+    declared_keys = {key for key in item if expect.ATTRIBUTE.match(key)}
+    if unknown := set(item) - _QUESTION_KEYS - _OPTIONAL_QUESTION_KEYS - declared_keys:
         raise fail(f"unknown keys {sorted(unknown)}")
     text, choices, answer, explanation = (item[k] for k in ("q", "choices", "answer", "explain"))
     if not all(isinstance(x, str) and x.strip() for x in (text, explanation)):
@@ -329,29 +331,25 @@ def _parse_question(path: Path, line: int, item: Any, ident: str, where: str) ->
     kind = item.get("kind", "concept")
     if kind not in QUESTION_KINDS:
         raise fail(f"kind must be one of {', '.join(QUESTION_KINDS)}")
-    code, expression = item.get("code", ""), item.get("expect", "")
-    if not isinstance(code, str) or not isinstance(expression, str):
-        raise fail("code and expect must be strings")
+    code = item.get("code", "")
+    if not isinstance(code, str):
+        raise fail("code must be a string")
     if kind in ("predict", "bug") and not code.strip():
         raise fail(f"a {kind} question shows the code it is about (code)")
-    if (kind == "predict") != bool(expression):
+    if (kind == "predict") != bool(declared_keys):
         raise fail('a predict question, and only a predict question, has an expect="..."')
-    expression_6_0 = item.get("expect-6.0", "")
-    if not isinstance(expression_6_0, str) or (expression_6_0 and not expression):
-        raise fail("expect-6.0 is a string beside an expect")
-    try:
-        for declared in filter(None, (expression, expression_6_0)):
-            expect.parse(declared)
-    except expect.ExpectError as exc:
-        raise fail(str(exc)) from None
+    declared = None
+    if declared_keys:
+        try:
+            declared = expect.Declared.from_attributes(item)
+        except expect.ExpectError as exc:
+            raise fail(str(exc)) from None
     if code:
         try:
             compile(code, "<snippet>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
         except SyntaxError as exc:
             raise fail(f"code: {exc.msg} (line {exc.lineno})") from None
-    return Question(
-        ident, text, tuple(choices), answer, explanation, kind, code, expression, expression_6_0
-    )
+    return Question(ident, text, tuple(choices), answer, explanation, kind, code, declared)
 
 
 def _check_quiz(path: Path, questions: list[Question]) -> None:

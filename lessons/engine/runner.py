@@ -11,9 +11,11 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
+import functools
 import inspect
 import threading
 import tracemalloc
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from time import perf_counter
 from types import CodeType, TracebackType
@@ -130,6 +132,7 @@ def run_code(
         "print": output.print,
         "connection": connection,
         "transaction": DatasetTransaction(dataset),
+        "another_worker": functools.partial(another_worker, dataset, recorder),
     }
     with (
         # tracemalloc is process-wide: memory-measured runs take turns, before the clock starts.
@@ -157,6 +160,44 @@ def run_code(
     result.output_dropped = output.dropped
     result.objects_built = dict(built)
     return result
+
+
+# How long a second worker waits for a row lock before giving up, so a demo that blocks it ends.
+WORKER_LOCK_TIMEOUT = "1s"
+
+
+def another_worker(dataset: str, recorder: QueryRecorder, work: Callable[[], Any]) -> Any:
+    """Call `work` as a second worker would: on a thread of its own, so on a connection of its own
+    to the same dataset, in a transaction of its own that is rolled back. Its statements are
+    recorded with the snippet's. Returns what `work` returns, or raises what it raised.
+
+    The snippet waits for it, so row locks the snippet holds are still held: on PostgreSQL the
+    second worker skips them (skip_locked), is refused (nowait), or waits WORKER_LOCK_TIMEOUT."""
+    outcome: dict[str, Any] = {}
+
+    def second_worker() -> None:
+        connection = connections[dataset]  # a thread has connections of its own
+        try:
+            with datasets.use_dataset(dataset), transaction.atomic(using=dataset):
+                if connection.vendor == "postgresql":
+                    with connection.cursor() as cursor:
+                        cursor.execute(f"SET LOCAL lock_timeout = '{WORKER_LOCK_TIMEOUT}'")
+                try:
+                    with guards.sandbox(connection), connection.execute_wrapper(recorder):
+                        outcome["value"] = work()
+                finally:
+                    transaction.set_rollback(True, using=dataset)
+        except BaseException as exc:  # handed to the snippet, which decides what to do with it
+            outcome["error"] = exc
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=second_worker, name="another-worker", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
 
 
 def _execute(compiled: CodeType, namespace: dict[str, Any], recorder: QueryRecorder) -> None:

@@ -231,15 +231,22 @@ def _use_own_datasets(files: dict[str, str]) -> None:
         connection.close()
         connection.settings_dict["NAME"] = path  # a file's path on SQLite, a name on PostgreSQL
     for alias in connections:
-        other = connections[alias]
-        if alias not in files and other.vendor == "postgresql":
+        wrapper = type(connections[alias])
+        if wrapper.vendor == "postgresql" and not hasattr(wrapper, "_course_unguarded"):
             # libpq opens its connections where the audit hook cannot see them: refuse here the
-            # server's other databases (the course's own tables, the other datasets).
-            other.get_new_connection = _refuse_connection  # type: ignore[method-assign,assignment]
+            # server's other databases (the course's own tables, the other datasets). On the
+            # class, so a connection a thread of the run opens is refused too.
+            wrapper._course_unguarded = wrapper.get_new_connection  # type: ignore[attr-defined]
+            wrapper.get_new_connection = _only_datasets(set(files))  # type: ignore[method-assign]
 
 
-def _refuse_connection(*args: object) -> None:
-    raise Refused("Opening another database is not allowed in a run.")
+def _only_datasets(allowed: set[str]) -> Callable[..., Any]:
+    def get_new_connection(self: Any, conn_params: Any) -> Any:
+        if self.alias not in allowed:
+            raise Refused("Opening another database is not allowed in a run.")
+        return self._course_unguarded(conn_params)
+
+    return get_new_connection
 
 
 _PROCESS_EVENTS = (

@@ -36,12 +36,19 @@ class SnippetRun:
 
     @property
     def expected(self) -> int:
-        return self.snippet.expected_count(self.stats.counts)
+        return self.snippet.expected_count(self.stats.counts, self.stats.engine)
 
     @property
     def ran(self) -> bool:
-        """False for a snippet written for a newer Django than this one."""
-        return self.snippet.runs_here
+        """False for a snippet written for a newer Django, or for the other engine."""
+        return self.snippet.runs_on(self.stats.engine)
+
+    @property
+    def measured_on(self) -> str:
+        """Where a snippet that did not run here was measured (its expect holds there)."""
+        if not self.snippet.runs_here:
+            return f"Django {self.snippet.needs_django}"
+        return datasets.ENGINE_LABELS.get(self.snippet.engine, self.snippet.engine)
 
     @property
     def matches(self) -> bool:
@@ -119,23 +126,31 @@ def run_lesson_snippet(
     """Run a course snippet through the run service. Raises UnknownDataset or DatasetMissing
     before running anything, and Busy when the service cannot take it now."""
     stats = datasets.stats(dataset)
-    if not snippet.runs_here:
-        return SnippetRun(lesson, snippet, stats, not_run_here(snippet, dataset))
+    if not snippet.runs_on(stats.engine):
+        return SnippetRun(lesson, snippet, stats, not_run_here(snippet, stats))
     [result] = service.run(
         [Task(snippet.code, dataset, snippet.measure_memory)], learner=learner, course_code=True
     )
     return SnippetRun(lesson, snippet, stats, result)
 
 
-def not_run_here(snippet: Snippet, dataset: str) -> RunResult:
-    """The result of a snippet written for a newer Django: nothing ran, and the error says why
-    (its expect is the count measured on the Django it needs)."""
+def not_run_here(snippet: Snippet, stats: datasets.DatasetStats) -> RunResult:
+    """The result of a snippet written for a newer Django or for the other engine: nothing ran,
+    and the error says why (its expect is the count measured where it runs)."""
+    if not snippet.runs_here:
+        message = (
+            f"this snippet uses Django {snippet.needs_django}'s API and the course runs on Django "
+            f"{django.get_version()}: nothing ran. The lesson's count was measured on "
+            f"{snippet.needs_django} (make run-next)."
+        )
+        return RunResult(stats.name, error=RunError("NeedsNewerDjango", message, None))
+    engine = datasets.ENGINE_LABELS.get(snippet.engine, snippet.engine)
     message = (
-        f"this snippet uses Django {snippet.needs_django}'s API and the course runs on Django "
-        f"{django.get_version()}: nothing ran. The lesson's count was measured on "
-        f"{snippet.needs_django} (make run-next)."
+        f"this snippet uses {engine}'s own features and this dataset is on "
+        f"{stats.engine_label}: nothing ran. The lesson's count was measured on {engine} "
+        f"(make run-pg)."
     )
-    return RunResult(dataset, error=RunError("NeedsNewerDjango", message, None))
+    return RunResult(stats.name, error=RunError("NeedsOtherEngine", message, None))
 
 
 def run_pair_everywhere(
@@ -147,11 +162,12 @@ def run_pair_everywhere(
     tasks = [
         Task(snippet.code, name, snippet.measure_memory)
         for snippet, name in pairs
-        if snippet.runs_here
+        if snippet.runs_on(stats[name].engine)
     ]
     ran = iter(service.run(tasks, learner=learner, course_code=True) if tasks else [])
     results = [
-        next(ran) if snippet.runs_here else not_run_here(snippet, name) for snippet, name in pairs
+        next(ran) if snippet.runs_on(stats[name].engine) else not_run_here(snippet, stats[name])
+        for snippet, name in pairs
     ]
     return [
         SnippetRun(lesson, snippet, stats[name], result)

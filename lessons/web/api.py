@@ -33,7 +33,8 @@ def lesson_list(request: HttpRequest) -> JsonResponse:
                     "id": s.id,
                     "pair": s.pair,
                     "side": s.side,
-                    "expect": s.active_expect,
+                    "expect": s.expect,
+                    "expect_variants": {v.key: v.source for v in s.declared.differences()},
                     "title": s.title,
                 }
                 for s in lesson.snippets.values()

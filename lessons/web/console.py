@@ -273,12 +273,13 @@ def present(request: HttpRequest, token: str, slug: str, number: int) -> HttpRes
         raise Http404("No such pair to present.")
     dataset = request_dataset(request)
     try:
-        counts: dict[str, int] | None = datasets.stats(dataset).counts
+        stats: datasets.DatasetStats | None = datasets.stats(dataset)
     except (datasets.DatasetMissing, datasets.DatasetBroken):
-        counts = None
+        stats = None
     pair = lesson.pairs[number - 1]
     cards = [
-        Card(s, s.expected_count(counts) if counts is not None else None) for s in pair.snippets
+        Card(s, s.expected_count(stats.counts, stats.engine) if stats else None)
+        for s in pair.snippets
     ]
     return render(
         request,

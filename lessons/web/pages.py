@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.views.decorators.http import require_GET, require_POST
 
+from blog import datasets
 from course.errors import CourseError
 from lessons.catalog import Lesson, Pair, Snippet, get_catalog
 from lessons.measure.explain import explain
@@ -17,7 +18,7 @@ from lessons.measure.scale import MeasurementPending, ScaleReport, measure, shar
 from lessons.web.editing import require_editing
 from lessons.web.render import is_htmx, learner_id, page_or_partial, posted_code, request_dataset
 from lessons.web.room import progress_for
-from lessons.web.viewmodels import Card, ScaleView, lesson_context
+from lessons.web.viewmodels import Card, ScaleView, lesson_context, unmeasurable
 
 
 class NotRunHere(CourseError):
@@ -94,8 +95,9 @@ def run(request: HttpRequest, slug: str) -> HttpResponse:
         snippet_run = run_lesson_snippet(lesson, snippet, dataset, learner=learner_id(request))
         progress.mark_run(lesson, snippet.id)
     if is_htmx(request):
+        stats = snippet_run.stats
         context = {
-            "card": Card(snippet, snippet.expected_count(snippet_run.stats.counts), snippet_run),
+            "card": Card(snippet, snippet.expected_count(stats.counts, stats.engine), snippet_run),
             "lesson": lesson,
             "dataset": dataset,
             "lesson_progress": progress.for_lesson(lesson),
@@ -112,9 +114,9 @@ def scale(request: HttpRequest, slug: str) -> HttpResponse:
     the learner did."""
     lesson = get_lesson(slug)
     pair = get_pair(lesson, request.POST.get("pair", ""))
-    if not pair.runs_here:
-        raise NotRunHere("A side of this pair needs a newer Django than this server runs.")
     dataset = request_dataset(request)
+    if reason := unmeasurable(pair, datasets.engine_of(dataset)):
+        raise NotRunHere(f"Measuring this pair on every data size needs {reason}.")
     progress = progress_for(request)
     if request.POST.get("measure") == "fresh":
         report = ScaleReport(measure(lesson, pair, learner=learner_id(request)))

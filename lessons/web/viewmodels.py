@@ -82,6 +82,7 @@ class PairView:
     cards: list[Card]
     scale: ScaleView | None
     autoload: bool  # draw the scale chart as soon as the page loads
+    unmeasurable: str = ""  # why this server cannot measure the pair on every data size, if not
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,16 @@ def question_code(code: str) -> SafeString:
     return highlight_code(code, "python")
 
 
+def unmeasurable(pair: Pair, engine: str) -> str:
+    """Why this server cannot run `pair` on every data size ("" when it can)."""
+    if not pair.runs_here:
+        return "a newer Django than this server runs"
+    if not pair.runs_on(engine):
+        needed = {s.engine for s in pair.snippets if s.engine} - {engine}
+        return " and ".join(datasets.ENGINE_LABELS[name] for name in sorted(needed))
+    return ""
+
+
 def lesson_context(
     progress: Progress,
     lesson: Lesson,
@@ -122,14 +133,14 @@ def lesson_context(
 ) -> dict[str, Any]:
     catalog = get_catalog()
     try:
-        counts: dict[str, int] | None = datasets.stats(dataset).counts
+        stats: datasets.DatasetStats | None = datasets.stats(dataset)
     except (datasets.DatasetMissing, datasets.DatasetBroken) as exc:  # the notice names the cause
-        counts, missing = None, exc.message
+        stats, missing = None, exc.message
     else:
         missing = ""
 
     def card(snippet: Snippet) -> Card:
-        expected = snippet.expected_count(counts) if counts is not None else None
+        expected = snippet.expected_count(stats.counts, stats.engine) if stats else None
         run = snippet_run if snippet_run and snippet_run.snippet == snippet else None
         return Card(snippet, expected, run)
 
@@ -138,9 +149,9 @@ def lesson_context(
             return ScaleView(scale[1])
         # The lesson's own chart is drawn in the page when a shared measurement is stored
         # (without JavaScript too); otherwise the page asks for it as it loads.
-        if pair.id != lesson.chart or counts is None:
+        if pair.id != lesson.chart or stats is None:
             return None
-        stored = stored_report(lesson, pair, known={dataset: counts})
+        stored = stored_report(lesson, pair, known={dataset: stats.counts})
         return ScaleView(stored) if stored else None
 
     previous, following = catalog.neighbours(lesson)
@@ -156,6 +167,7 @@ def lesson_context(
                 [card(s) for s in block.snippets],
                 scale_view(block),
                 autoload=block.id == lesson.chart,
+                unmeasurable=unmeasurable(block, datasets.engine_of(dataset)),
             )
             if isinstance(block, Pair)
             else prose_view(block)

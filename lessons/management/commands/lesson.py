@@ -53,10 +53,10 @@ class Command(BaseCommand):
             self.stdout.write(f"\n  {pair.id}")
             runs = [run_lesson_snippet(lesson, snippet, dataset) for snippet in pair.snippets]
             for run in runs:
-                if not run.ran:  # written for a newer Django: nothing to check here
+                if not run.ran:  # written for a newer Django or the other engine
                     self.stdout.write(
-                        f"    {run.snippet.side:<6} not run: needs Django "
-                        f"{run.snippet.needs_django} (expect {run.snippet.active_expect})"
+                        f"    {run.snippet.side:<6} not run: measured on {run.measured_on} "
+                        f"(expect {run.snippet.expect_for(stats.engine)})"
                     )
                     continue
                 verdict = (
@@ -70,7 +70,8 @@ class Command(BaseCommand):
                     extra = f"  peak {run.result.peak_memory / 1024:,.0f} KiB{extra}"
                 self.stdout.write(
                     f"    {run.snippet.side:<6} {run.result.query_count:>6,} queries "
-                    f"(expect {run.snippet.active_expect} = {run.expected:,}) {verdict}  "
+                    f"(expect {run.snippet.expect_for(stats.engine)} = {run.expected:,}) "
+                    f"{verdict}  "
                     f"{run.duration_ms:8.1f} ms  "
                     f"{run.result.objects_built_total:>7,} objects{extra}"
                 )
