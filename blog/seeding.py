@@ -55,7 +55,6 @@ def seed(name: str, *, force: bool = False, progress: Progress = _no_progress) -
     call_command("migrate", "blog", database=name, verbosity=0)
     if connections[name].vendor == "postgresql":
         pgguard.protect(name, settings.COURSE_PG_RUNNER)
-        pgguard.search_index(name)
     if not force and is_seeded(name):
         return False
     # One transaction: an interrupted seed leaves no half-built dataset behind.
@@ -65,6 +64,7 @@ def seed(name: str, *, force: bool = False, progress: Progress = _no_progress) -
         SeedInfo.objects.create(name=name, version=datasets.SEED_VERSION, counts=_count(name))
         if connections[name].vendor == "postgresql":
             pgguard.reset_sequences(name)
+            pgguard.search_index(name)
             with connections[name].cursor() as cursor:
                 cursor.execute("ANALYZE")  # the planner's statistics, for the plans lessons show
     return True

@@ -3,6 +3,8 @@ on PostgreSQL, `make test-pg`) the server-side guard that keeps the datasets unc
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.conf import settings
 from django.core.management import call_command
@@ -10,8 +12,10 @@ from django.db import connections, transaction
 
 from blog import datasets, pgguard
 from course.databases import from_url
+from lessons.catalog import get_catalog
 from lessons.engine.guards import writable
 from lessons.engine.runner import run_code
+from lessons.measure.runs import run_learner_code, run_lesson_snippet
 
 on_postgresql = pytest.mark.skipif(
     connections["tiny"].vendor != "postgresql", reason="the datasets are not on PostgreSQL"
@@ -92,3 +96,108 @@ def test_the_server_stops_a_runs_statement_that_runs_too_long(data: None) -> Non
     # As long as the course's own runs may take (settings: three times the wall clock).
     limit = int(settings.COURSE_RUN_WALL_SECONDS * 3 * 1000)
     assert (result.error, result.output.strip()) == (None, str(limit))
+
+
+# The lesson "PostgreSQL's own tools", through the run service as a learner runs it.
+TOOLS = get_catalog().by_slug["postgresql"]
+
+
+def run_tool(snippet_id: str, dataset: str) -> str:
+    run = run_lesson_snippet(TOOLS, TOOLS.snippets[snippet_id], dataset)
+    assert run.result.error is None, run.result.error
+    return run.result.output
+
+
+def printed_ids(output: str, worker: str) -> list[int]:
+    line = next(line for line in output.splitlines() if line.startswith(f"worker {worker} took"))
+    return [int(number) for number in re.findall(r"\d+", line)]
+
+
+@on_postgresql
+def test_skip_locked_hands_the_second_worker_the_next_rows(data: None) -> None:
+    output = run_tool("lock-skip-locked", "medium")
+
+    assert (printed_ids(output, "A"), printed_ids(output, "B")) == ([1, 2, 3], [4, 5, 6])
+
+
+@on_postgresql
+def test_nowait_refuses_the_second_worker_at_once(data: None) -> None:
+    output = run_tool("lock-nowait", "tiny")
+
+    assert 'could not obtain lock on row in relation "blog_post"' in output
+
+
+@on_postgresql
+def test_without_options_the_second_worker_waits_for_the_lock(data: None) -> None:
+    output = run_tool("lock-blocking", "tiny")
+
+    waited = float(re.search(r"waited ([\d.]+) s", output).group(1))  # type: ignore[union-attr]
+    assert waited >= 0.9 and "lock timeout" in output
+
+
+def test_on_sqlite_select_for_update_locks_nothing(data: None) -> None:
+    if datasets.engine_of("tiny") != "sqlite":
+        pytest.skip("the datasets are on PostgreSQL")
+
+    output = run_tool("lock-skip-locked", "tiny")
+
+    assert printed_ids(output, "A") == printed_ids(output, "B") == [1, 2, 3]
+
+
+@on_postgresql
+def test_a_second_workers_writes_are_rolled_back(data: None) -> None:
+    before = datasets.checksum("tiny")
+
+    result = run_code(
+        "another_worker(lambda: Post.objects.update(title='kept?'))\n"
+        "print(another_worker(lambda: Post.objects.filter(title='kept?').count()))",
+        "tiny",
+    )
+
+    assert (result.error, result.output.strip()) == (None, "0")
+    assert datasets.checksum("tiny") == before
+
+
+@on_postgresql
+def test_a_thread_of_a_run_cannot_open_the_courses_own_database(data: None) -> None:
+    code = (
+        "import threading\n"
+        "from django.db import connections\n"
+        "seen = []\n"
+        "def peek():\n"
+        "    try:\n"
+        "        connections['default'].cursor()\n"
+        "        seen.append('opened')\n"
+        "    except Exception as exc:\n"
+        "        seen.append(type(exc).__name__)\n"
+        "thread = threading.Thread(target=peek)\n"
+        "thread.start()\n"
+        "thread.join()\n"
+        "print(seen)"
+    )
+
+    run = run_learner_code(code, "tiny", learner="test")  # through the service and its sandbox
+
+    assert run.result.output.strip() == "['Refused']"
+
+
+@on_postgresql
+def test_the_trigram_index_serves_icontains_on_production(data: None) -> None:
+    output = run_tool("trigram-icontains", "large")
+
+    assert f"Bitmap Index Scan on {pgguard.TITLE_TRIGRAM_INDEX}" in output
+
+
+@on_postgresql
+def test_full_text_search_ranks_its_hits_best_first(data: None) -> None:
+    output = run_tool("full-text-search", "medium")
+
+    ranks = [float(line.split()[0]) for line in output.splitlines()]
+    assert ranks and all(rank > 0 for rank in ranks) and ranks == sorted(ranks, reverse=True)
+
+
+@on_postgresql
+def test_on_staging_the_planner_reads_the_whole_table_instead(data: None) -> None:
+    output = run_tool("trigram-icontains", "medium")
+
+    assert "Seq Scan on blog_post" in output and pgguard.TITLE_TRIGRAM_INDEX not in output
