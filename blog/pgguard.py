@@ -64,7 +64,7 @@ TITLE_TRIGRAM_INDEX = "blog_post_title_trgm"
 def search_index(alias: str) -> None:
     """The pg_trgm extension (trusted: a database owner may create it) and a trigram index on
     post titles. Run as the owner once the posts are in: a GIN index built over existing rows is
-    complete, while rows added after it wait in its pending list, which makes the planner shun it."""
+    complete, while rows added after it wait in its pending list, and the planner shuns it."""
     with connections[alias].cursor() as cursor:
         # The foreign keys' checks wait for COMMIT, and a table with checks pending cannot be
         # indexed: run them now.
