@@ -20,7 +20,8 @@ endif
 HTTPS_ENV := $(if $(CERT),COURSE_HTTPS=1)
 HTTPS_ARGS := $(if $(CERT),--certfile $(CERT) --keyfile $(KEY))
 
-.PHONY: run run-next test test-next seed bench bench-room lint format workshop clean pg run-pg test-pg
+.PHONY: run run-next test test-next seed bench bench-room lint format workshop clean pg run-pg test-pg \
+	test-pg-next
 
 # Django 6.1 beside the default 5.2 LTS: its own venv on Python 3.12+ (6.x needs it). The pin
 # below keeps the default venv on 5.2 even when python3 is 3.12+, now that pyproject allows 6.1.
@@ -82,6 +83,18 @@ run-pg: $(PG_DRIVER)
 
 test-pg: $(PG_DRIVER)
 	$(PG_ENV) $(BIN)/pytest
+
+# Django 6.1 on PostgreSQL: every lesson's counts and the PostgreSQL tests (the whole suite runs on
+# 6.1 with SQLite, `make test-next`, and on 5.2 with PostgreSQL, `make test-pg`).
+NEXT_PG_DRIVER := $(NEXT_VENV)/.installed-pg
+
+$(NEXT_PG_DRIVER): $(NEXT_INSTALLED)
+	$(NEXT_VENV)/bin/python -m pip install --quiet "psycopg[binary]>=3.1,<4"
+	touch $(NEXT_PG_DRIVER)
+
+test-pg-next: $(NEXT_PG_DRIVER)
+	$(PG_ENV) $(NEXT_VENV)/bin/pytest tests/test_lessons_verified.py tests/test_postgresql.py \
+		tests/test_django_versions.py tests/test_browser_locks.py tests/test_browser_plan.py
 
 bench: seed
 	$(BIN)/python benchmarks/run_all.py
