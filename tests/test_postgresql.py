@@ -195,9 +195,3 @@ def test_full_text_search_ranks_its_hits_best_first(data: None) -> None:
     ranks = [float(line.split()[0]) for line in output.splitlines()]
     assert ranks and all(rank > 0 for rank in ranks) and ranks == sorted(ranks, reverse=True)
 
-
-@on_postgresql
-def test_on_staging_the_planner_reads_the_whole_table_instead(data: None) -> None:
-    output = run_tool("trigram-icontains", "medium")
-
-    assert "Seq Scan on blog_post" in output and pgguard.TITLE_TRIGRAM_INDEX not in output

@@ -3,6 +3,7 @@ and need to have joined before anything else; follow-me reaches them through the
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from django.test import Client
@@ -170,3 +171,31 @@ def test_the_admin_is_not_served_in_a_room(room: Any) -> None:
 
         with override_settings(COURSE_ROOM=False):
             reload(course.urls)
+
+
+def test_servers_opening_the_room_at_once_open_one_room(data: None) -> None:
+    from django.db import connections
+    from django.utils import timezone
+
+    from lessons.learner.models import Room
+
+    Room.objects.filter(ended_at=None).update(ended_at=timezone.now())  # a test's leftovers
+    start = threading.Barrier(6)
+    opened: list[tuple[Room, bool]] = []
+
+    def open_as_a_server() -> None:
+        start.wait()
+        try:
+            opened.append(rooms.open_room(editing=False))
+        finally:
+            connections.close_all()
+
+    servers = [threading.Thread(target=open_as_a_server) for _ in range(6)]
+    for server in servers:
+        server.start()
+    for server in servers:
+        server.join()
+
+    assert len({room.pk for room, _ in opened}) == 1
+    assert [new for _, new in opened].count(True) == 1
+    Room.objects.filter(pk=opened[0][0].pk).delete()

@@ -6,7 +6,7 @@ import random
 import secrets
 import unicodedata
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from course.errors import CourseError, shorten
@@ -37,10 +37,23 @@ def open_room(*, editing: bool) -> tuple[Room, bool]:
     """The open room, or a new one (with editing as given); and whether it is new. Restarting the
     server keeps the room, its token and everyone's progress."""
     with transaction.atomic():
+        _one_opener_at_a_time()
         room = active_room()
         if room:
             return room, False
         return Room.objects.create(token=secrets.token_urlsafe(24), editing=editing), True
+
+
+# Any fixed number: the key of the advisory lock that opening a room takes on PostgreSQL.
+_OPENING_LOCK = 0x726F6F6D
+
+
+def _one_opener_at_a_time() -> None:
+    """Several app servers started at once must not open a room each. SQLite's write transactions
+    already run one at a time; PostgreSQL's do not, so take a lock held until this one ends."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_OPENING_LOCK])
 
 
 def clean_name(raw: str) -> str:
