@@ -194,4 +194,3 @@ def test_full_text_search_ranks_its_hits_best_first(data: None) -> None:
 
     ranks = [float(line.split()[0]) for line in output.splitlines()]
     assert ranks and all(rank > 0 for rank in ranks) and ranks == sorted(ranks, reverse=True)
-
