@@ -48,8 +48,26 @@ assert tuple(SPECS) == tuple(settings.COURSE_DATASETS), "settings and specs disa
 
 # The hidden dataset exercises are also checked on: never offered by the pages or the API.
 CHECK = DatasetSpec(settings.COURSE_CHECK_DATASET, "Check", 7, 37, 4, 9, 4, seed=4711)
-# Every dataset there is a database for: seeded, guarded and copied alike.
-ALL_SPECS: dict[str, DatasetSpec] = {**SPECS, CHECK.name: CHECK}
+# The engines a lesson page offers, the primary first (settings.COURSE_ENGINES): one unless
+# PostgreSQL is configured, which brings SQLite's datasets along under their own aliases.
+ENGINES: tuple[str, ...] = tuple(settings.COURSE_ENGINES)
+
+
+def alias(name: str, engine: str) -> str:
+    """The database alias of data size `name` on `engine`: the name itself on the primary
+    engine, `<name>_<engine>` (`tiny_sqlite`) on the other one."""
+    return name if engine == ENGINES[0] else f"{name}_{engine}"
+
+
+# The data sizes on the other engines: the same specs (the same data), under their own aliases.
+OTHER_ENGINE_SPECS: dict[str, DatasetSpec] = {
+    alias(name, engine): spec for engine in ENGINES[1:] for name, spec in SPECS.items()
+}
+# The aliases a page may name (through a size and an engine): every one but the hidden check.
+PAGE_ALIASES: frozenset[str] = frozenset({*SPECS, *OTHER_ENGINE_SPECS})
+# Every dataset there is a database for, by alias: seeded, guarded and copied alike.
+ALL_SPECS: dict[str, DatasetSpec] = {**SPECS, CHECK.name: CHECK, **OTHER_ENGINE_SPECS}
+assert set(ALL_SPECS) == set(settings.COURSE_DATASET_ALIASES), "settings and specs disagree"
 
 # Bump when seeding changes what it writes, so `seed` knows to rebuild.
 SEED_VERSION = 2
@@ -61,6 +79,17 @@ class UnknownDataset(CourseError):
     def __init__(self, name: object) -> None:
         choices = ", ".join(SPECS)
         super().__init__(f"Unknown dataset {shorten(name)}: choose one of {choices}.")
+
+
+class UnknownEngine(CourseError):
+    status = 400
+
+    def __init__(self, name: object) -> None:
+        choices = ", ".join(ENGINES)
+        super().__init__(
+            f"Unknown engine {shorten(name)}: this server offers {choices} "
+            f"({'choose one of them' if len(ENGINES) > 1 else 'PostgreSQL is not configured'})."
+        )
 
 
 class DatasetMissing(Unavailable):
@@ -101,9 +130,21 @@ def resolve(value: object) -> str:
     return value
 
 
-def with_dataset(url: str, name: str) -> str:
-    """`url` carrying the dataset, so the next page shows the same data size."""
-    return f"{url}{'&' if '?' in url else '?'}{urlencode({'dataset': name})}"
+def resolve_engine(value: object) -> str:
+    """The engine a request names (`?engine=` or a posted field): the primary when it names none,
+    UnknownEngine when it names one this server does not offer."""
+    if value in (None, ""):
+        return ENGINES[0]
+    if not isinstance(value, str) or value not in ENGINES:
+        raise UnknownEngine(value)
+    return value
+
+
+def with_dataset(url: str, name: str, engine: str = "") -> str:
+    """`url` carrying the dataset (and the engine, unless it is the primary), so the next page
+    shows the same data size on the same engine."""
+    query = {"dataset": name} | ({"engine": engine} if engine and engine != ENGINES[0] else {})
+    return f"{url}{'&' if '?' in url else '?'}{urlencode(query)}"
 
 
 def engine_of(name: str) -> str:
@@ -138,6 +179,7 @@ class DatasetStats:
     spec: DatasetSpec
     counts: dict[str, int]
     engine: str  # the database's vendor: "sqlite" or "postgresql"
+    alias: str = ""  # the database alias read (`tiny`, or `tiny_sqlite` beside PostgreSQL)
 
     @property
     def name(self) -> str:
@@ -156,7 +198,9 @@ def stats(name: str) -> DatasetStats:
     spec = get_spec(name)
     try:
         with connections[name].cursor() as cursor:
-            cursor.execute("SELECT version, counts FROM blog_seedinfo WHERE name = %s", [name])
+            # The row is named after the data size: one file serves as `tiny` on SQLite and as
+            # `tiny_sqlite` beside PostgreSQL.
+            cursor.execute("SELECT version, counts FROM blog_seedinfo WHERE name = %s", [spec.name])
             row = cursor.fetchone()
     except DatabaseError as exc:
         if _is_missing_table(exc):
@@ -164,7 +208,7 @@ def stats(name: str) -> DatasetStats:
         raise DatasetBroken(name, exc) from None
     if row is None or row[0] != SEED_VERSION:
         raise DatasetMissing(name)
-    return DatasetStats(spec, json.loads(row[1]), connections[name].vendor)
+    return DatasetStats(spec, json.loads(row[1]), connections[name].vendor, name)
 
 
 def _is_missing_table(exc: DatabaseError) -> bool:

@@ -22,5 +22,5 @@ class DatasetRouter:
         return None
 
     def allow_migrate(self, db: str, app_label: str, **hints: Any) -> bool:
-        is_dataset = db in settings.COURSE_DATASETS or db == settings.COURSE_CHECK_DATASET
+        is_dataset = db in settings.COURSE_DATASET_ALIASES
         return is_dataset == (app_label == "blog")

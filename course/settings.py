@@ -168,6 +168,17 @@ if COURSE_ENGINE == "postgresql":
         DATABASES[_name] = databases.dataset(_name, _statement_seconds, _test_suffix)
     COURSE_PG_OWNER = databases.owner()
     COURSE_PG_RUNNER = databases.runner()
+# The engines the lesson pages offer, the one above first (the primary: its datasets keep their
+# aliases). On PostgreSQL, the SQLite datasets are configured too, under `<dataset>_sqlite`
+# (the same files under var/ as SQLite's own datasets), seeded, guarded and copied per run as
+# SQLite datasets are: a lesson page can switch engine as it switches data size.
+COURSE_ENGINES: tuple[str, ...] = (COURSE_ENGINE,)
+if COURSE_ENGINE == "postgresql":
+    COURSE_ENGINES = ("postgresql", "sqlite")
+    for _name in COURSE_DATASETS:
+        DATABASES[f"{_name}_sqlite"] = _sqlite(_name)
+# Every database alias that holds a dataset (the router migrates the blog there, and only there).
+COURSE_DATASET_ALIASES = tuple(name for name in DATABASES if name != "default")
 if _url := os.environ.get("DATABASE_URL"):
     DATABASES["default"] = databases.from_url(_url)
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}{_test_suffix}"}
@@ -190,7 +201,7 @@ COURSE_RUN_QUEUE = int(_env_number("COURSE_RUN_QUEUE", 12 * COURSE_RUN_WORKERS))
 COURSE_RUN_QUEUE_WAIT = _env_number("COURSE_RUN_QUEUE_WAIT", 4)
 # Runs on these datasets take seconds each: they share at most half the workers, so learners
 # on the smaller datasets always find one free.
-COURSE_RUN_HEAVY_DATASETS = ("large",)
+COURSE_RUN_HEAVY_DATASETS = ("large", "large_sqlite") if "large_sqlite" in DATABASES else ("large",)
 COURSE_RUN_HEAVY_WORKERS = int(
     _env_number("COURSE_RUN_HEAVY_WORKERS", max(1, COURSE_RUN_WORKERS // 2))
 )

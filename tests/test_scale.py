@@ -157,7 +157,7 @@ def test_a_measurement_that_failed_is_not_shared(
 
     calls = []
 
-    def failing_measure(lesson, pair, *, learner):  # type: ignore[no-untyped-def]
+    def failing_measure(lesson, pair, *, learner, engine=""):  # type: ignore[no-untyped-def]
         calls.append(pair.id)
         point = scale.ScalePoint("tiny", "Laptop", 5, 3, 6, 1.0, failed=True)
         return [scale.ScaleSeries(snippet, (point,)) for snippet in pair.snippets]

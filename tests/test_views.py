@@ -110,6 +110,7 @@ def test_htmx_run_returns_the_card_with_its_panel(client: Client, dataset: str) 
     assert panel_attributes(html) == {
         "snippet": BAD,
         "dataset": dataset,
+        "engine": datasets.engine_of(dataset),
         "query-count": str(promised),
         "expected-count": str(promised),
         "matches": "true",

@@ -1,4 +1,6 @@
-"""`{% dataset_url "lessons:detail" lesson.slug %}`: a link that keeps the page's data size."""
+"""`{% dataset_url "lessons:detail" lesson.slug %}`: a link that keeps the page's data size (and
+its engine, off the primary one). `{% engine_input %}`: the hidden field that posts the engine,
+where there is an engine switch."""
 
 from __future__ import annotations
 
@@ -6,7 +8,9 @@ from typing import Any
 
 from django import template
 from django.urls import reverse
+from django.utils.html import format_html
 
+from blog import datasets
 from blog.datasets import with_dataset
 
 register = template.Library()
@@ -16,9 +20,35 @@ register = template.Library()
 def dataset_url(context: template.Context, view_name: str, *args: Any) -> str:
     url = reverse(view_name, args=args)
     dataset = context.get("dataset")
-    return with_dataset(url, dataset) if dataset else url
+    return with_dataset(url, dataset, context.get("engine") or "") if dataset else url
 
 
 @register.filter(name="with_dataset")
 def with_dataset_filter(url: str, name: str) -> str:
     return with_dataset(url, name)
+
+
+@register.filter
+def keep_engine(url: str, engine: str | None) -> str:
+    """`url` carrying `engine` when it is not the primary one (the size links keep it)."""
+    if not engine or engine == datasets.ENGINES[0]:
+        return url
+    return f"{url}{'&' if '?' in url else '?'}engine={engine}"
+
+
+@register.simple_tag(takes_context=True)
+def engine_input(context: template.Context) -> str:
+    """A form's hidden `engine` field, where more than one engine is configured (else nothing)."""
+    if len(datasets.ENGINES) < 2:
+        return ""
+    engine = context.get("engine") or datasets.ENGINES[0]
+    return format_html('<input type="hidden" name="engine" value="{}">', engine)
+
+
+@register.simple_tag(takes_context=True)
+def engine_note(context: template.Context) -> str:
+    """Which engine a measurement ran on (" on SQLite"), where more than one is configured."""
+    if len(datasets.ENGINES) < 2:
+        return ""
+    engine = context.get("engine") or datasets.ENGINES[0]
+    return f" on {datasets.ENGINE_LABELS.get(engine, engine)}"

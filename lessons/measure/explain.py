@@ -112,7 +112,7 @@ def explain(token: str) -> Plan:
         dataset, sql, params = str(data["d"]), str(data["s"]), list(data["p"])
     except (TypeError, KeyError):
         raise PlanRefused("This plan request is malformed. Run the snippet again.") from None
-    if dataset not in datasets.SPECS or not _EXPLAINABLE.match(sql):
+    if dataset not in datasets.PAGE_ALIASES or not _EXPLAINABLE.match(sql):
         raise PlanRefused("This plan request is malformed. Run the snippet again.")
     connection = connections[dataset]
     analyze = connection.vendor == "postgresql"

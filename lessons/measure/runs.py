@@ -154,11 +154,13 @@ def not_run_here(snippet: Snippet, stats: datasets.DatasetStats) -> RunResult:
 
 
 def run_pair_everywhere(
-    lesson: Lesson, snippets: tuple[Snippet, ...], *, learner: str
+    lesson: Lesson, snippets: tuple[Snippet, ...], *, learner: str, engine: str = ""
 ) -> list[SnippetRun]:
-    """Every snippet on every dataset, in one worker: the numbers behind a scale chart."""
-    stats = {name: datasets.stats(name) for name in datasets.SPECS}  # fail before running
-    pairs = [(snippet, name) for snippet in snippets for name in datasets.SPECS]
+    """Every snippet on every data size of `engine` (the primary by default), in one worker:
+    the numbers behind a scale chart."""
+    names = [datasets.alias(name, engine or datasets.ENGINES[0]) for name in datasets.SPECS]
+    stats = {name: datasets.stats(name) for name in names}  # fail before running
+    pairs = [(snippet, name) for snippet in snippets for name in names]
     tasks = [
         Task(snippet.code, name, snippet.measure_memory)
         for snippet, name in pairs

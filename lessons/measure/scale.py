@@ -36,10 +36,10 @@ class ScaleSeries:
     points: tuple[ScalePoint, ...]
 
 
-def measure(lesson: Lesson, pair: Pair, *, learner: str) -> list[ScaleSeries]:
-    """Both sides on every dataset, in one worker. Raises DatasetMissing if any dataset is not
-    seeded, Busy if the run service cannot take it now."""
-    runs = iter(run_pair_everywhere(lesson, pair.snippets, learner=learner))
+def measure(lesson: Lesson, pair: Pair, *, learner: str, engine: str = "") -> list[ScaleSeries]:
+    """Both sides on every data size of `engine` (the primary by default), in one worker. Raises
+    DatasetMissing if any dataset is not seeded, Busy if the run service cannot take it now."""
+    runs = iter(run_pair_everywhere(lesson, pair.snippets, learner=learner, engine=engine))
     series = []
     for snippet in pair.snippets:
         points = []
@@ -110,22 +110,26 @@ class MeasurementPending(Unavailable):
 
 
 def stored_report(
-    lesson: Lesson, pair: Pair, known: Mapping[str, Mapping[str, int]] | None = None
+    lesson: Lesson,
+    pair: Pair,
+    known: Mapping[str, Mapping[str, int]] | None = None,
+    engine: str = "",
 ) -> ScaleReport | None:
-    """The shared measurement of `pair` if one is stored for the seeded data, else None.
-    `known`: seeded counts the caller has already read, by dataset name."""
-    return _load(_stored_path(lesson, pair, known), pair)
+    """The shared measurement of `pair` on `engine` (the primary by default) if one is stored for
+    the seeded data, else None. `known`: seeded counts the caller has already read, by alias."""
+    return _load(_stored_path(lesson, pair, known, engine), pair)
 
 
-def shared_report(lesson: Lesson, pair: Pair) -> ScaleReport:
-    """The chart a lesson draws as it loads: measured once per pair and seeded data, kept in var/
-    across restarts, and measured by one process at a time (the others get MeasurementPending)."""
-    path = _stored_path(lesson, pair)
+def shared_report(lesson: Lesson, pair: Pair, engine: str = "") -> ScaleReport:
+    """The chart a lesson draws as it loads: measured once per pair, engine and seeded data, kept
+    in var/ across restarts, and measured by one process at a time (the others get
+    MeasurementPending). `engine`: the primary by default."""
+    path = _stored_path(lesson, pair, engine=engine)
     stored = _load(path, pair)
     if stored is not None:
         return stored
     try:
-        report = ScaleReport(measure(lesson, pair, learner=f"shared:{path.name}"))
+        report = ScaleReport(measure(lesson, pair, learner=f"shared:{path.name}", engine=engine))
     except LearnerBusy:
         raise MeasurementPending() from None
     if not report.failed:  # never share a measurement that went wrong
@@ -134,13 +138,22 @@ def shared_report(lesson: Lesson, pair: Pair) -> ScaleReport:
 
 
 def _stored_path(
-    lesson: Lesson, pair: Pair, known: Mapping[str, Mapping[str, int]] | None = None
+    lesson: Lesson,
+    pair: Pair,
+    known: Mapping[str, Mapping[str, int]] | None = None,
+    engine: str = "",
 ) -> Path:
-    """One file per pair, named after what the numbers depend on: the code and the seeded data."""
+    """One file per pair, named after what the numbers depend on: the code, the seeded data and,
+    off the primary engine, the engine."""
     code = "\0".join(snippet.code for snippet in pair.snippets)
     known = known or {}
-    seeds = [dict(known.get(name) or datasets.stats(name).counts) for name in datasets.SPECS]
-    digest = hashlib.sha256(f"{code}{seeds}{datasets.SEED_VERSION}".encode()).hexdigest()[:16]
+    engine = engine or datasets.ENGINES[0]
+    names = [datasets.alias(name, engine) for name in datasets.SPECS]
+    seeds = [dict(known.get(name) or datasets.stats(name).counts) for name in names]
+    # The primary's digest is the one it always was: files measured before stay valid.
+    other = "" if engine == datasets.ENGINES[0] else engine
+    digest = hashlib.sha256(f"{code}{seeds}{datasets.SEED_VERSION}{other}".encode()).hexdigest()
+    digest = digest[:16]
     return Path(settings.VAR_DIR) / "scale" / f"{lesson.slug}--{pair.id}--{digest}.json"
 
 

@@ -16,7 +16,15 @@ from lessons.measure.explain import explain
 from lessons.measure.runs import CodeRun, SnippetRun, is_edit, run_learner_code, run_lesson_snippet
 from lessons.measure.scale import MeasurementPending, ScaleReport, measure, shared_report
 from lessons.web.editing import require_editing
-from lessons.web.render import is_htmx, learner_id, page_or_partial, posted_code, request_dataset
+from lessons.web.render import (
+    is_htmx,
+    learner_id,
+    page_or_partial,
+    posted_code,
+    request_alias,
+    request_dataset,
+    request_engine,
+)
 from lessons.web.room import progress_for
 from lessons.web.viewmodels import Card, ScaleView, lesson_context, unmeasurable
 
@@ -65,11 +73,11 @@ def outline(request: HttpRequest) -> HttpResponse:
 @require_GET
 def lesson_detail(request: HttpRequest, slug: str) -> HttpResponse:
     lesson = get_lesson(slug)
-    dataset = request_dataset(request)
+    dataset, engine = request_dataset(request), request_engine(request)
     progress = progress_for(request)
     if progress.learner is not None:
         progress.mark_opened(lesson)
-    context = lesson_context(progress, lesson, dataset)
+    context = lesson_context(progress, lesson, dataset, engine=engine)
     # A visitor with no learner yet: the page tells the server it was opened, if a browser
     # shows it (so a crawler or a one-off request stores nothing).
     context["opened_beacon"] = progress.learner is None and not settings.COURSE_ROOM
@@ -82,17 +90,21 @@ def run(request: HttpRequest, slug: str) -> HttpResponse:
     card (and the lesson's progress, out of band)."""
     lesson = get_lesson(slug)
     snippet = get_snippet(lesson, request.POST.get("snippet", ""))
-    dataset = request_dataset(request)
+    dataset, engine, alias = (
+        request_dataset(request),
+        request_engine(request),
+        request_alias(request),
+    )
     code = posted_code(request, required=False)
     progress = progress_for(request)
     snippet_run: SnippetRun | CodeRun
     if code is not None and is_edit(snippet, code):
         require_editing(request)
         snippet_run = run_learner_code(
-            code, dataset, learner=learner_id(request), lesson=lesson, snippet=snippet
+            code, alias, learner=learner_id(request), lesson=lesson, snippet=snippet
         )
     else:
-        snippet_run = run_lesson_snippet(lesson, snippet, dataset, learner=learner_id(request))
+        snippet_run = run_lesson_snippet(lesson, snippet, alias, learner=learner_id(request))
         progress.mark_run(lesson, snippet.id)
     if is_htmx(request):
         stats = snippet_run.stats
@@ -100,10 +112,11 @@ def run(request: HttpRequest, slug: str) -> HttpResponse:
             "card": Card(snippet, snippet.expected_count(stats.counts, stats.engine), snippet_run),
             "lesson": lesson,
             "dataset": dataset,
+            "engine": engine,
             "lesson_progress": progress.for_lesson(lesson),
         }
         return render(request, "lessons/_snippet_card_run.html", context)
-    context = lesson_context(progress, lesson, dataset, snippet_run)
+    context = lesson_context(progress, lesson, dataset, snippet_run, engine=engine)
     return render(request, "lessons/lesson.html", context)
 
 
@@ -114,22 +127,28 @@ def scale(request: HttpRequest, slug: str) -> HttpResponse:
     the learner did."""
     lesson = get_lesson(slug)
     pair = get_pair(lesson, request.POST.get("pair", ""))
-    dataset = request_dataset(request)
-    if reason := unmeasurable(pair, datasets.engine_of(dataset)):
+    dataset, engine = request_dataset(request), request_engine(request)
+    if reason := unmeasurable(pair, datasets.engine_of(request_alias(request))):
         raise NotRunHere(f"Measuring this pair on every data size needs {reason}.")
     progress = progress_for(request)
     if request.POST.get("measure") == "fresh":
-        report = ScaleReport(measure(lesson, pair, learner=learner_id(request)))
+        report = ScaleReport(measure(lesson, pair, learner=learner_id(request), engine=engine))
         for snippet in pair.snippets:
             progress.mark_run(lesson, snippet.id)
     else:
         try:
-            report = shared_report(lesson, pair)
+            report = shared_report(lesson, pair, engine)
         except MeasurementPending as pending:
             if not is_htmx(request):
                 raise
             # Another process is measuring it: show that, and ask again in a moment.
-            context = {"lesson": lesson, "pair": pair, "dataset": dataset, "pending": pending}
+            context = {
+                "lesson": lesson,
+                "pair": pair,
+                "dataset": dataset,
+                "engine": engine,
+                "pending": pending,
+            }
             return render(request, "lessons/_scale.html", context)
     if is_htmx(request):
         context = {
@@ -137,10 +156,11 @@ def scale(request: HttpRequest, slug: str) -> HttpResponse:
             "pair": pair,
             "scale": ScaleView(report),
             "dataset": dataset,
+            "engine": engine,
             "lesson_progress": progress.for_lesson(lesson),
         }
         return render(request, "lessons/_scale_run.html", context)
-    context = lesson_context(progress, lesson, dataset, scale=(pair, report))
+    context = lesson_context(progress, lesson, dataset, scale=(pair, report), engine=engine)
     return render(request, "lessons/lesson.html", context)
 
 

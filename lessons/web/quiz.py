@@ -13,7 +13,7 @@ from lessons.catalog import Question, get_catalog
 from lessons.learner.progress import EXAM
 from lessons.learner.quiz import exam_questions, quiz_context, resolve_answer
 from lessons.web.pages import get_lesson
-from lessons.web.render import is_htmx, request_dataset
+from lessons.web.render import is_htmx, request_dataset, request_engine
 from lessons.web.room import progress_for
 
 
@@ -38,13 +38,19 @@ def _answer(request: HttpRequest, quiz: str, questions: list[Question], page: st
     )
     progress.record_answer(quiz, question, choice)
     if not is_htmx(request):
-        return redirect(f"{with_dataset(page, dataset)}#q-{question.id}")
+        return redirect(f"{with_dataset(page, dataset, request_engine(request))}#q-{question.id}")
     context = quiz_context(quiz, questions, progress)
     shown = next(q for q in context["questions"] if q.question.id == question.id)  # type: ignore[attr-defined]
     return render(
         request,
         "lessons/_question_answered.html",
-        {**context, "sq": shown, "answer_url": request.path, "dataset": dataset},
+        {
+            **context,
+            "sq": shown,
+            "answer_url": request.path,
+            "dataset": dataset,
+            "engine": request_engine(request),
+        },
     )
 
 

@@ -1,5 +1,5 @@
 """Requests as the views see them: whether htmx asked, one way to answer a page or its partial,
-and the dataset a request names, resolved once."""
+and the dataset (and engine) a request names, resolved once."""
 
 from __future__ import annotations
 
@@ -42,6 +42,22 @@ def request_dataset(request: HttpRequest) -> str:
         cached = datasets.resolve(source.get("dataset"))
         request.course_dataset = cached  # type: ignore[attr-defined]
     return cached
+
+
+def request_engine(request: HttpRequest) -> str:
+    """The engine this request names (posted, else in the query string), or the primary one.
+    UnknownEngine (400) for an engine this server does not offer; resolved once per request."""
+    cached: str | None = getattr(request, "course_engine", None)
+    if cached is None:
+        source = request.POST if request.method == "POST" else request.GET
+        cached = datasets.resolve_engine(source.get("engine"))
+        request.course_engine = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def request_alias(request: HttpRequest) -> str:
+    """The database alias behind the data size and engine this request names."""
+    return datasets.alias(request_dataset(request), request_engine(request))
 
 
 class MissingCode(CourseError):

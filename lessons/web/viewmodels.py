@@ -124,16 +124,27 @@ def unmeasurable(pair: Pair, engine: str) -> str:
     return ""
 
 
+def engine_choices() -> list[tuple[str, str]]:
+    """The engines a page offers to switch between: none when only one is configured."""
+    if len(datasets.ENGINES) < 2:
+        return []
+    return [(name, datasets.ENGINE_LABELS.get(name, name)) for name in datasets.ENGINES]
+
+
 def lesson_context(
     progress: Progress,
     lesson: Lesson,
     dataset: str,
     snippet_run: SnippetRun | CodeRun | None = None,
     scale: tuple[Pair, ScaleReport] | None = None,
+    engine: str = "",
 ) -> dict[str, Any]:
+    """`dataset`: the data size; `engine`: the engine it is read on (the primary by default)."""
     catalog = get_catalog()
+    engine = engine or datasets.ENGINES[0]
+    alias = datasets.alias(dataset, engine)
     try:
-        stats: datasets.DatasetStats | None = datasets.stats(dataset)
+        stats: datasets.DatasetStats | None = datasets.stats(alias)
     except (datasets.DatasetMissing, datasets.DatasetBroken) as exc:  # the notice names the cause
         stats, missing = None, exc.message
     else:
@@ -151,7 +162,7 @@ def lesson_context(
         # (without JavaScript too); otherwise the page asks for it as it loads.
         if pair.id != lesson.chart or stats is None:
             return None
-        stored = stored_report(lesson, pair, known={dataset: stats.counts})
+        stored = stored_report(lesson, pair, known={alias: stats.counts}, engine=engine)
         return ScaleView(stored) if stored else None
 
     previous, following = catalog.neighbours(lesson)
@@ -167,7 +178,7 @@ def lesson_context(
                 [card(s) for s in block.snippets],
                 scale_view(block),
                 autoload=block.id == lesson.chart,
-                unmeasurable=unmeasurable(block, datasets.engine_of(dataset)),
+                unmeasurable=unmeasurable(block, datasets.engine_of(alias)),
             )
             if isinstance(block, Pair)
             else prose_view(block)
@@ -175,6 +186,9 @@ def lesson_context(
         ],
         "dataset": dataset,
         "datasets": list(datasets.SPECS.values()),
+        "engine": engine,
+        # The engine switch, where more than one engine is configured: (engine, label) pairs.
+        "engines": engine_choices(),
         "dataset_missing": missing,
         "previous": previous,
         "next": following,
