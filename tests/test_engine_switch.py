@@ -161,3 +161,35 @@ def test_a_scale_chart_is_stored_per_engine(data: None) -> None:
 
     assert paths["sqlite"] != paths["postgresql"]
     assert paths["postgresql"] == scale._stored_path(lesson, pair)  # the primary's, as before
+
+
+@both_engines
+def test_a_cards_playground_links_keep_the_chosen_engine(client: Client, data: None) -> None:
+    html = lesson_page(client, dataset="medium", engine="sqlite").replace("&amp;", "&")
+
+    links = re.findall(r'href="(/playground/\?lesson=[^"]*)"', html)
+    assert links and all(link.endswith("dataset=medium&engine=sqlite") for link in links)
+
+
+@both_engines
+def test_the_playground_runs_on_the_chosen_engine(client: Client, data: None) -> None:
+    response = client.post(
+        reverse("lessons:playground-run"),
+        {"code": "print(Post.objects.count())", "dataset": "tiny", "engine": "sqlite"},
+        HTTP_HX_REQUEST="true",
+    )
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "posts, SQLite) with Django" in html
+    assert "engine=sqlite" in html  # the share link opens it on the same engine
+
+
+@both_engines
+def test_the_playground_offers_the_engines_with_the_asked_one_chosen(
+    client: Client, data: None
+) -> None:
+    response = client.get(reverse("lessons:playground"), {"engine": "sqlite"})
+
+    checked = re.findall(r'name="engine" value="(\w+)" checked', response.content.decode())
+    assert checked == ["sqlite"]

@@ -46,6 +46,15 @@ def engine_input(context: template.Context) -> str:
 
 
 @register.simple_tag(takes_context=True)
+def engine_query(context: template.Context) -> str:
+    """`&engine=...` for a link's query string, off the primary engine (else nothing)."""
+    engine = context.get("engine")
+    if len(datasets.ENGINES) < 2 or not engine or engine == datasets.ENGINES[0]:
+        return ""
+    return format_html("&amp;engine={}", engine)
+
+
+@register.simple_tag(takes_context=True)
 def engine_note(context: template.Context) -> str:
     """Which engine a measurement ran on (" on SQLite"), where more than one is configured."""
     if len(datasets.ENGINES) < 2:

@@ -18,7 +18,15 @@ from lessons.display.report import build_report
 from lessons.measure.runs import CodeRun, run_learner_code
 from lessons.web.editing import require_editing
 from lessons.web.pages import get_lesson, get_snippet
-from lessons.web.render import is_htmx, learner_id, posted_code, request_dataset
+from lessons.web.render import (
+    is_htmx,
+    learner_id,
+    posted_code,
+    request_alias,
+    request_dataset,
+    request_engine,
+)
+from lessons.web.viewmodels import engine_choices
 
 STARTER = """\
 # Any QuerySet code: Author, Profile, Category, Tag, Post and Comment are imported.
@@ -53,16 +61,19 @@ def run(request: HttpRequest) -> HttpResponse:
     require_editing(request)
     code = posted_code(request)
     assert code is not None
-    dataset = request_dataset(request)
-    code_run = run_learner_code(code, dataset, learner=learner_id(request))
+    code_run = run_learner_code(code, request_alias(request), learner=learner_id(request))
     context = _context(request, code, code_run=code_run)
     template = "lessons/_playground_result.html" if is_htmx(request) else "lessons/playground.html"
     return render(request, template, context)
 
 
-def share_url(request: HttpRequest, code: str, dataset: str) -> str | None:
-    """An absolute link that opens `code` on `dataset`, or None if it would be too long."""
-    query = urlencode({"code": code, "dataset": dataset})
+def share_url(request: HttpRequest, code: str, dataset: str, engine: str) -> str | None:
+    """An absolute link that opens `code` on `dataset` (on `engine`, when it is not the primary
+    one), or None if it would be too long."""
+    query = urlencode(
+        {"code": code, "dataset": dataset}
+        | ({"engine": engine} if engine != datasets.ENGINES[0] else {})
+    )
     url = request.build_absolute_uri(f"{reverse('lessons:playground')}?{query}")
     return url if len(url) <= MAX_SHARE_URL else None
 
@@ -70,15 +81,17 @@ def share_url(request: HttpRequest, code: str, dataset: str) -> str | None:
 def _context(
     request: HttpRequest, code: str, *, source: str = "", code_run: CodeRun | None = None
 ) -> dict[str, Any]:
-    dataset = request_dataset(request)
+    dataset, engine = request_dataset(request), request_engine(request)
     return {
         "code": code,
         "source": source,
         "dataset": dataset,
         "datasets": list(datasets.SPECS.values()),
+        "engine": engine,
+        "engines": engine_choices(),
         "models": blog_models(),
         "run": code_run,
         "report": build_report(code_run.result.queries) if code_run else None,
-        "share_url": share_url(request, code, dataset),
+        "share_url": share_url(request, code, dataset, engine),
         "max_share_url": MAX_SHARE_URL,
     }

@@ -134,9 +134,9 @@ function setUpCards(root) {
   });
 }
 
-function playgroundUrl(code, dataset) {
+function playgroundUrl(code, dataset, engine) {
   const url = new URL(document.body.dataset.playgroundUrl || "/playground/", window.location.href);
-  url.search = new URLSearchParams({ code, dataset }).toString();
+  url.search = new URLSearchParams(engine ? { code, dataset, engine } : { code, dataset }).toString();
   return url.toString();
 }
 
@@ -154,11 +154,13 @@ document.addEventListener("click", (event) => {
   } else if (event.target.closest("[data-open-playground]") && card) {
     const textarea = card.querySelector("textarea.code-input");
     const dataset = card.querySelector("input[name=dataset]").value;
-    event.target.closest("a").href = playgroundUrl(textarea.value, dataset);
+    const engine = card.querySelector("input[name=engine]")?.value;
+    event.target.closest("a").href = playgroundUrl(textarea.value, dataset, engine);
   } else if (event.target.closest("[data-share]")) {
     const form = event.target.closest("form");
     const dataset = form.querySelector("input[name=dataset]:checked")?.value ?? "";
-    const link = playgroundUrl(form.querySelector("textarea[name=code]").value, dataset);
+    const engine = form.querySelector("input[name=engine]:checked")?.value;
+    const link = playgroundUrl(form.querySelector("textarea[name=code]").value, dataset, engine);
     const status = form.querySelector(".share-status");
     const done = () => { status.textContent = "Share link copied: anyone who opens it sees this code."; };
     const show = () => { status.textContent = `Share this link: ${link}`; };
