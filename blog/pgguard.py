@@ -56,6 +56,23 @@ def protect(alias: str, runner: str) -> None:
         cursor.execute(f"GRANT SELECT ON django_migrations TO {quote(runner)}")
 
 
+def end_left_statements(alias: str, run_tag: str, overdue_seconds: float) -> int:
+    """End, on the server of dataset `alias`, what runs left running there: the statements of the
+    run tagged `run_tag` (its process is gone, and a backend busy with a statement would not notice
+    until it finished), and any statement of the run role older than `overdue_seconds` (a run may
+    turn its own statement_timeout off). The pages log in as the run role, which may end its own
+    role's backends. Returns how many it ended."""
+    with connections[alias].cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE usename = current_user AND pid <> pg_backend_pid() AND state <> 'idle' "
+            "AND (application_name = %s OR now() - query_start > make_interval(secs => %s))",
+            [run_tag, overdue_seconds],
+        )
+        (ended,) = cursor.fetchone()
+    return int(ended)
+
+
 # What `title__icontains` compiles to on PostgreSQL is UPPER("title"::text) LIKE UPPER(%s): a
 # trigram index on that very expression serves it (the lesson on PostgreSQL's tools shows it).
 TITLE_TRIGRAM_INDEX = "blog_post_title_trgm"

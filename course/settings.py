@@ -166,6 +166,8 @@ if COURSE_ENGINE == "postgresql":
     _statement_seconds = float(os.environ.get("COURSE_RUN_WALL_SECONDS", 10)) * 3
     for _name in (*COURSE_DATASETS, COURSE_CHECK_DATASET):
         DATABASES[_name] = databases.dataset(_name, _statement_seconds, _test_suffix)
+    # A run may turn statement_timeout off: the run service ends statements older than this.
+    COURSE_PG_STATEMENT_SECONDS = _statement_seconds
     COURSE_PG_OWNER = databases.owner()
     COURSE_PG_RUNNER = databases.runner()
 # The engines the lesson pages offer, the one above first (the primary: its datasets keep their

@@ -4,6 +4,9 @@ on PostgreSQL, `make test-pg`) the server-side guard that keeps the datasets unc
 from __future__ import annotations
 
 import re
+import threading
+import time
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -194,3 +197,56 @@ def test_full_text_search_ranks_its_hits_best_first(data: None) -> None:
 
     ranks = [float(line.split()[0]) for line in output.splitlines()]
     assert ranks and all(rank > 0 for rank in ranks) and ranks == sorted(ranks, reverse=True)
+
+
+def sleeping_on_the_server(marker: str) -> int:
+    """How many backends are busy with a statement that contains `marker`."""
+    with connections["tiny"].cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE %s "
+            "AND pid <> pg_backend_pid()",
+            [f"%{marker}%"],
+        )
+        return int(cursor.fetchone()[0])
+
+
+@on_postgresql
+def test_a_killed_run_leaves_no_statement_running_on_the_server(data: None, settings: Any) -> None:
+    settings.COURSE_RUN_WALL_SECONDS = 2
+    code = (
+        "with connection.cursor() as c:\n"
+        "    c.execute('SET statement_timeout = 0')\n"
+        "    c.execute('SELECT pg_sleep(600) /* left-behind */')"
+    )
+
+    run = run_learner_code(code, "tiny", learner="test")
+
+    assert run.result.error is not None and run.result.error.type == "TimeLimit"
+    assert sleeping_on_the_server("left-behind") == 0
+
+
+@on_postgresql
+def test_a_statement_past_the_limit_is_ended_whoever_started_it(data: None, settings: Any) -> None:
+    settings.COURSE_PG_STATEMENT_SECONDS = 1
+    outcome: list[str] = []
+
+    def evade() -> None:  # a run role's statement that turned its timeout off, and no run tag
+        connection = connections.create_connection("tiny")
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SET statement_timeout = 0")
+                cursor.execute("SELECT pg_sleep(600) /* overdue */")
+            outcome.append("finished")
+        except Exception as exc:
+            outcome.append(type(exc).__name__)
+        finally:
+            connection.close()
+
+    evader = threading.Thread(target=evade)
+    evader.start()
+    time.sleep(1.5)
+    run_learner_code("print(Post.objects.count())", "tiny", learner="test")
+    evader.join(timeout=10)
+
+    assert outcome == ["OperationalError"]
+    assert sleeping_on_the_server("overdue") == 0

@@ -149,7 +149,7 @@ def _work(job: Job, channel: Connection) -> None:
     """The process that runs the code: limits, its own datasets, the audit hook, then the run."""
     try:
         _limit_resources(job.limits)
-        _use_own_datasets(job.dataset_files)
+        _use_own_datasets(job.dataset_files, run_tag(job.scratch))
         os.chdir(job.scratch)
         _silence_standard_streams()
         from lessons.engine import runner
@@ -223,13 +223,22 @@ def _address_space() -> int:
         return 256 * MB
 
 
-def _use_own_datasets(files: dict[str, str]) -> None:
+def run_tag(scratch: str) -> str:
+    """The name a run's PostgreSQL connections give the server (application_name), so the service
+    can end what a run it killed left running there."""
+    return f"course-run-{Path(scratch).name}"
+
+
+def _use_own_datasets(files: dict[str, str], tag: str) -> None:
     from django.db import connections
 
     for alias, path in files.items():
         connection = connections[alias]
         connection.close()
         connection.settings_dict["NAME"] = path  # a file's path on SQLite, a name on PostgreSQL
+        if connection.vendor == "postgresql":
+            options = connection.settings_dict.setdefault("OPTIONS", {})
+            options["application_name"] = tag
     for alias in connections:
         wrapper = type(connections[alias])
         if wrapper.vendor == "postgresql" and not hasattr(wrapper, "_course_unguarded"):

@@ -40,8 +40,9 @@ from types import NoneType
 from typing import IO, Any
 
 from django.conf import settings
-from django.db import connections
+from django.db import DatabaseError, connections
 
+from blog import pgguard
 from course.errors import Unavailable
 from lessons.engine import sandbox
 from lessons.engine.capture import CapturedQuery
@@ -261,6 +262,16 @@ def _try_lock(path: Path) -> Iterator[bool]:
         handle.close()
 
 
+def _end_left_statements(files: dict[str, str], tag: str) -> None:
+    """Nothing a run started keeps running on a PostgreSQL server once its process is gone."""
+    alias = next((name for name in files if connections[name].vendor == "postgresql"), None)
+    if alias is None:
+        return
+    # If the server is away, the run's own result says so already.
+    with contextlib.suppress(DatabaseError):
+        pgguard.end_left_statements(alias, tag, settings.COURSE_PG_STATEMENT_SECONDS)
+
+
 def _run_in_slot(slot: Path, tasks: list[Task], limits: Limits) -> list[RunResult]:
     # Every run gets fresh copies of its datasets in a scratch folder of its own, removed after:
     # whatever it does to them, and however it ends, no other run ever sees it.
@@ -294,6 +305,7 @@ def _run_in_slot(slot: Path, tasks: list[Task], limits: Limits) -> list[RunResul
         process.join(timeout=5)
     finally:
         receiver.close()
+        _end_left_statements(files, sandbox.run_tag(str(scratch)))
         shutil.rmtree(scratch, ignore_errors=True)
     elapsed = time.monotonic() - started
     if message is not None and message.get("kind") == "ok":
