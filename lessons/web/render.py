@@ -3,6 +3,7 @@ and the dataset (and engine) a request names, resolved once."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -36,23 +37,22 @@ def page_or_partial(
 def request_dataset(request: HttpRequest) -> str:
     """The dataset this request names (posted, else in the query string), or the default.
     UnknownDataset (400) for a name that is not a dataset; resolved once per request."""
-    cached: str | None = getattr(request, "course_dataset", None)
-    if cached is None:
-        source = request.POST if request.method == "POST" else request.GET
-        cached = datasets.resolve(source.get("dataset"))
-        request.course_dataset = cached  # type: ignore[attr-defined]
-    return cached
+    return _named(request, "dataset", datasets.resolve)
 
 
 def request_engine(request: HttpRequest) -> str:
     """The engine this request names (posted, else in the query string), or the primary one.
     UnknownEngine (400) for an engine this server does not offer; resolved once per request."""
-    cached: str | None = getattr(request, "course_engine", None)
-    if cached is None:
+    return _named(request, "engine", datasets.resolve_engine)
+
+
+def _named(request: HttpRequest, field: str, resolve: Callable[[object], str]) -> str:
+    """`field` as the request names it, resolved once: kept on the request for the next ask."""
+    resolved: dict[str, str] = request.__dict__.setdefault("course_named", {})
+    if field not in resolved:
         source = request.POST if request.method == "POST" else request.GET
-        cached = datasets.resolve_engine(source.get("engine"))
-        request.course_engine = cached  # type: ignore[attr-defined]
-    return cached
+        resolved[field] = resolve(source.get(field))
+    return resolved[field]
 
 
 def request_alias(request: HttpRequest) -> str:
