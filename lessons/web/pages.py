@@ -9,7 +9,6 @@ from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.views.decorators.http import require_GET, require_POST
 
-from blog import datasets
 from course.errors import CourseError
 from lessons.catalog import Lesson, Pair, Snippet, get_catalog
 from lessons.measure.explain import explain
@@ -128,7 +127,7 @@ def scale(request: HttpRequest, slug: str) -> HttpResponse:
     lesson = get_lesson(slug)
     pair = get_pair(lesson, request.POST.get("pair", ""))
     dataset, engine = request_dataset(request), request_engine(request)
-    if reason := unmeasurable(pair, datasets.engine_of(request_alias(request))):
+    if reason := unmeasurable(pair, engine):
         raise NotRunHere(f"Measuring this pair on every data size needs {reason}.")
     progress = progress_for(request)
     if request.POST.get("measure") == "fresh":

@@ -178,7 +178,7 @@ def lesson_context(
                 [card(s) for s in block.snippets],
                 scale_view(block),
                 autoload=block.id == lesson.chart,
-                unmeasurable=unmeasurable(block, datasets.engine_of(alias)),
+                unmeasurable=unmeasurable(block, engine),
             )
             if isinstance(block, Pair)
             else prose_view(block)
