@@ -68,6 +68,8 @@ MIDDLEWARE = [
     "lessons.web.errors.BodySizeLimitMiddleware",  # before anything reads a body
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Before anything reads a form, after the session (a page of the room shows who is in it).
+    "lessons.web.errors.ReadFormMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

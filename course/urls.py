@@ -17,3 +17,10 @@ if settings.ENABLE_DEBUG_TOOLBAR:
     from debug_toolbar.toolbar import debug_toolbar_urls
 
     urlpatterns += debug_toolbar_urls()
+
+# Django's own refusals (a malformed request, an address nothing matches, a failure) answer in
+# the client's format too: JSON under /api/, a page for browsers.
+handler400 = "lessons.web.errors.bad_request"
+handler403 = "lessons.web.errors.permission_denied"
+handler404 = "lessons.web.errors.page_not_found"
+handler500 = "lessons.web.errors.server_error"

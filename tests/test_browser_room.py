@@ -69,7 +69,10 @@ def test_the_presenter_view_steps_with_the_keyboard_and_runs_a_pair(
 ) -> None:
     token = room.token
     page = browser.new_page(viewport={"width": 1400, "height": 900})
-    page.goto(f"{course_server}/console/{token}/present/{LESSON.slug}/1/")
+    page.goto(f"{course_server}/console/{token}/?lesson={LESSON.slug}")
+    page.get_by_role("link", name=f"Present {LESSON.title}").click()
+    # The projected address bar shows no token.
+    expect(page).to_have_url(f"{course_server}/console/present/{LESSON.slug}/1/")
 
     page.get_by_role("button", name="Run").first.click()
     expect(page.locator(".panel").first).to_have_attribute("data-query-count", re.compile(r"^\d+$"))

@@ -47,7 +47,7 @@ PRIVATE = [
     ("clicker", ()),
     ("stuck", ()),
     ("export", ()),
-    ("present", (LESSON.slug, 1)),
+    ("present-with-token", (LESSON.slug, 1)),
 ]
 
 
@@ -222,12 +222,23 @@ def test_the_export_has_a_row_per_learner_and_lesson(room: Room) -> None:
     assert {r["learner"] for r in rows} == {"Ana", "'=HYPERLINK(1)"}
 
 
+def instructor_of(room: Room) -> Client:
+    """A browser that opened the room's console."""
+    instructor = Client()
+    assert instructor.get(console_url(room)).status_code == 200
+    return instructor
+
+
+def present_url(slug: str, number: int) -> str:
+    return reverse("console:present", args=[slug, number])
+
+
 def test_the_presenter_view_shows_one_pair_with_run_buttons(room: Room) -> None:
-    html = Client().get(console_url(room, "present", LESSON.slug, 1)).content.decode()
+    html = instructor_of(room).get(present_url(LESSON.slug, 1)).content.decode()
 
     pair = LESSON.pairs[0]
     assert html.count('class="run-button"') == len(pair.snippets)
-    assert f'rel="next" href="{console_url(room, "present", LESSON.slug, 2)}' in html
+    assert f'rel="next" href="{present_url(LESSON.slug, 2)}' in html
 
 
 def test_the_presenter_view_steps_into_the_next_lesson_after_the_last_pair(room: Room) -> None:
@@ -235,9 +246,62 @@ def test_the_presenter_view_steps_into_the_next_lesson_after_the_last_pair(room:
     _, following = get_catalog().neighbours(LESSON)
     assert following is not None
 
-    html = Client().get(console_url(room, "present", LESSON.slug, last)).content.decode()
+    html = instructor_of(room).get(present_url(LESSON.slug, last)).content.decode()
 
-    assert f'rel="next" href="{console_url(room, "present", following.slug, 1)}' in html
+    assert f'rel="next" href="{present_url(following.slug, 1)}' in html
+
+
+def test_the_presenter_view_carries_the_token_nowhere(room: Room) -> None:
+    instructor = instructor_of(room)
+    console = instructor.get(console_url(room) + f"?lesson={LESSON.slug}").content.decode()
+
+    response = instructor.get(present_url(LESSON.slug, 1))
+
+    assert f'href="{present_url(LESSON.slug, 1)}"' in console
+    assert room.token not in response.wsgi_request.get_full_path()
+    assert response.status_code == 200 and room.token not in response.content.decode()
+
+
+def test_the_presenter_view_refuses_a_browser_that_did_not_open_the_console(
+    room: Room,
+) -> None:
+    response = join_room("Ana").get(present_url(LESSON.slug, 1))
+
+    assert response.status_code == 403
+    assert "open the console" in response.content.decode()
+
+
+def test_the_presenter_address_with_the_token_still_works_and_drops_it(room: Room) -> None:
+    presenter = Client()
+
+    response = presenter.get(
+        console_url(room, "present-with-token", LESSON.slug, 2) + "?dataset=medium"
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == present_url(LESSON.slug, 2) + "?dataset=medium"
+    assert presenter.get(response["Location"]).status_code == 200
+
+
+def test_the_presenter_views_way_back_to_the_console_is_tokenless(room: Room) -> None:
+    instructor = instructor_of(room)
+    html = instructor.get(present_url(LESSON.slug, 1)).content.decode()
+    back = reverse("console:home") + f"?lesson={LESSON.slug}"
+
+    response = instructor.get(back)
+
+    assert f'href="{back}"' in html
+    assert response["Location"] == console_url(room) + f"?lesson={LESSON.slug}"
+    assert join_room("Ana").get(back).status_code == 404
+
+
+def test_opening_the_console_gets_a_new_session_key(room: Room) -> None:
+    ana = join_room("Ana")  # the instructor's browser may have joined as a learner first
+    before = ana.session.session_key
+
+    ana.get(console_url(room))
+
+    assert ana.session.session_key != before
 
 
 def test_the_instructor_runs_snippets_without_joining(room: Room) -> None:

@@ -3,6 +3,7 @@ status, and never echoes a huge input back whole."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -11,14 +12,16 @@ from typing import Any
 
 import pytest
 from django.core import signing
+from django.core.exceptions import PermissionDenied
 from django.db import OperationalError, connections
 from django.test import Client, RequestFactory
-from django.urls import reverse
+from django.urls import get_resolver, reverse
 
 from blog import datasets
 from course.errors import Unavailable
 from lessons.measure.explain import SALT
 from lessons.web.errors import CourseErrorMiddleware
+from tests.conftest import join_room
 
 # Damaged dataset files: on PostgreSQL a dataset is no file.
 sqlite_files = pytest.mark.skipif(connections["tiny"].vendor != "sqlite", reason="SQLite only")
@@ -210,3 +213,131 @@ def test_a_body_within_the_limit_still_runs(client: Client, data: None) -> None:
     )
 
     assert response.status_code == 200 and response.json()["output"] == "1"
+
+
+# Django's own refusals, raised while it reads the request (before any view).
+MANY_FIELDS = "&".join(f"f{i}=1" for i in range(1_100))  # DATA_UPLOAD_MAX_NUMBER_FIELDS is 1,000
+FORM = "application/x-www-form-urlencoded"
+
+
+def test_too_many_fields_on_the_api_is_json(client: Client, data: None) -> None:
+    response = client.post(RUN_API, MANY_FIELDS, content_type=FORM)
+
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "type": "TooManyFields",
+        "message": "The request has more fields than the course accepts (at most 1,000). "
+        "Nothing was run.",
+    }
+
+
+def test_too_many_fields_in_the_query_string_on_the_api_is_json(client: Client, data: None) -> None:
+    response = client.get(f"{reverse('lessons:api-datasets')}?{MANY_FIELDS}")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["type"] == "TooManyFields"
+
+
+def test_too_many_fields_under_debug_is_json_too(client: Client, data: None, settings: Any) -> None:
+    settings.DEBUG = True  # where Django answers with its debug page, not handler400
+
+    response = client.post(RUN_API, MANY_FIELDS, content_type=FORM)
+
+    assert response.status_code == 400
+    assert response.json()["error"]["type"] == "TooManyFields"
+
+
+def test_a_multipart_body_without_its_boundary_on_the_api_is_json(
+    client: Client, data: None
+) -> None:
+    response = client.post(RUN_API, b"dataset=tiny", content_type="multipart/form-data")
+
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "type": "BadRequest",
+        "message": "The request's form could not be read (Invalid boundary in multipart: None). "
+        "Nothing was run.",
+    }
+
+
+def test_a_form_over_djangos_memory_limit_on_the_api_is_json_413(
+    client: Client, data: None, settings: Any
+) -> None:
+    # Within COURSE_MAX_BODY_BYTES (so the declared length passes) but over Django's own limit.
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1_000
+
+    response = client.post(RUN_API, {"dataset": "tiny", "code": "x" * 2_000})
+
+    assert response.status_code == 413
+    assert response.json()["error"] == {
+        "type": "RequestTooLarge",
+        "message": "The request's form is larger than the course accepts (1,000 bytes). "
+        "Nothing was run.",
+    }
+
+
+def test_too_many_fields_on_a_page_is_a_page_with_the_message(client: Client, data: None) -> None:
+    response = client.post(RUN_PAGE, MANY_FIELDS, content_type=FORM)
+
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/html")
+    page = response.content.decode()
+    assert "<html" in page and "more fields than the course accepts" in page
+
+
+def test_too_many_fields_on_a_room_page_is_a_page_with_the_message(room: Any) -> None:
+    response = join_room("Ana").post(RUN_PAGE, MANY_FIELDS, content_type=FORM)
+
+    assert response.status_code == 400
+    assert "more fields than the course accepts" in response.content.decode()
+
+
+def test_a_host_the_server_does_not_answer_to_is_json_on_the_api(client: Client) -> None:
+    response = client.get(reverse("lessons:api-datasets"), HTTP_HOST="elsewhere.example")
+
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "type": "BadRequest",
+        "message": "The request could not be understood.",
+    }
+
+
+def test_an_address_nothing_matches_on_the_api_is_json(client: Client) -> None:
+    response = client.get("/api/no-such-thing/")
+
+    assert response.status_code == 404
+    assert response.json()["error"] == {
+        "type": "NotFound",
+        "message": "There is nothing at this address.",
+    }
+
+
+def test_an_address_nothing_matches_is_a_page_for_a_browser(client: Client) -> None:
+    response = client.get("/no-such-thing/")
+
+    assert response.status_code == 404
+    assert "There is nothing at this address." in response.content.decode()
+
+
+def test_a_refusal_and_a_failure_on_the_api_are_json() -> None:
+    resolver = get_resolver()
+    request = RequestFactory().get("/api/datasets/")
+
+    forbidden = resolver.resolve_error_handler(403)(request, exception=PermissionDenied())
+    failed = resolver.resolve_error_handler(500)(request)
+
+    assert (forbidden.status_code, json.loads(forbidden.content)["error"]["type"]) == (
+        403,
+        "Forbidden",
+    )
+    assert (failed.status_code, json.loads(failed.content)["error"]["type"]) == (
+        500,
+        "ServerError",
+    )
+
+
+def test_a_body_larger_than_the_limit_on_a_room_page_is_a_page(room: Any) -> None:
+    response = Client().post(RUN_PAGE, {"snippet": "x"}, CONTENT_LENGTH=str(300 * 2**20))
+
+    assert response.status_code == 413
+    assert "the course accepts at most" in response.content.decode()

@@ -6,12 +6,16 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
+from django.contrib.sessions.models import Session
 from django.test import Client
 from django.urls import reverse
+from django.utils.html import escape
 
 from lessons.catalog import get_catalog
 from lessons.learner import rooms
 from lessons.learner.models import Learner
+from lessons.learner.names import name_key
 from tests.conftest import join_room
 
 LESSON = get_catalog().by_slug["n-plus-one"]
@@ -44,6 +48,68 @@ def test_a_name_is_unique_in_the_room_whatever_the_case(room: Any) -> None:
     assert response.status_code == 409
     assert "already called" in response.content.decode()
     assert Learner.objects.filter(room=room).count() == 1
+
+
+# Each looks like "Anna" on the console: a Cyrillic capital A; Cyrillic capital and small a; Greek
+# capitals; full-width letters (NFKC folds them).
+LOOK_ALIKES = [
+    "\u0410nna",
+    "\u0410nn\u0430",
+    "\u0391\u039d\u039d\u0391",
+    "\uff21\uff4e\uff4e\uff41",
+]
+
+
+@pytest.mark.parametrize("name", LOOK_ALIKES)
+def test_a_name_that_looks_like_a_taken_one_is_taken(room: Any, name: str) -> None:
+    join_room("Anna")
+
+    response = Client().post(reverse("lessons:join"), {"name": name})
+
+    assert response.status_code == 409
+    message = escape(f"Someone in this room is already called {name!r}.")
+    assert message in response.content.decode()
+    assert Learner.objects.filter(room=room).count() == 1
+
+
+def test_a_learner_cannot_rename_to_a_look_alike_of_another_name(room: Any) -> None:
+    join_room("Anna")
+    bob = join_room("Bob")
+
+    response = bob.post(reverse("lessons:join"), {"name": LOOK_ALIKES[0]})
+
+    assert response.status_code == 409
+    assert sorted(Learner.objects.filter(room=room).values_list("name", flat=True)) == [
+        "Anna",
+        "Bob",
+    ]
+
+
+def test_names_that_do_not_look_alike_stay_apart(room: Any) -> None:
+    join_room("Anna")
+
+    # Cyrillic "Анна" is written with н, which is no Latin n.
+    for name in ("\u0410\u043d\u043d\u0430", "Ana", "Anna B."):
+        assert Client().post(reverse("lessons:join"), {"name": name}).status_code == 302
+    assert Learner.objects.filter(room=room).count() == 4
+
+
+def test_a_room_that_already_holds_look_alikes_keeps_them_all(room: Any) -> None:
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("lessons.migrations.0003_learner_name_key")
+    first = Learner.objects.create(room=room, name="Anna", name_key="old-1")
+    second = Learner.objects.create(room=room, name=LOOK_ALIKES[0], name_key="old-2")
+
+    migration.fill_name_keys(apps, None)
+
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.name_key, second.name_key) == (name_key("Anna"), str(second.pk))
+    response = Client().post(reverse("lessons:join"), {"name": LOOK_ALIKES[1]})
+    assert response.status_code == 409
 
 
 def test_an_empty_name_is_refused_with_a_message(room: Any) -> None:
@@ -82,6 +148,29 @@ def test_a_learner_who_left_comes_back_with_their_progress(room: Any) -> None:
     assert "Come back" in page and 'value="Ana"' in page
     outline = ana.get(reverse("lessons:outline")).content.decode()
     assert f"Lessons opened: <strong>1 / {len(get_catalog().lessons)}</strong>" in outline
+
+
+def test_coming_back_gets_a_new_session_key_and_keeps_the_progress(room: Any) -> None:
+    ana = join_room("Ana")
+    ana.post(reverse("lessons:opened", args=[LESSON.slug]))
+    ana.post(reverse("lessons:room-leave"))
+    before = ana.session.session_key
+
+    ana.post(reverse("lessons:join"), {"name": "Ana"})
+
+    assert ana.session.session_key != before
+    assert Session.objects.filter(session_key=before).count() == 0
+    outline = ana.get(reverse("lessons:outline")).content.decode()
+    assert f"Lessons opened: <strong>1 / {len(get_catalog().lessons)}</strong>" in outline
+
+
+def test_changing_name_gets_a_new_session_key(room: Any) -> None:
+    ana = join_room("Ana")
+    before = ana.session.session_key
+
+    ana.post(reverse("lessons:join"), {"name": "Ana B."})
+
+    assert ana.session.session_key != before
 
 
 def test_the_name_of_a_learner_who_left_is_still_theirs(room: Any) -> None:

@@ -34,6 +34,8 @@ class Learner(models.Model):
 
     room = models.ForeignKey(Room, null=True, on_delete=models.CASCADE, related_name="learners")
     name = models.CharField(max_length=40, blank=True)
+    # The name as the room compares it (names.name_key): look-alike names share it.
+    name_key = models.CharField(max_length=64, blank=True, default="")
     seed = models.IntegerField(default=0)  # shuffles quiz choices, fixed for the learner
     lesson = models.CharField(max_length=100, blank=True)  # the last lesson opened
     joined_at = models.DateTimeField(default=timezone.now)
@@ -45,7 +47,9 @@ class Learner(models.Model):
         constraints = [
             # "Ana" and "ana" are one name in a room (learners without a room have NULL there,
             # and NULLs never clash).
-            models.UniqueConstraint("room", Lower("name"), name="one_name_per_room")
+            models.UniqueConstraint("room", Lower("name"), name="one_name_per_room"),
+            # Nor two that look the same on the console ("Anna", and "Anna" with a Cyrillic A).
+            models.UniqueConstraint("room", "name_key", name="one_look_per_room"),
         ]
 
     def __str__(self) -> str:

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from course.errors import CourseError, shorten
 from lessons.learner.models import Learner, Room
+from lessons.learner.names import name_key
 from lessons.learner.progress import forget
 
 NAME_LIMIT = 40
@@ -70,20 +71,22 @@ def clean_name(raw: str) -> str:
 
 def join(room: Room, raw_name: str, learner: Learner | None = None) -> Learner:
     """A learner joins the room under a name, or (given their learner) comes back or renames.
-    NameTaken (409) when someone else in the room has it, whatever the letter case."""
+    NameTaken (409) when someone else in the room has it, whatever the letter case, or one
+    that looks the same ("Anna" with a Cyrillic A for "Anna"; lessons.learner.names)."""
     if room.ended_at:
         raise RoomClosed("This workshop has ended.")
     name = clean_name(raw_name)
+    key = name_key(name)
     try:
         with transaction.atomic():
             if learner is not None and learner.room_id == room.pk:
                 Learner.objects.filter(pk=learner.pk).update(
-                    name=name, left_at=None, last_seen=timezone.now()
+                    name=name, name_key=key, left_at=None, last_seen=timezone.now()
                 )
-                learner.name, learner.left_at = name, None
+                learner.name, learner.name_key, learner.left_at = name, key, None
                 return learner
             return Learner.objects.create(
-                room=room, name=name, seed=random.SystemRandom().randrange(2**31)
+                room=room, name=name, name_key=key, seed=random.SystemRandom().randrange(2**31)
             )
     except IntegrityError:
         raise NameTaken(f"Someone in this room is already called {shorten(name)}.") from None

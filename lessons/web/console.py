@@ -2,7 +2,9 @@
 stuck), follow-me, the presenter view and the room's switches.
 
 Every URL carries the room's secret token, printed by `make workshop`; a wrong one is a plain 404.
-Learners never have it, so none of this (anyone's answers included) is theirs to see."""
+Learners never have it, so none of this (anyone's answers included) is theirs to see. The one
+exception is the presenter view, which a projector shows address bar and all: its address has no
+token, and it answers only the browser whose session opened the console."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from blog import datasets
+from course.errors import CourseError
 from lessons.catalog import Catalog, Lesson, get_catalog
 from lessons.learner import rooms
 from lessons.learner.console import (
@@ -33,6 +36,10 @@ from lessons.learner.models import Room
 from lessons.web.render import is_htmx, request_dataset
 from lessons.web.room import INSTRUCTOR_SESSION_KEY
 from lessons.web.viewmodels import Card
+
+
+class NotInstructor(CourseError):
+    status = 403
 
 
 def room_of(token: str) -> Room:
@@ -140,11 +147,31 @@ def _live(kind: str, room: Room, request: HttpRequest, since: str = "") -> dict[
     return {"kind": kind, "body": mark_safe(body), "every": every, "version": version, "url": url}
 
 
+def _mark_instructor(request: HttpRequest, room: Room) -> None:
+    """The token was right: this browser's session is the instructor's. It lets the instructor
+    use the learners' pages (a run from the presenter view) without joining, and opens the
+    presenter view. Becoming the instructor gets a new session key, as joining does."""
+    if request.session.get(INSTRUCTOR_SESSION_KEY) != room.pk:
+        request.session.cycle_key()
+        request.session[INSTRUCTOR_SESSION_KEY] = room.pk
+
+
+def instructors_room(request: HttpRequest) -> Room:
+    """The room whose console this browser opened (the token's room), for the tokenless views."""
+    pk = request.session.get(INSTRUCTOR_SESSION_KEY)
+    room = Room.objects.filter(pk=pk).first() if isinstance(pk, int) else None
+    if room is None:
+        raise NotInstructor(
+            "The presenter view is the instructor's: open the console (the address "
+            "`make workshop` printed) in this browser first, then present from there."
+        )
+    return room
+
+
 @require_GET
 def console(request: HttpRequest, token: str) -> HttpResponse:
     room = room_of(token)
-    # Lets the instructor use the learners' pages (a run from the presenter view) without joining.
-    request.session[INSTRUCTOR_SESSION_KEY] = room.pk
+    _mark_instructor(request, room)
     catalog = get_catalog()
     context = {
         "room": room,
@@ -262,11 +289,31 @@ def export(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @require_GET
-def present(request: HttpRequest, token: str, slug: str, number: int) -> HttpResponse:
+def home(request: HttpRequest) -> HttpResponse:
+    """Back to the console from the presenter view (whose page must not carry the token)."""
+    try:
+        room = instructors_room(request)
+    except NotInstructor:
+        raise Http404("No such console.") from None
+    url = reverse("console:console", args=[room.token])
+    lesson = request.GET.get("lesson", "")
+    return redirect(f"{url}?lesson={lesson}" if lesson in get_catalog().by_slug else url)
+
+
+@require_GET
+def present_with_token(request: HttpRequest, token: str, slug: str, number: int) -> HttpResponse:
+    room = room_of(token)
+    _mark_instructor(request, room)
+    url = reverse("console:present", args=[slug, number])
+    query = request.GET.urlencode()
+    return redirect(f"{url}?{query}" if query else url)
+
+
+@require_GET
+def present(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     """One pair at projector size, run live, stepped with the keyboard (→ ← or PageDown/PageUp,
     as presentation clickers send)."""
-    room = room_of(token)
-    request.session[INSTRUCTOR_SESSION_KEY] = room.pk
+    room = instructors_room(request)
     catalog = get_catalog()
     lesson = catalog.by_slug.get(slug)
     if lesson is None or not 1 <= number <= len(lesson.pairs):

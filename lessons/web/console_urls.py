@@ -6,6 +6,10 @@ from lessons.web import console
 
 app_name = "console"
 urlpatterns = [
+    # No token in these two: the presenter view is projected, address bar and all. They answer
+    # the browser that opened the console (its session is marked as the instructor's).
+    path("", console.home, name="home"),
+    path("present/<slug:slug>/<int:number>/", console.present, name="present"),
     path("<str:token>/", console.console, name="console"),
     path("<str:token>/learners/", console.learners, name="learners"),
     path("<str:token>/clicker/", console.clicker_view, name="clicker"),
@@ -16,5 +20,10 @@ urlpatterns = [
     path("<str:token>/reset/", console.reset, name="reset"),
     path("<str:token>/end/", console.end, name="end"),
     path("<str:token>/export.csv", console.export, name="export"),
-    path("<str:token>/present/<slug:slug>/<int:number>/", console.present, name="present"),
+    # The presenter's address as it was (bookmarks, notes): marks the session, then the above.
+    path(
+        "<str:token>/present/<slug:slug>/<int:number>/",
+        console.present_with_token,
+        name="present-with-token",
+    ),
 ]

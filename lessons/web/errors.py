@@ -9,9 +9,19 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
+from django.core.exceptions import (
+    BadRequest,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
+from django.urls import Resolver404
+from django.views import defaults
 
 from course.errors import CourseError
 from lessons.web.render import is_htmx
@@ -86,6 +96,76 @@ class BodySizeLimitMiddleware:
             response["Connection"] = "close"  # the unread body must not be taken as a request
             return response
         return self.get_response(request)
+
+
+class ReadFormMiddleware:
+    """Read the query string and a POST's form before anything else does, so one Django refuses
+    (too many fields, too large, a multipart body without its boundary) is answered like every
+    other error, under DEBUG too: there Django would show its debug page, not bad_request."""
+
+    def __init__(self, get_response: GetResponse) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            request.GET  # noqa: B018 (parsed here, on purpose)
+            if request.method == "POST":
+                request.POST  # noqa: B018
+        except (SuspiciousOperation, MultiPartParserError, BadRequest) as exc:
+            if not isinstance(exc, MultiPartParserError):
+                # As Django's own handler does: a later look at request.POST must not raise.
+                request._mark_post_parse_error()  # type: ignore[attr-defined]
+            return bad_request(request, exc)
+        return self.get_response(request)
+
+
+# Django's error handlers (course/urls.py names them): what Django refuses itself, before or
+# around a view, answers in the client's format as the course's own errors do.
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if isinstance(exception, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0
+        message = (
+            f"The request's form is larger than the course accepts ({limit:,} bytes). "
+            "Nothing was run."
+        )
+        response = answer(request, 413, "RequestTooLarge", message)
+        response["Connection"] = "close"  # the rest of the body was not read
+        return response
+    if isinstance(exception, (TooManyFieldsSent, TooManyFilesSent)):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS or 0
+        message = (
+            f"The request has more fields than the course accepts (at most {limit:,}). "
+            "Nothing was run."
+        )
+        return answer(request, 400, "TooManyFields", message)
+    if isinstance(exception, MultiPartParserError):
+        message = f"The request's form could not be read ({str(exception)[:100]}). Nothing was run."
+        return answer(request, 400, "BadRequest", message)
+    return answer(request, 400, "BadRequest", "The request could not be understood.")
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    return answer(request, 403, "Forbidden", str(exception)[:200] or "This is not yours to see.")
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """An address no URL matches (a view's Http404 is CourseErrorMiddleware's): JSON for the
+    API and htmx's message alone; browsers keep the 404 page."""
+    if not (wants_json(request) or is_htmx(request)):
+        return defaults.page_not_found(request, exception)
+    unmatched = isinstance(exception, Resolver404)  # its text is the URL patterns tried
+    message = "There is nothing at this address." if unmatched else str(exception)[:200]
+    return answer(request, 404, "NotFound", message or "Not found.")
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Renders nothing for JSON: whatever failed may be what a template needs."""
+    if wants_json(request):
+        message = "The server failed to answer this request; the failure was logged."
+        return JsonResponse({"error": {"type": "ServerError", "message": message}}, status=500)
+    return defaults.server_error(request)
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:

@@ -47,7 +47,9 @@ def known_learner(request: HttpRequest) -> Learner | None:
     """The learner this browser was, whether or not they belong here now."""
     cached = getattr(request, "course_known_learner", _UNSET)
     if cached is _UNSET:
-        pk = request.session.get(LEARNER_SESSION_KEY)
+        # No session on a request refused before the session middleware (a body too large).
+        session = getattr(request, "session", None)
+        pk = session.get(LEARNER_SESSION_KEY) if session is not None else None
         cached = Learner.objects.filter(pk=pk).first() if isinstance(pk, int) else None
         request.course_known_learner = cached  # type: ignore[attr-defined]
     return cached  # type: ignore[return-value]
@@ -142,8 +144,10 @@ def join_page(request: HttpRequest) -> HttpResponse:
         except CourseError as exc:  # a bad or taken name: the form again, with why
             context.update(error=exc.message, name=name[:80])
             return render(request, "room/join.html", context, status=exc.status)
-        if request.session.get(LEARNER_SESSION_KEY) != joined.pk:
-            request.session.cycle_key()  # a new identity gets a new session key
+        # Every join gets a new session key (a new learner, one coming back, a new name): a key
+        # someone knew before the join does not carry the learner. The data, and with it the
+        # learner's id (what their progress hangs on), moves to the new key.
+        request.session.cycle_key()
         request.session[LEARNER_SESSION_KEY] = joined.pk
         return redirect(target)
     return render(request, "room/join.html", context)
