@@ -11,15 +11,17 @@ import contextlib
 import json
 import os
 import resource
+import signal
 import site
 import socket
 import sys
 import sysconfig
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.machinery import EXTENSION_SUFFIXES
 from multiprocessing.connection import Connection
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import django
@@ -37,15 +39,15 @@ class Limits:
     wall_seconds: float = 10.0
     max_statements: int = 20_000
     max_code_chars: int = 20_000
+    scratch_mb: int = 256  # the scratch folder's size, dataset copies included
 
     def scaled(self, factor: int) -> Limits:
         """More room for the course's own snippets, which must finish on the large dataset."""
-        return Limits(
-            self.cpu_seconds * factor,
-            self.memory_mb * factor,
-            self.wall_seconds * factor,
-            self.max_statements,
-            self.max_code_chars,
+        return replace(
+            self,
+            cpu_seconds=self.cpu_seconds * factor,
+            memory_mb=self.memory_mb * factor,
+            wall_seconds=self.wall_seconds * factor,
         )
 
 
@@ -61,9 +63,11 @@ class Job:
     tasks: tuple[Task, ...]
     limits: Limits
     dataset_files: dict[str, str]  # dataset alias -> this run's own copy, inside scratch
-    scratch: str  # the one directory a run may write files in
-    confine: bool = True  # wall the run in where the server may (lessons.engine.confine)
-    hidden: tuple[str, ...] = ()  # folders the run must not see at all (var/)
+    plan: confine.Plan  # its walls: scratch, hidden folders, the dataset copies to make
+
+    @property
+    def scratch(self) -> str:  # the one directory a run may write files in
+        return self.plan.scratch
 
 
 class Refused(PermissionError):
@@ -94,9 +98,25 @@ def warm_up() -> None:
         connections[alias]  # imports each database backend now, not inside a run
         _rehearse(alias)
     connections.close_all()  # no run may inherit a connection to the real datasets
-    if confine.available():  # tried once here, so every run forked from here knows
-        confine.leave_network()
+    _build_walls()
     _warm = True
+
+
+_walls: frozenset[str] = frozenset()  # the kernel's walls every run forked from here gets
+
+
+def _build_walls() -> None:
+    """Tried once here, so every run forked from here knows which walls it gets; the network
+    namespace and the system call filter are made here once, for all of them."""
+    from django.conf import settings
+
+    global _walls
+    walls = set(confine.available_walls(settings.COURSE_RUN_WALLS))
+    if "network" in walls and not confine.leave_network():
+        walls.discard("network")
+    if "seccomp" in walls:
+        confine.prepare_filter()
+    _walls = frozenset(walls)
 
 
 def _rehearse(alias: str) -> None:
@@ -126,17 +146,15 @@ def child_main(job: Job, channel: Connection) -> None:
         # Runs yield the CPU to the web server, so pages stay quick while code runs.
         os.nice(RUN_NICENESS)
         warm_up()
-        walled = job.confine and confine.available()
-        if walled:
-            confine.enter_namespaces()
+        plan = replace(job.plan, walls=_walls)
+        confine.enter_namespaces(plan.walls)
         worker = os.fork()  # walled: the first process of the new PID namespace
         if worker == 0:
-            if walled:
-                confine.wall_in(job.scratch, job.hidden)
-            _work(job, channel)
-        _, status = os.waitpid(worker, 0)
+            _work(job, plan, channel)
+        _, status, usage = os.wait4(worker, 0)
         if os.WIFSIGNALED(status):
-            _send(channel, {"kind": "signal", "signal": os.WTERMSIG(status)})
+            cpu = usage.ru_utime + usage.ru_stime
+            _send(channel, {"kind": "signal", "signal": os.WTERMSIG(status), "cpu": cpu})
         elif os.WEXITSTATUS(status) != 0:
             _send(channel, {"kind": "exit", "code": os.WEXITSTATUS(status)})
     except BaseException as exc:  # report anything, then leave
@@ -145,11 +163,19 @@ def child_main(job: Job, channel: Connection) -> None:
         os._exit(0)
 
 
-def _work(job: Job, channel: Connection) -> None:
-    """The process that runs the code: limits, its own datasets, the audit hook, then the run."""
+def _work(job: Job, plan: confine.Plan, channel: Connection) -> None:
+    """The process that runs the code: its own datasets, the walls, limits, the audit hook, then
+    the run."""
     try:
-        _limit_resources(job.limits)
         _use_own_datasets(job.dataset_files, run_tag(job.scratch))
+        # The database connections a run may use are opened before the walls, which allow no new
+        # one; the service is told their server-side pids now, before any of the run's code, so
+        # it can end them afterwards whatever the code did to them.
+        backends = _open_postgresql(job)
+        if backends:
+            _send(channel, {"kind": "backends", "pids": backends})
+        confine.wall_in(plan)
+        _limit_resources(job.limits, plan)
         os.chdir(job.scratch)
         _silence_standard_streams()
         from lessons.engine import runner
@@ -206,13 +232,23 @@ def result_to_data(result: Any) -> dict[str, Any]:
     }
 
 
-def _limit_resources(limits: Limits) -> None:
+RUN_PROCESSES = 512  # processes and threads of the run user, where a run has a user of its own
+
+
+def _limit_resources(limits: Limits, plan: confine.Plan) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
     # Address space counts what the warm process already mapped: the limit is on top of it.
     baseline = _address_space()
     memory = baseline + limits.memory_mb * MB
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # No file a run writes grows past its scratch space, tmpfs or not; past it, a write fails
+    # with EFBIG (the signal that would kill the process instead is ignored).
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    size = plan.scratch_mb * MB
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+    if "user" in plan.walls and os.getuid() == plan.run_uid != 0:
+        resource.setrlimit(resource.RLIMIT_NPROC, (RUN_PROCESSES, RUN_PROCESSES))
 
 
 def _address_space() -> int:
@@ -253,9 +289,36 @@ def _only_datasets(allowed: set[str]) -> Callable[..., Any]:
     def get_new_connection(self: Any, conn_params: Any) -> Any:
         if self.alias not in allowed:
             raise Refused("Opening another database is not allowed in a run.")
+        if _spares.get(self.alias):
+            return _spares[self.alias].pop()
         return self._course_unguarded(conn_params)
 
     return get_new_connection
+
+
+# Connections opened before the walls for a second worker (another_worker) to take: the system
+# call filter lets a run open no new one.
+_spares: dict[str, list[Any]] = {}
+
+
+def _open_postgresql(job: Job) -> dict[str, list[int]]:
+    """Open the run's PostgreSQL connections now (and one spare for `another_worker`, in code
+    that names it); their backend pids, per dataset alias."""
+    from django.db import connections
+
+    wants_spare = any("another_worker" in task.code for task in job.tasks)
+    pids: dict[str, list[int]] = {}
+    for alias in job.dataset_files:
+        connection = connections[alias]
+        if connection.vendor != "postgresql":
+            continue
+        connection.ensure_connection()
+        pids[alias] = [connection.connection.info.backend_pid]
+        if wants_spare:
+            spare = connection.get_new_connection(connection.get_connection_params())
+            _spares[alias] = [spare]
+            pids[alias].append(spare.info.backend_pid)
+    return pids
 
 
 _PROCESS_EVENTS = (
@@ -290,8 +353,9 @@ def _audit_hook(job: Job) -> Callable[[str, tuple[Any, ...]], None]:
         elif event in ("os.kill", "os.killpg", "signal.pthread_kill"):
             refuse("Sending a signal")
         elif event in _NETWORK_EVENTS or (
-            # asyncio's event loop wakes itself through a local socket pair: allowed.
-            event == "socket.__new__" and len(args) > 1 and args[1] not in (-1, socket.AF_UNIX)
+            # asyncio's event loop wakes itself through a local socket pair: allowed (and so by
+            # the system call filter, which refuses every other socket).
+            event == "socket.__new__" and len(args) > 1 and not _socket_pair(args[1])
         ):
             refuse("Opening a network connection")
         elif event.startswith("ctypes.") or event in ("mmap.__new__",):
@@ -310,6 +374,20 @@ def _audit_hook(job: Job) -> Callable[[str, tuple[Any, ...]], None]:
             refuse("Adding an audit hook")
 
     return hook
+
+
+def _socket_pair(family: object) -> bool:
+    """A socket object made by socket.socketpair(), which wraps the connected pair it made."""
+    if family not in (-1, socket.AF_UNIX):
+        return False
+    frame: FrameType | None = sys._getframe(2)
+    for _ in range(4):
+        if frame is None:
+            break
+        if frame.f_code.co_name == "socketpair" and frame.f_code.co_filename == socket.__file__:
+            return True
+        frame = frame.f_back
+    return False
 
 
 # Compiled modules that come with Python or with the installed packages (json, decimal,

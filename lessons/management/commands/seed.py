@@ -50,8 +50,19 @@ class Command(BaseCommand):
             ) from None
         for name in options["dataset"] or list(datasets.ALL_SPECS):
             self._seed(name, force=options["force"])
+        if options["force"]:
+            self._forget_run_templates()
         if all(seeding.is_seeded(name) for name in datasets.SPECS):
             self._measure_charts()
+
+    def _forget_run_templates(self) -> None:
+        """Runs copy the datasets from templates under var/run/datasets/: after a forced rebuild
+        none of them may be kept, whatever their stamps say (a damaged one included)."""
+        templates = Path(settings.COURSE_RUN_DIR) / "datasets"
+        for template in templates.glob("*.sqlite3"):
+            template.unlink(missing_ok=True)
+            template.with_suffix(".source").unlink(missing_ok=True)
+        self.stdout.write("Run templates removed: runs copy the rebuilt datasets.")
 
     def _measure_charts(self) -> None:
         """The charts lessons draw as they load, measured now so the first learners to open them

@@ -1,0 +1,127 @@
+"""A seccomp filter for one run, built with libseccomp (the `pyseccomp` binding): system calls a
+run has no business making fail with EPERM, whatever its Python does, for it and for everything it
+starts. Loaded last, once the run's database connections are open (see lessons.engine.confine).
+
+Refused:
+- new sockets and connections (`socket`, `connect`, `bind`, `listen`, `accept`): the run keeps the
+  connections it was given and nothing else. `socketpair` stays, for asyncio's own wake-up pair;
+- looking into or changing other processes (`ptrace`, `process_vm_*`, `kcmp`, `pidfd_getfd`);
+- mounts, new namespaces (`unshare`, `setns`, `clone` with a namespace flag) and `chroot`;
+- the kernel's keyrings, BPF, perf events, io_uring (which would do socket work unfiltered),
+  userfaultfd, modules, reboot, swap, clocks, host names, accounting and file handles.
+`clone3` answers ENOSYS: its flags sit in memory a filter cannot read, and the C library then
+falls back to `clone`, whose flags it can.
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import Any
+
+REFUSED = (
+    # network: nothing new once the run's connections are open
+    "socket",
+    "connect",
+    "bind",
+    "listen",
+    "accept",
+    "accept4",
+    # other processes
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "kcmp",
+    "pidfd_getfd",
+    # mounts and namespaces
+    "mount",
+    "umount2",
+    "pivot_root",
+    "chroot",
+    "move_mount",
+    "open_tree",
+    "fsopen",
+    "fsconfig",
+    "fsmount",
+    "fspick",
+    "mount_setattr",
+    "unshare",
+    "setns",
+    # the rest of the kernel a run never needs
+    "keyctl",
+    "add_key",
+    "request_key",
+    "bpf",
+    "perf_event_open",
+    "userfaultfd",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "kexec_load",
+    "kexec_file_load",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "reboot",
+    "swapon",
+    "swapoff",
+    "acct",
+    "settimeofday",
+    "clock_settime",
+    "clock_adjtime",
+    "adjtimex",
+    "sethostname",
+    "setdomainname",
+    "iopl",
+    "ioperm",
+    "quotactl",
+    "open_by_handle_at",
+    "name_to_handle_at",
+    "syslog",
+    "vhangup",
+)
+
+CLONE_NAMESPACES = (
+    0x00020000,  # CLONE_NEWNS
+    0x02000000,  # CLONE_NEWCGROUP
+    0x04000000,  # CLONE_NEWUTS
+    0x08000000,  # CLONE_NEWIPC
+    0x10000000,  # CLONE_NEWUSER
+    0x20000000,  # CLONE_NEWPID
+    0x40000000,  # CLONE_NEWNET
+)
+
+
+def available() -> bool:
+    """Whether libseccomp and its binding load here (Debian's libseccomp2 is on every system)."""
+    try:
+        _seccomp()
+    except (ImportError, OSError, AttributeError):
+        return False
+    return True
+
+
+def _seccomp() -> Any:
+    import pyseccomp
+
+    return pyseccomp
+
+
+def build() -> Any:
+    """The filter, ready to load: built once in the warm process, loaded by each run."""
+    seccomp = _seccomp()
+    refuse = seccomp.ERRNO(errno.EPERM)
+    syscalls = seccomp.SyscallFilter(seccomp.ALLOW)
+    for name in REFUSED:
+        try:
+            syscalls.add_rule(refuse, name)
+        except (OSError, ValueError, RuntimeError):
+            continue  # a call this architecture does not have (iopl on arm64, say)
+    for flag in CLONE_NAMESPACES:
+        syscalls.add_rule(refuse, "clone", seccomp.Arg(0, seccomp.MASKED_EQ, flag, flag))
+    syscalls.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
+    return syscalls
+
+
+def load(syscalls: Any) -> None:
+    """Apply the filter to this process for good (it needs no_new_privs, set just before)."""
+    syscalls.load()

@@ -1,0 +1,339 @@
+"""Each of the kernel's walls on its own (lessons.engine.confine), with the audit hook switched off
+from Python, as a determined learner would.
+
+For every attack: with no wall at all the attack works (so each test can fail), every wall that
+promises to stop it stops it alone, and all the walls together stop it. The server switches walls
+with COURSE_RUN_WALLS, read by the warm process, which is started again for each set. Run as root
+(CI) this checks a server running as root; `test_the_walls_hold_for_a_server_run_by_an_ordinary_
+user` runs this same file again as an ordinary user.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+
+from lessons.engine import confine, service
+from lessons.engine.sandbox import Task
+from tests.test_hostile import HOOK_OFF
+
+ROOT = os.geteuid() == 0
+NO_WALLS = "none"
+
+
+def tries(**targets: str) -> str:
+    """A program that tries each target's statements and says, per target, whether it worked."""
+    lines = [HOOK_OFF, "import os, socket"]
+    for name, body in targets.items():
+        lines.append("try:")
+        lines.append(textwrap.indent(textwrap.dedent(body).strip(), "    "))
+        lines.append(f"    print({name!r} + ':open')")
+        lines.append("except OSError:")
+        lines.append(f"    print({name!r} + ':blocked')")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Targets:
+    home_secret: Path  # a file only the server's user may read, in its home, outside the checkout
+    var_secret: Path  # a file in var/, like the secret key
+    home_file: Path  # files the server's user may write: in its home, the checkout, /tmp
+    checkout_file: Path
+    tmp_file: Path
+    port: int  # a TCP port listening on loopback
+
+
+@pytest.fixture(scope="module")
+def targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Targets]:
+    tag = uuid.uuid4().hex[:8]
+    home = Path.home()
+    made = Targets(
+        home_secret=home / f".course-wall-secret-{tag}",
+        var_secret=Path(settings.VAR_DIR) / f"wall-secret-{tag}",
+        home_file=home / f".course-wall-target-{tag}",
+        checkout_file=Path(settings.BASE_DIR) / f".wall-target-{tag}",
+        tmp_file=tmp_path_factory.mktemp("walls") / "target",
+        port=0,
+    )
+    for secret in (made.home_secret, made.var_secret):
+        secret.write_text("secret")
+        secret.chmod(0o600)
+    for target in (made.home_file, made.checkout_file, made.tmp_file):
+        target.write_text("original")
+        target.chmod(0o644)
+    listener = socket.create_server(("127.0.0.1", 0))
+    with listener:
+        yield Targets(**{**made.__dict__, "port": listener.getsockname()[1]})
+    for path in (made.home_secret, made.var_secret, made.home_file, made.checkout_file):
+        path.unlink(missing_ok=True)
+
+
+def forkserver_address() -> str:
+    from multiprocessing import forkserver
+
+    service.start()
+    return str(forkserver._forkserver._forkserver_address)  # type: ignore[attr-defined]
+
+
+NEW_USER_NAMESPACE = """
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.unshare(0x10000000) != 0:  # CLONE_NEWUSER
+    raise OSError(ctypes.get_errno(), "unshare")
+"""
+FILES = ("namespaces", "user", "landlock")
+# Each attack, and the walls that each promise to stop all of it on their own.
+STOPPED_BY = {
+    "read-the-server-user's-files": FILES,
+    "write-outside-scratch": FILES,
+    "network": ("network", "seccomp", "landlock"),
+    "reach-the-warm-process": ("namespaces", "user", "seccomp"),
+    "kernel-settings": FILES,
+    "fill-the-disk": ("namespaces",),
+    "namespace-calls": ("seccomp",),
+}
+
+
+def attack(name: str, t: Targets, control: bool) -> str:
+    folder = os.path.dirname(forkserver_address())
+    reach = f"os.listdir({folder!r})"
+    if not control:  # a connection that sent nothing would stop the warm process
+        reach += f"\nsocket.socket(socket.AF_UNIX).connect({forkserver_address()!r})"
+    programs = {
+        "read-the-server-user's-files": tries(
+            home=f"open({str(t.home_secret)!r}).read()", var=f"open({str(t.var_secret)!r}).read()"
+        ),
+        "write-outside-scratch": tries(
+            home=f"open({str(t.home_file)!r}, 'a').write('changed')",
+            checkout=f"open({str(t.checkout_file)!r}, 'a').write('changed')",
+            tmp=f"open({str(t.tmp_file)!r}, 'a').write('changed')",
+        ),
+        "network": tries(
+            tcp=f"socket.create_connection(('127.0.0.1', {t.port}), timeout=1).close()"
+        ),
+        "reach-the-warm-process": tries(forkserver=reach),
+        "kernel-settings": tries(
+            core_pattern="open('/proc/sys/kernel/core_pattern', 'w').close()",
+            drop_caches="open('/proc/sys/vm/drop_caches', 'w').close()",
+        ),
+        # Three files of 8 MB: each within RLIMIT_FSIZE (16 MB here), together more than the
+        # scratch tmpfs holds.
+        "fill-the-disk": tries(disk=FILL),
+        "namespace-calls": tries(unshare=NEW_USER_NAMESPACE),
+    }
+    return programs[name]
+
+
+FILL = """
+for n in range(3):
+    with open(f"fill-{n}", "wb") as fill:
+        fill.write(b"x" * 8 * 1024 * 1024)
+"""
+
+
+def configs(name: str) -> list[str]:
+    """No walls (the control), each wall that promises to stop `name` alone, and all of them.
+    The user wall promises something only where the server is root: otherwise the run is the
+    server's own unprivileged user already; and an ordinary user cannot write kernel settings,
+    walls or not, so that control needs root."""
+    alone = [w for w in STOPPED_BY[name] if ROOT or w != "user"]
+    control = [NO_WALLS] if ROOT or name != "kernel-settings" else []
+    return [*control, *alone, "all"]
+
+
+# Grouped by walls, so the warm process starts again only when they change.
+CASES = [
+    pytest.param(name, config, id=f"{name}-{config}")
+    for config in (NO_WALLS, *confine.WALLS, "all")
+    for name in STOPPED_BY
+    if config in configs(name)
+]
+
+
+@pytest.fixture(scope="module")
+def walls(request: pytest.FixtureRequest, django_db_setup: None) -> Iterator[str]:
+    config = str(request.param)
+    built = confine.probe()
+    wanted = set(confine.WALLS) if config == "all" else set() if config == NO_WALLS else {config}
+    if missing := [built[name].why for name in wanted if not built[name].on]:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must check the {config} walls: {'; '.join(missing)}")
+        pytest.skip(f"cannot build here: {'; '.join(missing)}")
+    previous = os.environ.get("COURSE_RUN_WALLS")
+    os.environ["COURSE_RUN_WALLS"] = ",".join(sorted(wanted))
+    service._restart_forkserver()
+    yield config
+    if previous is None:
+        os.environ.pop("COURSE_RUN_WALLS", None)
+    else:
+        os.environ["COURSE_RUN_WALLS"] = previous
+    service._restart_forkserver()
+
+
+@pytest.fixture(autouse=True)
+def small_scratch(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+    settings.COURSE_RUN_SCRATCH_MB = 16
+    settings.COURSE_RUN_WORKERS = 2
+    settings.COURSE_RUN_DIR = tmp_path_factory.getbasetemp() / "walls-run"
+
+
+def run(code: str) -> tuple[str, Any]:
+    [result] = service.run([Task(code, "tiny")], learner="walls-test")
+    return result.output, result.error
+
+
+def outcome(output: str) -> set[str]:
+    return {line.split(":")[1] for line in output.splitlines() if ":" in line}
+
+
+@pytest.mark.parametrize(("name", "walls"), CASES, indirect=["walls"])
+def test_each_wall_alone(name: str, walls: str, targets: Targets, data: None) -> None:
+    control = walls == NO_WALLS
+
+    output, error = run(attack(name, targets, control))
+
+    assert error is None, error
+    assert outcome(output) == ({"open"} if control else {"blocked"}), output
+    for target in (targets.home_file, targets.checkout_file, targets.tmp_file):
+        if not control:
+            assert target.read_text() == "original"
+        target.write_text("original")  # the control changed them; the next test starts afresh
+
+
+SURVIVOR = "31.4159"
+
+
+def survivors() -> list[int]:
+    found = []
+    for entry in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            if entry.read_bytes().split(b"\0")[:2] == [b"sleep", SURVIVOR.encode()]:
+                found.append(int(entry.parent.name))
+    return found
+
+
+LEAVE_A_SURVIVOR = f"""{HOOK_OFF}
+import subprocess
+subprocess.Popen(["sleep", {SURVIVOR!r}], start_new_session=True)
+"""
+
+
+@pytest.mark.parametrize(
+    ("walls", "survives"), [(NO_WALLS, True), ("namespaces", False)], indirect=["walls"]
+)
+def test_a_process_that_leaves_its_session_dies_with_the_run(
+    walls: str, survives: bool, data: None
+) -> None:
+    run(LEAVE_A_SURVIVOR)
+    time.sleep(0.5)
+    left = survivors()
+    for pid in left:
+        os.kill(pid, 9)
+
+    assert bool(left) == survives
+
+
+@pytest.mark.parametrize("walls", ["namespaces"], indirect=True)
+def test_a_full_scratch_is_out_of_space(walls: str, data: None) -> None:
+    _, error = run(f"{HOOK_OFF}\n{FILL}")
+
+    assert error.type == "OutOfSpace"
+    assert error.message == (
+        "The run's scratch folder is full: it holds at most 16 MB, its dataset copies included."
+    )
+
+
+# The same file, as an ordinary user --------------------------------------------------------
+
+TESTER = "course-walls"
+
+
+def _ordinary_user() -> pwd.struct_passwd:
+    try:
+        return pwd.getpwnam(TESTER)
+    except KeyError:
+        subprocess.run(["useradd", "--create-home", "--shell", "/bin/sh", TESTER], check=True)
+        return pwd.getpwnam(TESTER)
+
+
+def _as(user: pwd.struct_passwd, readable: list[str]) -> Any:
+    """In the child, as root: a mount namespace where folders on the way to the Python
+    installation and the checkout that only root may enter (/root) are made passable, then the
+    user's identity."""
+
+    def become() -> None:
+        confine._check(confine._libc.unshare(confine.CLONE_NEWNS), "unshare")
+        confine._mount(None, "/", None, confine.MS_REC | confine.MS_PRIVATE)
+        closed = [d for d in ("/root",) if any(Path(p).is_relative_to(d) for p in readable)]
+        handles = {
+            p: os.open(p, os.O_PATH)
+            for p in readable
+            if any(Path(p).is_relative_to(d) for d in closed)
+        }
+        for folder in closed:
+            confine._mount("tmpfs", folder, "tmpfs", 0, "mode=755")
+        for path, handle in handles.items():
+            os.makedirs(path, exist_ok=True)
+            confine._mount(f"/proc/self/fd/{handle}", path, None, confine.MS_BIND | confine.MS_REC)
+        os.setgroups([])
+        os.setresgid(user.pw_gid, user.pw_gid, user.pw_gid)
+        os.setresuid(user.pw_uid, user.pw_uid, user.pw_uid)
+
+    return become
+
+
+@pytest.mark.skipif(not ROOT, reason="starts the server as an ordinary user: needs root")
+def test_the_walls_hold_for_a_server_run_by_an_ordinary_user(tmp_path: Path) -> None:
+    user = _ordinary_user()
+    var = tmp_path / "var"
+    var.mkdir()
+    os.chown(var, user.pw_uid, user.pw_gid)
+    tmp_path.chmod(0o755)
+    checkout = str(settings.BASE_DIR)
+    readable = sorted({os.path.realpath(p) for p in (sys.base_prefix, sys.prefix, checkout)})
+    environment = {
+        key: value for key, value in os.environ.items() if not key.startswith(("COURSE_", "PG"))
+    }
+    environment.update(
+        HOME=user.pw_dir, USER=TESTER, COURSE_VAR_DIR=str(var), TMPDIR="/tmp", CI="true"
+    )
+    environment.pop("DATABASE_URL", None)
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        __file__,
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-k",
+        "each_wall_alone or dies_with_the_run or out_of_space",
+    ]
+
+    finished = subprocess.run(
+        command,
+        cwd=checkout,
+        env=environment,
+        preexec_fn=_as(user, readable),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+    summary = finished.stdout.strip().splitlines()[-1] if finished.stdout.strip() else ""
+    assert finished.returncode == 0, finished.stdout[-4000:] + finished.stderr[-2000:]
+    assert " passed" in summary and "failed" not in summary, summary
