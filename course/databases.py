@@ -3,7 +3,8 @@
 - COURSE_ENGINE=postgresql puts the datasets on PostgreSQL: COURSE_PG_HOST (a host or a socket
   folder), COURSE_PG_PORT, COURSE_PG_USER (the role pages and runs log in as: it may write inside a
   transaction but can never commit a change, see blog.pgguard), COURSE_PG_OWNER (the role that owns,
-  seeds and creates the datasets), COURSE_PG_PASSWORD and COURSE_PG_OWNER_PASSWORD if needed.
+  seeds and creates the datasets), COURSE_PG_PASSWORD and COURSE_PG_OWNER_PASSWORD if needed,
+  COURSE_PG_SCHEMA if the tables are not in `public`.
 - DATABASE_URL=postgres://user:password@host:port/name (or ?host=/socket/folder&port=...) puts the
   `default` database (sessions, rooms, progress) on PostgreSQL.
 `.ci/pg env` prints all of them for the private cluster under var/pg.
@@ -48,10 +49,35 @@ def dataset(name: str, statement_seconds: float, test_suffix: str) -> dict[str, 
         "PASSWORD": os.environ.get("COURSE_PG_PASSWORD", ""),
         "HOST": os.environ.get("COURSE_PG_HOST", ""),
         "PORT": os.environ.get("COURSE_PG_PORT", ""),
-        # The server stops any one statement that runs longer than a whole run may.
-        "OPTIONS": {"options": f"-c statement_timeout={int(statement_seconds * 1000)}"},
+        "OPTIONS": {"options": session_options(statement_seconds)},
         "TEST": {"NAME": f"test_course_{name}{test_suffix}"},
     }
+
+
+# How long a page's or a run's statement waits for a lock before it fails: a lock a run holds
+# (on a connection of its own, say) never keeps /blog/ or another learner's run waiting longer.
+LOCK_SECONDS = 5
+# How often a busy backend looks whether its client is still there: one whose run was killed
+# stops within this, instead of at the end of its statement.
+CLIENT_CHECK_SECONDS = 1
+
+
+def session_options(statement_seconds: float) -> str:
+    """libpq's startup options for every dataset connection (pages and runs alike). Startup options
+    win over the defaults a role gives itself (ALTER ROLE CURRENT_USER SET ..., which a run can
+    commit), so these hold on every connection whatever a run left behind."""
+    milliseconds = int(statement_seconds * 1000)
+    settings = {
+        # The server stops any one statement that runs longer than a whole run may.
+        "statement_timeout": milliseconds,
+        "lock_timeout": LOCK_SECONDS * 1000,
+        # A run's transaction sits idle while its Python works, at most as long as a run lasts.
+        "idle_in_transaction_session_timeout": milliseconds,
+        "client_connection_check_interval": CLIENT_CHECK_SECONDS * 1000,
+        # The tables live in this schema: a search_path a run set cannot hide them.
+        "search_path": os.environ.get("COURSE_PG_SCHEMA", "public"),
+    }
+    return " ".join(f"-c {name}={value}" for name, value in settings.items())
 
 
 def owner() -> dict[str, str]:

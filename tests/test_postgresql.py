@@ -10,12 +10,16 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.db import connections, transaction
+from django.urls import reverse
 
 from blog import datasets, pgguard
-from course.databases import from_url
+from course import databases
+from course.databases import LOCK_SECONDS, from_url
 from lessons.catalog import get_catalog
+from lessons.engine import service
 from lessons.engine.guards import writable
 from lessons.engine.runner import run_code
 from lessons.measure.runs import run_learner_code, run_lesson_snippet
@@ -250,3 +254,247 @@ def test_a_statement_past_the_limit_is_ended_whoever_started_it(data: None, sett
 
     assert outcome == ["OperationalError"]
     assert sleeping_on_the_server("overdue") == 0
+
+
+# What a run could keep on the server outside the datasets (issue: large objects, its own role's
+# defaults and password, a second connection). Each through the run service with the audit hook
+# switched off first: the server's own refusals hold without it.
+def hostile(source: str) -> str:
+    from tests.test_hostile import HOOK_OFF
+
+    return f"{HOOK_OFF}\n{source}"
+
+
+def posts(dataset: str) -> str:
+    return str(datasets.stats(dataset).counts["posts"])
+
+
+def blog_answers_at_once(client: Any) -> float:
+    """How long /blog/ took to answer (200, or the assertion fails)."""
+    started = time.monotonic()
+    response = client.get(reverse("blog:post-list"), {"dataset": "tiny"})
+    assert response.status_code == 200
+    return time.monotonic() - started
+
+
+@on_postgresql
+def test_a_run_cannot_create_a_large_object(data: None) -> None:
+    code = hostile(
+        "with connection.cursor() as c:\n"
+        "    c.execute(\"SELECT lo_from_bytea(0, 'kept for later')\")\n"
+        "connection.connection.commit()"
+    )
+
+    run = run_learner_code(code, "tiny", learner="test")
+
+    error = run.result.error
+    assert error is not None
+    assert (error.type, error.message) == (
+        "ProgrammingError",
+        "permission denied for function lo_from_bytea",
+    )
+    with connections["tiny"].cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_largeobject_metadata")
+        assert cursor.fetchone() == (0,)
+
+
+def superuser() -> str:
+    with connections["tiny"].cursor() as cursor:
+        cursor.execute("SELECT rolname FROM pg_roles WHERE rolsuper ORDER BY oid LIMIT 1")
+        return str(cursor.fetchone()[0])
+
+
+@on_postgresql
+def test_seeding_refuses_a_server_where_runs_may_call_large_object_functions(data: None) -> None:
+    role = superuser()  # a role that may call every function, as PUBLIC may on a fresh server
+
+    with writable(), pytest.raises(ImproperlyConfigured) as refused:
+        pgguard.protect("tiny", role)
+
+    database = connections["tiny"].settings_dict["NAME"]
+    assert str(refused.value).startswith(
+        f"On PostgreSQL, the role runs log in as ({role}) may still call the large-object "
+        f"functions in database {database} (lo_close(integer), lo_creat(integer), "
+    )
+    assert pgguard.large_object_functions("tiny", settings.COURSE_PG_RUNNER) == []
+
+
+def run_role_defaults() -> int:
+    with connections["tiny"].cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_db_role_setting WHERE setrole = "
+            "(SELECT oid FROM pg_roles WHERE rolname = current_user)"
+        )
+        return int(cursor.fetchone()[0])
+
+
+def committing_role_defaults(setting: str) -> str:
+    """A run that gives its own role a default, for every database and for this one, and keeps
+    it with a commit on the raw connection."""
+    return hostile(
+        "with connection.cursor() as c:\n"
+        f'    c.execute("ALTER ROLE CURRENT_USER SET {setting}")\n'
+        "    database = connection.ops.quote_name(connection.settings_dict['NAME'])\n"
+        f'    c.execute(f"ALTER ROLE CURRENT_USER IN DATABASE {{database}} SET {setting}")\n'
+        "connection.connection.commit()"
+    )
+
+
+@on_postgresql
+def test_a_search_path_a_run_gives_its_role_leaves_the_next_run_and_the_blog_working(
+    data: None, client: Any
+) -> None:
+    run_learner_code(committing_role_defaults("search_path = pg_catalog"), "tiny", learner="test")
+
+    after = run_learner_code("print(Post.objects.count())", "tiny", learner="test")
+
+    assert (after.result.error, after.result.output) == (None, posts("tiny"))
+    blog_answers_at_once(client)
+
+
+@on_postgresql
+def test_after_a_run_its_role_keeps_no_default_it_gave_itself(data: None) -> None:
+    run_learner_code(committing_role_defaults("work_mem = '64kB'"), "tiny", learner="test")
+
+    assert run_role_defaults() == 0
+
+
+@on_postgresql
+def test_a_new_connection_keeps_the_course_search_path_whatever_its_role_defaults(
+    data: None,
+) -> None:
+    with connections["tiny"].cursor() as cursor:
+        cursor.execute("ALTER ROLE CURRENT_USER SET search_path = pg_catalog")
+    fresh = connections.create_connection("tiny")
+    try:
+        with fresh.cursor() as cursor:
+            cursor.execute("SHOW search_path")
+            assert cursor.fetchone() == ("public",)
+    finally:
+        fresh.close()
+        pgguard.reset_run_role("tiny")
+
+
+@on_postgresql
+def test_a_run_that_changes_its_roles_password_locks_no_one_out(data: None, client: Any) -> None:
+    code = hostile(
+        "with connection.cursor() as c:\n"
+        "    c.execute(\"ALTER ROLE CURRENT_USER PASSWORD 'mine now'\")\n"
+        "connection.connection.commit()"
+    )
+    run_learner_code(code, "tiny", learner="test")
+
+    after = run_learner_code("print(Post.objects.count())", "tiny", learner="test")
+
+    assert (after.result.error, after.result.output) == (None, posts("tiny"))
+    connections["tiny"].close()  # the page logs in anew
+    blog_answers_at_once(client)
+
+
+@on_postgresql
+def test_a_runs_connection_waits_for_a_lock_or_in_a_transaction_only_so_long(data: None) -> None:
+    names = ("lock_timeout", "idle_in_transaction_session_timeout")
+    sql = f"SELECT setting FROM pg_settings WHERE name IN {names} ORDER BY name"  # milliseconds
+    result = run_code(
+        f'with connection.cursor() as c:\n    c.execute("{sql}")\n'
+        "    print([int(s) for (s,) in c.fetchall()])",
+        "tiny",
+    )
+
+    statement = int(settings.COURSE_PG_STATEMENT_SECONDS * 1000)
+    assert (result.error, result.output) == (None, str([statement, LOCK_SECONDS * 1000]))
+
+
+# A second connection, opened by the run itself with libpq, holding a table lock while it is busy
+# with a statement (a backend between statements notices its client's death at once).
+SECOND_CONNECTION = """
+import psycopg, threading, time
+s = connection.settings_dict
+second = psycopg.connect(
+    host=s["HOST"], port=s["PORT"], dbname=s["NAME"], user=s["USER"], password=s["PASSWORD"],
+    application_name="not-a-run", options="{options}",
+)
+second.execute("LOCK TABLE blog_post IN ACCESS EXCLUSIVE MODE")
+threading.Thread(target=second.execute, args=("SELECT pg_sleep(600) /* holding */",)).start()
+time.sleep(0.5)
+"""
+
+
+@on_postgresql
+@pytest.mark.parametrize(
+    "options",
+    [
+        # Ended by the server within a second of the run's end (client_connection_check_interval).
+        pytest.param("-c statement_timeout=0", id="server-checks-its-client"),
+        # Blind to its client: only the run's walls (no connection but its own) stop this one.
+        pytest.param(
+            "-c statement_timeout=0 -c client_connection_check_interval=0", id="blind-backend"
+        ),
+    ],
+)
+def test_a_lock_a_runs_own_connection_takes_does_not_hold_the_blog(
+    options: str, data: None, client: Any
+) -> None:
+    run_learner_code(hostile(SECOND_CONNECTION.format(options=options)), "tiny", learner="test")
+
+    assert blog_answers_at_once(client) < databases.CLIENT_CHECK_SECONDS + 1
+    assert sleeping_on_the_server("holding") == 0
+
+
+def holding_a_lock(outcome: list[str], pid: list[int]) -> threading.Thread:
+    """A run role's connection holding LOCK TABLE, busy, and blind to its client going away:
+    what a run that turned every setting off would leave. Its backend's pid goes in `pid`."""
+
+    def hold() -> None:
+        connection = connections.create_connection("tiny")
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SET client_connection_check_interval = 0")
+                cursor.execute("SET statement_timeout = 0")
+                cursor.execute("BEGIN")
+                cursor.execute("LOCK TABLE blog_post IN ACCESS EXCLUSIVE MODE")
+                pid.append(connection.connection.info.backend_pid)
+                cursor.execute("SELECT pg_sleep(600) /* reported */")
+            outcome.append("finished")
+        except Exception as exc:
+            outcome.append(type(exc).__name__)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    while not pid and thread.is_alive():
+        time.sleep(0.01)
+    return thread
+
+
+@on_postgresql
+def test_the_backends_a_run_reported_are_ended_after_it(data: None, client: Any) -> None:
+    outcome: list[str] = []
+    pid: list[int] = []
+    holder = holding_a_lock(outcome, pid)
+
+    service._end_left_statements({"tiny": "unused"}, "course-run-none", pids={"tiny": pid})
+    holder.join(timeout=10)
+
+    assert outcome == ["OperationalError"]
+    assert blog_answers_at_once(client) < 1
+
+
+@on_postgresql
+def test_a_reported_pid_of_another_role_is_left_alone(data: None) -> None:
+    import psycopg
+
+    login = connections["tiny"].settings_dict
+    owner = settings.COURSE_PG_OWNER
+    with psycopg.connect(
+        host=login["HOST"],
+        port=login["PORT"],
+        dbname=login["NAME"],
+        user=owner["USER"],
+        password=owner["PASSWORD"] or None,
+    ) as other:
+        ended = pgguard.end_backends("tiny", [other.info.backend_pid])
+
+        assert ended == 0
+        assert other.execute("SELECT 1").fetchone() == (1,)

@@ -262,14 +262,29 @@ def _try_lock(path: Path) -> Iterator[bool]:
         handle.close()
 
 
-def _end_left_statements(files: dict[str, str], tag: str) -> None:
-    """Nothing a run started keeps running on a PostgreSQL server once its process is gone."""
+def _end_left_statements(
+    files: dict[str, str], tag: str, pids: dict[str, list[int]] | None = None
+) -> None:
+    """Nothing a run started keeps running on a PostgreSQL server once its process is gone, and
+    the run role is left as the next login needs it. `pids`: the backends of the connections the
+    run reported it opened, per dataset (all on one server)."""
     alias = next((name for name in files if connections[name].vendor == "postgresql"), None)
     if alias is None:
         return
+    connection = connections[alias]
     # If the server is away, the run's own result says so already.
     with contextlib.suppress(DatabaseError):
+        if not connection.in_atomic_block:
+            connection.close()  # log in anew: that is how a changed password shows
+        try:
+            connection.ensure_connection()
+        except DatabaseError:
+            with contextlib.suppress(Exception):  # the server is away, or cannot be repaired
+                pgguard.restore_login(alias)
+            connection.ensure_connection()
+        pgguard.end_backends(alias, [pid for own in (pids or {}).values() for pid in own])
         pgguard.end_left_statements(alias, tag, settings.COURSE_PG_STATEMENT_SECONDS)
+        pgguard.reset_run_role(alias)
 
 
 def _run_in_slot(slot: Path, tasks: list[Task], limits: Limits) -> list[RunResult]:
