@@ -932,3 +932,118 @@ def test_no_file_outside_the_scratch_folder_changes(
     assert target.stat().st_mode & 0o777 == 0o644
     assert not (tmp_path / "outside.txt-dir").exists()
     assert result.error is not None and result.error.type == "Refused"
+
+
+# The server believes nothing in a run's reply (lessons.engine.reply)
+
+FIND_THE_CHANNEL = (
+    code(
+        """
+    import json, os, struct, sys, time
+    frame = sys._getframe()
+    while "channel" not in frame.f_locals:
+        frame = frame.f_back
+    channel = frame.f_locals["channel"]
+    """
+    )
+    + "\n"
+)
+
+
+def test_huge_failing_statements_make_a_bounded_report(data: None) -> None:
+    from lessons.display.report import build_report
+    from lessons.engine import reply
+
+    source = code(
+        """
+        for i in range(10):
+            try:
+                connection.cursor().execute(f"SELECT {i}, " + "1, " * 350_000 + "1 FROM nope")
+            except Exception:
+                pass
+        """
+    )
+
+    result = run(source)
+
+    assert result.error is None and result.query_count == 10
+    assert result.truncated == [
+        "10 statements were longer than 100,000 characters: only the beginning is kept."
+    ]
+    assert all(len(q.sql) < reply.MAX_SQL_CHARS + 100 for q in result.queries)
+    report = build_report(result.queries)
+    assert {row.unformatted for row in report.shown_rows} == {
+        "Shown as sent, not highlighted: longer than 10,000 characters."
+    }
+    assert sum(len(row.html) for row in report.shown_rows) < 10 * 10_200
+
+
+def test_a_forged_reply_of_too_many_statements_is_cut_to_the_limit(data: None) -> None:
+    source = FIND_THE_CHANNEL + code(
+        """
+        statement = ["SELECT 1", [], False, 0.0, 1]
+        result = {
+            "dataset": "tiny", "queries": [statement] * 100_000, "duration": 0.1, "output": "",
+            "output_dropped": 0, "objects_built": {}, "peak_memory": None, "error": None,
+            "first_statement_at": None,
+        }
+        channel.send_bytes(json.dumps({"kind": "ok", "results": [result]}).encode())
+        """
+    )
+
+    result = run(source)
+
+    assert result.query_count == 20_000
+    assert result.truncated == [
+        "The run reported 100,000 statements, more than the limit of 20,000: 80,000 were not kept."
+    ]
+
+
+def test_a_forged_deeply_nested_reply_is_an_error_for_that_run(data: None) -> None:
+    source = f"{FIND_THE_CHANNEL}\nchannel.send_bytes(b'[' * 100_000 + b']' * 100_000)"
+
+    result = run(source)
+
+    assert result.error is not None
+    assert result.error.message == "The run sent back something that is not a result."
+    assert_service_answers()
+
+
+def test_a_forged_reply_too_large_is_not_read(data: None) -> None:
+    from lessons.engine import reply
+
+    source = (
+        f"{FIND_THE_CHANNEL}\n"
+        f"os.write(channel.fileno(), struct.pack('!i', {reply.MAX_REPLY_BYTES + 1}))\n"
+        "time.sleep(60)"
+    )
+    started = time.monotonic()
+
+    result = run(source)
+
+    assert result.error is not None
+    assert result.error.message == f"The run could not finish: {reply.TOO_LARGE}"
+    assert time.monotonic() - started < WALL_SECONDS
+    assert_service_answers()
+
+
+def test_a_forged_reply_that_stops_halfway_does_not_hold_the_server(data: None) -> None:
+    from lessons.engine import reply
+
+    source = (
+        f"{FIND_THE_CHANNEL}\n"
+        "os.write(channel.fileno(), struct.pack('!i', 1000) + b'{')\n"
+        "time.sleep(60)"
+    )
+    answered: list[RunResult] = []
+    thread = threading.Thread(target=lambda: answered.append(run(source)), daemon=True)
+
+    thread.start()
+    thread.join(timeout=WALL_SECONDS + reply.REPLY_SECONDS + 5)
+
+    [result] = answered
+    assert result.error is not None
+    assert result.error.message == (
+        "The run could not finish: its reply did not arrive in full within 2 seconds."
+    )
+    assert_service_answers()

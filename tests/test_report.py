@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import datetime
 
+from django.utils.html import escape
+
 from lessons.display.highlight import highlight_python_lines, highlight_sql
-from lessons.display.report import build_report, interpolate
+from lessons.display.report import (
+    HIGHLIGHTED_CHARS,
+    REPORT_HIGHLIGHTED_CHARS,
+    SHOWN_GROUPS,
+    SHOWN_QUERIES,
+    build_report,
+    interpolate,
+)
 from lessons.engine.capture import CapturedQuery
 
 
@@ -92,3 +101,107 @@ def test_enormous_statement_is_shown_unformatted_rather_than_failing() -> None:
 
 def test_interpolate_with_mismatched_named_params_shows_the_statement() -> None:
     assert interpolate("SELECT %(a)s", {"b": 1}) == "SELECT %(a)s"
+
+
+# The work a page does on a run's statements is bounded, whatever the run sent
+
+
+def sized(length: int, tag: int = 0) -> str:
+    """A statement of `length` characters of the costliest kind: one long list."""
+    text = f"SELECT {tag}, " + "1, " * length
+    return text[:length]
+
+
+def test_a_statement_past_the_bound_is_shown_cut_and_plain() -> None:
+    sql = "SELECT '<b>', " + "1, " * 350_000  # about 1 MB
+
+    [row] = build_report([query(sql)]).shown_rows
+
+    assert row.unformatted == "Shown as sent, not highlighted: longer than 10,000 characters."
+    assert row.html == (
+        f"{escape(sql[:HIGHLIGHTED_CHARS])}… ({len(sql) - HIGHLIGHTED_CHARS:,} more characters "
+        'not shown)\n<span class="hl-c1">-- Shown as sent, not highlighted: longer than 10,000 '
+        "characters.</span>"
+    )
+
+
+def test_a_report_highlights_no_more_than_its_budget() -> None:
+    report = build_report([query(sized(2_000, i)) for i in range(SHOWN_QUERIES)])
+
+    highlighted = [row for row in report.shown_rows if row.unformatted is None]
+    assert len(highlighted) == REPORT_HIGHLIGHTED_CHARS // 2_000
+    assert {row.unformatted for row in report.shown_rows[len(highlighted) :]} == {
+        "Shown as sent, not highlighted: a page highlights at most 40,000 characters of SQL."
+    }
+
+
+def test_a_report_reindents_no_more_than_its_budget() -> None:
+    report = build_report([query(sized(1_000, i)) for i in range(10)])
+
+    assert [row.reindented for row in report.shown_rows] == [True] * 3 + [False] * 7
+    assert all(row.unformatted is None for row in report.shown_rows)
+
+
+def test_a_statement_repeated_is_reindented_once_for_the_budget() -> None:
+    report = build_report([query(sized(1_000), (i,)) for i in range(10)])
+
+    assert all(row.reindented for row in report.shown_rows)
+
+
+def test_groups_are_drawn_first_then_rows_with_what_is_left() -> None:
+    # Five N+1 groups of 8,000 characters: they take the whole highlighting budget.
+    queries = [query(sized(7_997, i // 2) + " %s", (i,)) for i in range(10)]
+
+    report = build_report(queries)
+
+    assert [g.unformatted for g in report.shown_n_plus_one] == [None] * 5
+    assert all(row.unformatted is not None for row in report.shown_rows)
+
+
+def test_only_so_many_groups_are_drawn() -> None:
+    queries = [query(f"SELECT {i // 2} WHERE id = %s", (i,)) for i in range(60)]
+
+    report = build_report(queries)
+
+    assert len(report.n_plus_one) == 30
+    assert len(report.shown_n_plus_one) == SHOWN_GROUPS
+    assert report.hidden_groups == 30 - SHOWN_GROUPS
+
+
+def test_a_report_of_huge_statements_draws_a_bounded_page() -> None:
+    statements = [query(sized(1_000_000, i)) for i in range(10)] + [
+        query(sized(300), (i,)) for i in range(20_000)
+    ]
+
+    report = build_report(statements)
+
+    drawn = [*report.shown_rows, *report.shown_n_plus_one, *report.shown_duplicated]
+    assert sum(len(item.html) for item in drawn) < (SHOWN_QUERIES + 2) * 2 * HIGHLIGHTED_CHARS
+
+
+def test_the_panel_says_what_was_cut_and_offers_no_plan_for_a_cut_statement() -> None:
+    from types import SimpleNamespace
+
+    from django.template.loader import render_to_string
+
+    from lessons.engine.runner import RunResult
+
+    queries = [query("SELECT 1, " + "1, " * 5_000 + "1 FROM blog_post")]
+    note = (
+        "The run reported 30,000 statements, more than the limit of 20,000: <10,000> were not kept."
+    )
+    result = RunResult(dataset="tiny", queries=queries, truncated=[note])
+    stats = SimpleNamespace(
+        name="tiny", engine="sqlite", engine_label="SQLite", alias="tiny",
+        spec=SimpleNamespace(label="Laptop"), counts={"posts": 5},
+    )  # fmt: skip
+    run = SimpleNamespace(
+        panel_id="playground", stats=stats, result=result, expected=None, edited=True,
+        snippet=None, label="Your code", duration_ms=1.0, matches=None, error_expected=False,
+    )  # fmt: skip
+
+    html = render_to_string("lessons/_panel.html", {"run": run, "report": build_report(queries)})
+
+    assert f'<p class="muted reply-cut">{escape(note)}</p>' in html
+    assert "-- Shown as sent, not highlighted: longer than 10,000 characters." in html
+    assert "Explain query plan" not in html

@@ -3,6 +3,14 @@ counts for the code gutter. It reads what `lessons.engine.capture` recorded, nev
 
 Grouping follows django-debug-toolbar's idea: *similar* queries share their SQL text, *duplicate*
 queries share SQL text and parameters. A similar group whose parameters vary is the N+1 signature.
+
+A run decides what its statements are, so the work a page does on them is bounded. Pygments takes
+up to 5 µs a character of SQL; sqlparse's reindenting up to 100 µs a character, growing with the
+square of a list's length (highlight.REINDENT_LIMIT). A page draws at most SHOWN_QUERIES statements
+and SHOWN_GROUPS groups of each kind, highlights at most HIGHLIGHTED_CHARS of one statement and
+REPORT_HIGHLIGHTED_CHARS in all, and reindents at most REPORT_REINDENTED_CHARS: past the first
+bounds a statement is shown as sent, cut, plain, with a line saying so; past the last, highlighted
+as sent. About half a second of the worst SQL in all.
 """
 
 from __future__ import annotations
@@ -11,15 +19,25 @@ import datetime
 import decimal
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from django.utils.safestring import SafeString
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
-from lessons.display.highlight import format_sql, highlight_python_lines, highlight_sql
+from lessons.display.highlight import (
+    REINDENT_LIMIT,
+    format_sql,
+    highlight_python_lines,
+    highlight_sql,
+)
 from lessons.engine.capture import CapturedQuery
 
 SHOWN_QUERIES = 50  # the panel lists this many statements; the JSON API returns all of them
+SHOWN_GROUPS = 10  # the panel flags this many N+1 groups, and as many duplicate groups
+HIGHLIGHTED_CHARS = 10_000  # a longer statement is shown as sent, cut here, plain
+REPORT_HIGHLIGHTED_CHARS = 40_000  # about 0.2 s of the worst SQL
+REPORT_REINDENTED_CHARS = 3_000  # about 0.3 s of the worst SQL; each text counts once
 
 
 def similar_key(query: CapturedQuery) -> str:
@@ -36,6 +54,8 @@ class QueryRow:
     query: CapturedQuery
     similar: int  # how many statements share this SQL text (1 = unique)
     duplicate: int  # how many share SQL text and parameters
+    unformatted: str | None = None  # why it is shown as sent, plain; None: highlighted
+    reindented: bool = True  # highlighted as sent when False
 
     @property
     def duration_ms(self) -> float:
@@ -44,7 +64,10 @@ class QueryRow:
     @property
     def html(self) -> SafeString:
         query = self.query
-        return highlight_sql(interpolate(format_sql(query.sql), query.params, query.many), True)
+        if self.unformatted is not None:
+            return plain_sql(query.sql, self.unformatted)
+        sql = format_sql(query.sql) if self.reindented else query.sql
+        return highlight_sql(interpolate(sql, query.params, query.many), True)
 
 
 @dataclass(frozen=True)
@@ -56,6 +79,8 @@ class StatementGroup:
     distinct_params: int
     lines: tuple[int, ...]
     duration_ms: float
+    unformatted: str | None = None  # why it is shown as sent, plain; None: highlighted
+    reindented: bool = True  # highlighted as sent when False
 
     @property
     def is_n_plus_one(self) -> bool:
@@ -67,7 +92,9 @@ class StatementGroup:
 
     @property
     def html(self) -> SafeString:
-        return highlight_sql(self.sql)
+        if self.unformatted is not None:
+            return plain_sql(self.sql, self.unformatted)
+        return highlight_sql(format_sql(self.sql) if self.reindented else self.sql, True)
 
 
 @dataclass(frozen=True)
@@ -91,6 +118,21 @@ class QueryReport:
     @property
     def duplicated(self) -> list[StatementGroup]:
         return [g for g in self.groups if g.has_duplicates]
+
+    @property
+    def shown_n_plus_one(self) -> list[StatementGroup]:
+        return self.n_plus_one[:SHOWN_GROUPS]
+
+    @property
+    def shown_duplicated(self) -> list[StatementGroup]:
+        return self.duplicated[:SHOWN_GROUPS]
+
+    @property
+    def hidden_groups(self) -> int:
+        shown = {id(g) for g in [*self.shown_n_plus_one, *self.shown_duplicated]}
+        return sum(
+            1 for g in self.groups if (g.is_n_plus_one or g.has_duplicates) and id(g) not in shown
+        )
 
 
 def build_report(queries: Sequence[CapturedQuery]) -> QueryReport:
@@ -116,12 +158,76 @@ def build_report(queries: Sequence[CapturedQuery]) -> QueryReport:
     ]
     groups.sort(key=lambda g: -g.count)
     lines = Counter(q.line for q in queries if q.line is not None)
-    return QueryReport(rows, groups, dict(sorted(lines.items())))
+    return _within_budget(QueryReport(rows, groups, dict(sorted(lines.items()))))
+
+
+def _within_budget(report: QueryReport) -> QueryReport:
+    """How each statement the panel draws is shown, decided in the order it draws them (the
+    flagged groups, then the first statements) until the budget is spent."""
+    budget = _Budget()
+    drawn = [*report.shown_n_plus_one, *report.shown_duplicated]
+    decided: dict[int, StatementGroup] = {}
+    for group in drawn:  # a group can be both an N+1 and a duplicate: drawn twice, counted once
+        if id(group) not in decided:
+            decided[id(group)] = replace(group, **budget.spend(group.sql, group.sql))
+    groups = [decided.get(id(g), g) for g in report.groups]
+    shown = [
+        replace(row, **budget.spend(row.query.sql, _interpolated(row.query)))
+        for row in report.shown_rows
+    ]
+    return QueryReport([*shown, *report.rows[len(shown) :]], groups, report.lines)
+
+
+class _Budget:
+    """The characters of SQL one report may still highlight, and reindent (once per text:
+    format_sql keeps what it did)."""
+
+    def __init__(self) -> None:
+        self.highlight = REPORT_HIGHLIGHTED_CHARS
+        self.reindent = REPORT_REINDENTED_CHARS
+        self.reindented: set[str] = set()
+
+    def spend(self, sql: str, text: str) -> dict[str, Any]:
+        """How `text` (`sql` with its parameters written in) is shown: `unformatted` (why it is
+        shown plain) and `reindented`, as fields of a row or a group."""
+        if len(text) > HIGHLIGHTED_CHARS:
+            return _plain(f"longer than {HIGHLIGHTED_CHARS:,} characters")
+        if len(text) > self.highlight:
+            return _plain(
+                f"a page highlights at most {REPORT_HIGHLIGHTED_CHARS:,} characters of SQL"
+            )
+        self.highlight -= len(text)
+        if sql not in self.reindented:
+            if len(sql) > REINDENT_LIMIT or len(sql) > self.reindent:
+                return {"unformatted": None, "reindented": False}
+            self.reindent -= len(sql)
+            self.reindented.add(sql)
+        return {"unformatted": None, "reindented": True}
+
+
+def _plain(why: str) -> dict[str, Any]:
+    return {"unformatted": f"Shown as sent, not highlighted: {why}.", "reindented": False}
+
+
+def _interpolated(query: CapturedQuery) -> str:
+    if len(query.sql) > HIGHLIGHTED_CHARS:
+        return query.sql  # too long already, however its parameters read
+    return interpolate(query.sql, query.params, query.many)
+
+
+def plain_sql(sql: str, why: str) -> SafeString:
+    """A statement as sent, cut at HIGHLIGHTED_CHARS, escaped, then an SQL comment saying why."""
+    text = str(escape(sql[:HIGHLIGHTED_CHARS]))
+    if len(sql) > HIGHLIGHTED_CHARS:
+        text += f"… ({len(sql) - HIGHLIGHTED_CHARS:,} more characters not shown)"
+    return mark_safe(f'{text}\n<span class="hl-c1">-- {escape(why)}</span>')  # escaped above
 
 
 def interpolate(sql: str, params: Any, many: bool = False) -> str:
     """SQL with its parameters written in as literals, for reading only (never executed)."""
     if params is None or many:
+        return sql
+    if len(params) > len(sql) // 2:  # more than the text has room for placeholders
         return sql
     try:
         if isinstance(params, dict):

@@ -89,6 +89,9 @@ class RunResult:
     error: RunError | None = None
     first_statement_at: float | None = None  # wall-clock time of the first statement
     queued: float = 0.0  # seconds spent waiting for a free worker before the run started
+    # What the web process cut from the run's reply to keep it bounded, said for the learner
+    # (lessons.engine.reply); empty when everything the run sent was kept.
+    truncated: list[str] = field(default_factory=list)
 
     @property
     def query_count(self) -> int:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import json
 import multiprocessing
 import os
 import shutil
@@ -36,7 +35,6 @@ from dataclasses import dataclass
 from multiprocessing import spawn
 from multiprocessing.connection import Connection
 from pathlib import Path
-from types import NoneType
 from typing import IO, Any
 
 from django.conf import settings
@@ -44,8 +42,7 @@ from django.db import DatabaseError, connections
 
 from blog import pgguard
 from course.errors import Unavailable
-from lessons.engine import sandbox
-from lessons.engine.capture import CapturedQuery
+from lessons.engine import reply, sandbox
 from lessons.engine.runner import RunError, RunResult
 from lessons.engine.sandbox import Job, Limits, Task
 
@@ -325,63 +322,17 @@ def _run_in_slot(slot: Path, tasks: list[Task], limits: Limits) -> list[RunResul
     elapsed = time.monotonic() - started
     if message is not None and message.get("kind") == "ok":
         try:
-            results = [_result_from(data) for data in message["results"]]
-            if len(results) != len(tasks):
-                raise ValueError("one result per task")
-            return [_explained(result, limits) for result in results]
-        except (KeyError, TypeError, ValueError):
+            return [_explained(result, limits) for result in reply.results(message, tasks, limits)]
+        except reply.Malformed:
             message = {"kind": "malformed"}
     error = _why_it_stopped(message, limits, killed)
     return [_failed(task, error, elapsed) for task in tasks]
 
 
-MAX_REPLY_BYTES = 64 * 1024 * 1024
-
-
 def _receive(receiver: Connection) -> dict[str, Any] | None:
-    """The run's reply: JSON only, read without unpickling anything the run could have made."""
-    try:
-        message = json.loads(receiver.recv_bytes(MAX_REPLY_BYTES))
-    except (EOFError, OSError, ValueError):  # died without a word, or sent something else
-        return None
-    return message if isinstance(message, dict) else None
-
-
-def _result_from(data: dict[str, Any]) -> RunResult:
-    """Rebuild a result from the run's JSON, checking every type on the way."""
-
-    def typed(value: Any, kind: type | tuple[type, ...]) -> Any:
-        if not isinstance(value, kind) or (isinstance(value, bool) and kind in (int, float)):
-            raise ValueError(f"unexpected {type(value).__name__}")
-        return value
-
-    queries = [
-        CapturedQuery(
-            typed(sql, str),
-            typed(params, (list, dict, type(None))),
-            typed(many, bool),
-            float(typed(duration, (int, float))),
-            typed(line, (int, type(None))),
-        )
-        for sql, params, many, duration, line in typed(data["queries"], list)
-    ]
-    error = data["error"]
-    if error is not None:
-        error = RunError(
-            typed(error[0], str), typed(error[1], str), typed(error[2], (int, NoneType))
-        )
-    built = typed(data["objects_built"], dict)
-    return RunResult(
-        dataset=typed(data["dataset"], str),
-        queries=queries,
-        duration=float(typed(data["duration"], (int, float))),
-        output=typed(data["output"], str),
-        output_dropped=typed(data["output_dropped"], int),
-        objects_built={typed(k, str): typed(v, int) for k, v in built.items()},
-        peak_memory=typed(data["peak_memory"], (int, type(None))),
-        error=error,
-        first_statement_at=typed(data["first_statement_at"], (int, float, type(None))),
-    )
+    """The run's next message: JSON only, bounded and checked before it is believed, read without
+    unpickling anything the run could have made (lessons.engine.reply)."""
+    return reply.receive(receiver)
 
 
 def _kill_group(pid: int | None) -> None:

@@ -111,6 +111,7 @@ def run_json(run: SnippetRun | CodeRun) -> dict[str, Any]:
         "lines": {str(line): count for line, count in report.lines.items()},
         "output": result.output,
         "output_truncated_lines": result.output_dropped,
+        "truncated": result.truncated,  # what the server cut from the run's reply, in words
         "error": None
         if error is None
         else {"type": error.type, "message": error.message, "line": error.line},

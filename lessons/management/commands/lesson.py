@@ -141,6 +141,8 @@ def _code_report(name: str, run: CodeRun) -> str:
         out += ["", "Output:", *(f"  {line}" for line in result.output.splitlines())]
         if result.output_dropped:
             out.append(f"  ... {result.output_dropped:,} more lines not kept")
+    if result.truncated:  # what the server cut from the run's reply
+        out += ["", *result.truncated]
     if result.error:
         where = f" on line {result.error.line}" if result.error.line else ""
         out += ["", f"Error{where}: {result.error.type}: {result.error.message}"]
