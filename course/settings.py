@@ -75,6 +75,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "lessons.web.room.RoomMiddleware",  # after the session: it reads who the learner is
+    "lessons.web.limits.RunAddressMiddleware",  # runs count against their client's address
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "lessons.web.errors.CourseErrorMiddleware",
@@ -210,6 +211,24 @@ COURSE_RUN_HEAVY_WORKERS = int(
     _env_number("COURSE_RUN_HEAVY_WORKERS", max(1, COURSE_RUN_WORKERS // 2))
 )
 COURSE_RUN_HEAVY_QUEUE = int(_env_number("COURSE_RUN_HEAVY_QUEUE", 2 * COURSE_RUN_HEAVY_WORKERS))
+# Exercise checks have workers of their own, on top of the others: a room looping the large
+# snippets never keeps a learner from checking an answer. Two, so that a learner looping checks
+# (one run at a time per address) always leaves one for everyone else.
+COURSE_RUN_CHECK_WORKERS = int(
+    _env_number("COURSE_RUN_CHECK_WORKERS", max(2, COURSE_RUN_WORKERS // 2))
+)
+COURSE_RUN_CHECK_QUEUE = int(_env_number("COURSE_RUN_CHECK_QUEUE", 6 * COURSE_RUN_CHECK_WORKERS))
+# Runs in flight at once from one client address, whichever learner they are for (a new learner
+# costs one request): fewer than COURSE_RUN_WORKERS, so one machine never holds the whole pool
+# (0: no limit).
+COURSE_RUN_PER_ADDRESS = int(_env_number("COURSE_RUN_PER_ADDRESS", 1))
+# New learners one address may make a minute (a browser without the session cookie, or a join;
+# 0: no limit). Beyond it: 429 with Retry-After.
+COURSE_NEW_LEARNERS_PER_MINUTE = int(_env_number("COURSE_NEW_LEARNERS_PER_MINUTE", 20))
+# Whether the two per-address limits above apply to loopback (127.0.0.0/8, ::1) too. Off by
+# default: on a learner's own machine every request is local, and behind a proxy on the same
+# machine (README: Serving over HTTPS) every learner of the room would share one address.
+COURSE_LIMIT_LOOPBACK = os.environ.get("COURSE_LIMIT_LOOPBACK", "0") == "1"
 COURSE_RUN_CPU_SECONDS = int(_env_number("COURSE_RUN_CPU_SECONDS", 5))
 COURSE_RUN_MEMORY_MB = int(_env_number("COURSE_RUN_MEMORY_MB", 512))
 COURSE_RUN_WALL_SECONDS = _env_number("COURSE_RUN_WALL_SECONDS", 10)

@@ -134,8 +134,8 @@ def test_learners_checking_together_share_one_reference_run(data: None, settings
     from lessons.measure import exercises
 
     exercises._references.clear()  # a fresh server: nobody has checked this exercise yet
-    # Room for all four in the large dataset's lane: this is about sharing, not about busy.
-    settings.COURSE_RUN_HEAVY_QUEUE = 4
+    # Room for all four in the check lane: this is about sharing, not about busy.
+    settings.COURSE_RUN_CHECK_QUEUE = 4
     exercise = EXERCISES[0]
 
     def learner(number: int) -> bool:
@@ -146,21 +146,3 @@ def test_learners_checking_together_share_one_reference_run(data: None, settings
 
     with ThreadPoolExecutor(4) as pool:
         assert list(pool.map(learner, range(4))) == [True] * 4
-
-
-def test_a_check_that_finds_the_large_workers_taken_says_to_check_again(
-    data: None, settings: Any
-) -> None:
-    from pathlib import Path
-
-    from lessons.engine import service
-    from lessons.measure.exercises import CheckBusy
-
-    settings.COURSE_RUN_HEAVY_WORKERS, settings.COURSE_RUN_HEAVY_QUEUE = 1, 0
-    exercise = EXERCISES[0]
-    with service._try_lock(Path(settings.COURSE_RUN_DIR) / "heavy" / "0.lock") as held:
-        assert held
-        with pytest.raises(CheckBusy, match="Check again in a moment") as busy:
-            check(exercise, exercise.solution, learner="tests")
-
-    assert busy.value.status == 503

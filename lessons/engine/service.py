@@ -8,7 +8,12 @@ Across every process of the server (all gunicorn workers share var/), the servic
 - a lane for heavy runs (any task on a heavy dataset, `large` by default): at most
   `heavy_workers` of them hold slots at once, with a short queue of their own, so a room looping
   the large snippets never takes every slot from learners running on the smaller datasets;
-- one run in flight per learner;
+- a lane for exercise checks, with slots of its own (`check_workers`) and its own queue: no run
+  elsewhere, on any dataset, delays a check;
+- first come, first served in every queue: while anyone waits, a newcomer (a learner looping
+  runs, say) queues behind them, so one learner's loop never starves the others;
+- one run in flight per learner, and at most `per_address` per client address (the web layer
+  names the address with `on_behalf_of`), whichever learner identities the runs carry;
 - per slot, its own copy of each dataset, so no two runs ever share a database file (no locks
   between learners). Runs always roll back; a copy is refreshed when its dataset is reseeded
   and after a run that was killed.
@@ -20,6 +25,7 @@ forkserver), so a run costs milliseconds and nothing one run patches survives it
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import fcntl
 import hashlib
 import multiprocessing
@@ -73,6 +79,43 @@ class HeavyBusy(ServiceBusy):
         )
 
 
+class CheckLaneBusy(ServiceBusy):
+    def __init__(self) -> None:
+        Busy.__init__(
+            self,
+            "Every worker for exercise checks is taken by other learners' checks. Check again in "
+            "a moment: your code is still in the editor.",
+        )
+
+
+class AddressBusy(Busy):
+    def __init__(self, address: str, count: int) -> None:
+        if count == 1:
+            going = (
+                f"Another run from your address ({address}) is still going, and the course "
+                "takes one at a time from each address."
+            )
+        else:
+            going = (
+                f"{count} runs from your address ({address}) are still going, and the course "
+                f"takes at most {count} at a time from each address."
+            )
+        super().__init__(f"{going} Wait for it to finish, then try again.")
+
+
+class RunFolderUnwritable(Unavailable):
+    """var/run/ (the pool's lock files, the limits' counters) cannot be written: read-only, full,
+    or not the server's user's."""
+
+    def __init__(self, root: Path, error: OSError) -> None:
+        reason = error.strerror or type(error).__name__
+        super().__init__(
+            f"The course cannot write its files under {root} ({reason}), so nothing was done. "
+            f"Make {root} writable for the user the server runs as (and check the disk has "
+            "room), then try again."
+        )
+
+
 class CodeTooLong(Unavailable):
     status = 413
 
@@ -85,6 +128,9 @@ class Config:
     heavy_datasets: frozenset[str]
     heavy_workers: int  # at most this many slots run heavy tasks at once
     heavy_queue: int
+    check_workers: int  # slots for exercise checks only, on top of `workers`
+    check_queue: int
+    per_address: int  # runs in flight at once from one client address, all lanes together
     limits: Limits
     course_factor: int  # course snippets get this many times the learner limits
     root: Path
@@ -98,6 +144,9 @@ class Config:
             heavy_datasets=frozenset(settings.COURSE_RUN_HEAVY_DATASETS),
             heavy_workers=settings.COURSE_RUN_HEAVY_WORKERS,
             heavy_queue=settings.COURSE_RUN_HEAVY_QUEUE,
+            check_workers=settings.COURSE_RUN_CHECK_WORKERS,
+            check_queue=settings.COURSE_RUN_CHECK_QUEUE,
+            per_address=settings.COURSE_RUN_PER_ADDRESS,
             limits=Limits(
                 cpu_seconds=settings.COURSE_RUN_CPU_SECONDS,
                 memory_mb=settings.COURSE_RUN_MEMORY_MB,
@@ -155,14 +204,30 @@ def start() -> None:
     forkserver.ensure_running()
 
 
+_address: contextvars.ContextVar[str | None] = contextvars.ContextVar("run_address", default=None)
+
+
+@contextlib.contextmanager
+def on_behalf_of(address: str | None) -> Iterator[None]:
+    """Runs submitted in this context count against `address`'s runs in flight (`per_address`);
+    None sets no such limit (the course's own commands, a learner's own machine)."""
+    token = _address.set(address)
+    try:
+        yield
+    finally:
+        _address.reset(token)
+
+
 def run(
     tasks: list[Task],
     *,
     learner: str,
     course_code: bool = False,
+    check: bool = False,
     config: Config | None = None,
 ) -> list[RunResult]:
-    """Run `tasks` one after the other in one worker; Busy if the service cannot take them now."""
+    """Run `tasks` one after the other in one worker; Busy if the service cannot take them now.
+    `check`: an exercise check, which runs in the check lane."""
     config = config or Config.from_settings()
     limits = config.limits.scaled(config.course_factor) if course_code else config.limits
     for task in tasks:
@@ -172,10 +237,18 @@ def run(
                 f"{limits.max_code_chars:,}."
             )
     root = config.root
-    root.mkdir(parents=True, exist_ok=True)
     heavy = any(task.dataset in config.heavy_datasets for task in tasks)
+    address = _address.get()
     asked = time.monotonic()
-    with _learner_lock(root, learner), _slot(root, config, heavy=heavy) as slot:
+    with contextlib.ExitStack() as holding:
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            holding.enter_context(_learner_lock(root, learner))
+            if address is not None and config.per_address > 0:  # 0 turns the limit off
+                holding.enter_context(_address_lock(root, address, config.per_address))
+            slot = holding.enter_context(_slot(root, config, heavy=heavy, check=check))
+        except OSError as exc:  # a read-only or full var/: say so, not a 500
+            raise RunFolderUnwritable(root, exc) from exc
         waited = time.monotonic() - asked
         results = _run_in_slot(slot, tasks, limits)
     for result in results:
@@ -183,27 +256,49 @@ def run(
     return results
 
 
+def _hashed(name: str) -> str:
+    return hashlib.sha256(name.encode()).hexdigest()[:24]
+
+
 @contextlib.contextmanager
 def _learner_lock(root: Path, learner: str) -> Iterator[None]:
-    name = hashlib.sha256(learner.encode()).hexdigest()[:24]
-    with _try_lock(root / "learners" / name) as held:
+    with _try_lock(root / "learners" / _hashed(learner)) as held:
         if not held:
             raise LearnerBusy()
         yield
 
 
 @contextlib.contextmanager
-def _slot(root: Path, config: Config, *, heavy: bool) -> Iterator[Path]:
-    """A free slot directory, waiting in the queue for at most `queue_wait` seconds. A heavy run
-    first takes a place in the heavy lane (and holds it while it runs)."""
+def _address_lock(root: Path, address: str, count: int) -> Iterator[None]:
+    """One of the `count` places of `address`, held for the run, whatever learner it is for:
+    new learner identities from one machine add no runs in flight."""
+    with contextlib.ExitStack() as stack:
+        if _take_any(stack, root / "addresses" / _hashed(address), count) is None:
+            raise AddressBusy(address, count)
+        yield
+
+
+@contextlib.contextmanager
+def _slot(root: Path, config: Config, *, heavy: bool, check: bool = False) -> Iterator[Path]:
+    """A free slot directory, waiting in the queue for at most `queue_wait` seconds. An exercise
+    check takes one of the check lane's slots, whatever its datasets: the check lane is behind
+    nothing else. Any other heavy run first takes a place in the heavy lane (and holds it while it
+    runs)."""
     deadline = time.monotonic() + config.queue_wait
     with contextlib.ExitStack() as holding:
+        if check:
+            checks = (root / "check-slots", config.check_workers, root / "check-queue")
+            yield _take_waiting(holding, *checks, config.check_queue, deadline, CheckLaneBusy())
+            return
         if heavy:
             lane = (root / "heavy", config.heavy_workers, root / "heavy-queue", config.heavy_queue)
             _take_waiting(holding, *lane, deadline, busy=HeavyBusy(config.heavy_datasets))
         yield _take_waiting(
             holding, root / "slots", config.workers, root / "queue", config.queue, deadline
         )
+
+
+POLL_SECONDS = 0.02  # how often a caller in a queue looks for a free slot
 
 
 def _take_waiting(
@@ -215,20 +310,64 @@ def _take_waiting(
     deadline: float,
     busy: Busy | None = None,
 ) -> Path:
-    """One of `count` locks in `directory`, at once or after waiting in one of `places` places in
-    `queue` until `deadline`; `busy` (ServiceBusy by default) if the queue is full or the wait
-    runs out."""
-    taken = _take_any(holding, directory, count)
-    if taken is not None:
-        return taken
+    """One of `count` locks in `directory`, first come, first served: at once if nobody waits
+    in `queue`, else after waiting in one of its `places` places until everyone who came earlier
+    has been served and a lock is free. `busy` (ServiceBusy by default) if the queue is full or
+    `deadline` passes. A caller who just finished a run and asks again goes behind the others."""
+    if _ahead_of(queue, places, None) is None:
+        taken = _take_any(holding, directory, count)
+        if taken is not None:
+            return taken
     with contextlib.ExitStack() as waiting:  # a place in the queue, given up on leaving
-        if _take_any(waiting, queue, places) is None:
+        place = _take_any(waiting, queue, places)
+        if place is None:
             raise busy or ServiceBusy()
-        while (taken := _take_any(holding, directory, count)) is None:
+        ticket = _next_ticket(queue)
+        mark = place.with_name(f"{place.name}.lock")
+        mark.write_bytes(b"%d" % ticket)  # the lock is held: nobody else writes it now
+        waiting.callback(mark.write_bytes, b"")  # runs before the lock is released
+        while True:
+            if _ahead_of(queue, places, ticket) is None:
+                taken = _take_any(holding, directory, count)
+                if taken is not None:
+                    return taken
             if time.monotonic() > deadline:
                 raise busy or ServiceBusy()
-            time.sleep(0.02)
-    return taken
+            time.sleep(POLL_SECONDS)
+
+
+def _next_ticket(queue: Path) -> int:
+    """The next number of a counter every server process shares: the order callers came in."""
+    fd = os.open(queue / "tickets", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            ticket = int(os.pread(fd, 32, 0) or b"0") + 1
+        except ValueError:  # a damaged counter starts again
+            ticket = 1
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, b"%d" % ticket, 0)
+        return ticket
+    finally:
+        os.close(fd)
+
+
+def _ahead_of(queue: Path, places: int, ticket: int | None) -> int | None:
+    """The ticket of a caller waiting in `queue` who came before `ticket` (before anyone yet to
+    come when None), or None. A place still marked by a caller who died is cleared on the way."""
+    for index in range(places):
+        path = queue / f"{index}.lock"
+        try:
+            mark = path.read_bytes()
+        except FileNotFoundError:
+            continue
+        if not mark.isdigit() or (ticket is not None and int(mark) >= ticket):
+            continue
+        with _try_lock(path) as free:
+            if not free:  # its holder is waiting
+                return int(mark)
+            path.write_bytes(b"")  # left by a caller who died waiting
+    return None
 
 
 def _take_any(stack: contextlib.ExitStack, directory: Path, count: int) -> Path | None:
@@ -416,4 +555,4 @@ def _copy_database(source: Path, copy: Path) -> None:
     partial.replace(copy)
 
 
-__all__ = ["Busy", "CodeTooLong", "Config", "Task", "run"]
+__all__ = ["Busy", "CodeTooLong", "Config", "Task", "on_behalf_of", "run"]

@@ -62,24 +62,13 @@ class Verdict:
         return next((r for r in self.results if not r.passed), None)
 
 
-class CheckBusy(service.Busy):
-    def __init__(self) -> None:
-        super().__init__(
-            "Checking needs the large dataset too, and its workers are all taken by other "
-            "learners' runs. Check again in a moment: your code is still in the editor."
-        )
+# Every worker of the check lane taken (checks run there, the reference's runs too).
+CheckBusy = service.CheckLaneBusy
 
 
 def check(exercise: Exercise, code: str, *, learner: str) -> Verdict:
     """CheckBusy or Busy if the run service cannot take the runs now; CodeTooLong for oversized
-    code."""
-    try:
-        return _check(exercise, code, learner=learner)
-    except service.HeavyBusy:  # "run on a smaller dataset" is no way out for a check
-        raise CheckBusy() from None
-
-
-def _check(exercise: Exercise, code: str, *, learner: str) -> Verdict:
+    code. Checks run in the service's check lane, which no other run can fill."""
     broken = broken_rules(code, exercise.rules)
     if broken:
         return Verdict(exercise, False, (), broken[0])
@@ -87,7 +76,7 @@ def _check(exercise: Exercise, code: str, *, learner: str) -> Verdict:
     expected = reference_outputs(exercise, counts)
     results: list[DatasetVerdict] = []
     for names in (ORDER[:1], ORDER[1:]):
-        runs = service.run([Task(code, name) for name in names], learner=learner)
+        runs = service.run([Task(code, name) for name in names], learner=learner, check=True)
         for name, run in zip(names, runs, strict=True):
             verdict = _judge(exercise, name, run, expected[name], counts[name])
             results.append(verdict)
@@ -140,7 +129,9 @@ def _run_reference(exercise: Exercise) -> list[RunResult]:
     deadline = time.monotonic() + REFERENCE_WAIT
     while True:
         try:
-            return service.run(tasks, learner=f"reference:{exercise.id}", course_code=True)
+            return service.run(
+                tasks, learner=f"reference:{exercise.id}", course_code=True, check=True
+            )
         except service.LearnerBusy:  # another thread or server process is running it
             if time.monotonic() > deadline:
                 raise

@@ -24,6 +24,7 @@ from lessons.learner.models import Learner, Room
 from lessons.learner.progress import Progress
 from lessons.learner.rooms import active_room, join, leave
 from lessons.web.errors import GetResponse, answer, wants_json
+from lessons.web.limits import count_new_learner
 from lessons.web.render import LEARNER_SESSION_KEY, is_htmx
 
 INSTRUCTOR_SESSION_KEY = "instructor"
@@ -80,6 +81,7 @@ def progress_for(request: HttpRequest) -> Progress:
     if cached is None:
 
         def enrol() -> Learner:
+            count_new_learner(request)
             learner = Learner.objects.create()
             request.session[LEARNER_SESSION_KEY] = learner.pk
             request.course_known_learner = learner  # type: ignore[attr-defined]
@@ -140,10 +142,15 @@ def join_page(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         name = request.POST.get("name", "")
         try:
+            if mine is None:  # joining makes a new learner
+                count_new_learner(request)
             joined = join(room, name, mine)
-        except CourseError as exc:  # a bad or taken name: the form again, with why
+        except CourseError as exc:  # a bad or taken name, too many joins: the form again, with why
             context.update(error=exc.message, name=name[:80])
-            return render(request, "room/join.html", context, status=exc.status)
+            response = render(request, "room/join.html", context, status=exc.status)
+            if retry_after := getattr(exc, "retry_after", None):
+                response["Retry-After"] = str(retry_after)
+            return response
         # Every join gets a new session key (a new learner, one coming back, a new name): a key
         # someone knew before the join does not carry the learner. The data, and with it the
         # learner's id (what their progress hangs on), moves to the new key.
