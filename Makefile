@@ -8,6 +8,9 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # Learners editing code and running their own: off for a room unless asked (make workshop EDITING=on).
 EDITING ?= off
+# Learners' own code needs the kernel's walls on files and network (SECURITY.md); where this
+# machine cannot build them, it is refused unless the instructor says ACCEPT_RISK=yes.
+ACCEPT_RISK ?=
 # HTTPS for a room (make workshop CERT=cert.pem KEY=key.pem): gunicorn serves TLS itself and the
 # course turns on its HTTPS settings (COURSE_HTTPS=1). Without CERT, plain HTTP as before.
 CERT ?=
@@ -119,8 +122,8 @@ format: $(INSTALLED)
 # Many threads: a thread waiting for a run's result is idle, and pages must never wait for one.
 workshop: seed
 	COURSE_DEBUG=0 $(MANAGE) collectstatic --noinput --verbosity 0
-	COURSE_ROOM=1 $(MANAGE) workshop --port $(PORT) --editing $(EDITING) $(if $(CERT),--https)
-	COURSE_ROOM=1 COURSE_DEBUG=0 $(HTTPS_ENV) COURSE_EDITING=$(EDITING) $(BIN)/gunicorn course.wsgi --bind 0.0.0.0:$(PORT) --workers 2 --threads 32 $(HTTPS_ARGS)
+	COURSE_ROOM=1 COURSE_ACCEPT_RISK=$(ACCEPT_RISK) $(MANAGE) workshop --port $(PORT) --editing $(EDITING) $(if $(CERT),--https)
+	COURSE_ROOM=1 COURSE_DEBUG=0 $(HTTPS_ENV) COURSE_EDITING=$(EDITING) COURSE_ACCEPT_RISK=$(ACCEPT_RISK) $(BIN)/gunicorn course.wsgi --bind 0.0.0.0:$(PORT) --workers 2 --threads 32 $(HTTPS_ARGS)
 
 clean:
 	rm -rf $(VENV) $(NEXT_VENV) var

@@ -5,7 +5,9 @@
 - the n-plus-one bad snippet on large (5,001 queries) through the service, in a worker process
   forked for the run, against the same snippet run by lessons.engine.runner in this process
   (bare Django plus the course's capture, no fork): interleaved rounds, medians, the ratio
-  (target: at most 1.25).
+  (target: at most 1.25);
+- what each of the kernel's walls (lessons.engine.confine) adds to the first figure: no walls,
+  each wall alone, all of them.
 
 Needs the datasets seeded (`make seed`). Prints figures, never asserts them.
 
@@ -115,6 +117,58 @@ def submit_to_first_statement(runs: int) -> None:
     )
 
 
+def first_statement_median(runs: int) -> float:
+    from lessons.engine import service
+    from lessons.engine.sandbox import Task
+
+    task = Task(TRIVIAL, TRIVIAL_DATASET)
+    service.run([task], learner="bench-walls")  # starts the warm process: not counted
+    times = []
+    for _ in range(runs):
+        submitted = time.time()
+        [result] = service.run([task], learner="bench-walls")
+        if result.error is not None or result.first_statement_at is None:
+            raise SystemExit(f"the trivial snippet failed: {result.error}")
+        times.append((result.first_statement_at - submitted) * 1000)
+    return statistics.median(times)
+
+
+def cost_of_each_wall(runs: int, rounds: int) -> None:
+    """Submit to first statement with no wall, each wall alone, and all of them: the warm
+    process reads COURSE_RUN_WALLS as it starts, so it is started again for each set, and the
+    sets take turns over several rounds."""
+    import os
+
+    from lessons.engine import confine, service
+
+    built = confine.probe()
+    sets = {"no walls": "", **{name: name for name in confine.WALLS if built[name].on}}
+    sets["all walls"] = ",".join(name for name in confine.WALLS if built[name].on)
+    previous = os.environ.get("COURSE_RUN_WALLS")
+    medians: dict[str, list[float]] = {name: [] for name in sets}
+    try:
+        for _ in range(rounds):
+            for name, walls in sets.items():
+                os.environ["COURSE_RUN_WALLS"] = walls
+                service._restart_forkserver()
+                medians[name].append(first_statement_median(runs))
+    finally:
+        if previous is None:
+            os.environ.pop("COURSE_RUN_WALLS", None)
+        else:
+            os.environ["COURSE_RUN_WALLS"] = previous
+        service._restart_forkserver()
+    base = statistics.median(medians["no walls"])
+    print(f"What each wall costs: submit to first statement, median of {rounds} rounds of {runs}")
+    for name, values in medians.items():
+        value = statistics.median(values)
+        extra = "" if name == "no walls" else f"   {value - base:+6.1f} ms over no walls"
+        print(f"  {name:<12} {value:7.1f} ms   {value / base:5.2f}x{extra}")
+    for name, wall in built.items():
+        if not wall.on:
+            print(f"  {name:<12} not built here: {wall.why}")
+
+
 def main() -> None:
     setup_django()
     from django.db import connections
@@ -122,10 +176,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds on large")
     parser.add_argument("--runs", type=int, default=50, help="trivial runs for first statement")
+    parser.add_argument("--wall-runs", type=int, default=15, help="runs per wall set and round")
     args = parser.parse_args()
     submit_to_first_statement(args.runs)  # first, so that its first run starts the warm process
     print()
     service_versus_in_process(args.rounds)
+    print()
+    cost_of_each_wall(args.wall_runs, rounds=3)
     connections.close_all()
 
 

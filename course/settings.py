@@ -236,6 +236,25 @@ COURSE_RUN_MAX_STATEMENTS = int(_env_number("COURSE_RUN_MAX_STATEMENTS", 20_000)
 COURSE_RUN_MAX_CODE_CHARS = int(_env_number("COURSE_RUN_MAX_CODE_CHARS", 20_000))
 # The course's own snippets must finish on the large dataset: they get this many times the limits.
 COURSE_RUN_COURSE_FACTOR = int(_env_number("COURSE_RUN_COURSE_FACTOR", 3))
+# The kernel's walls around each run (lessons.engine.confine): every one the server can build,
+# unless this names fewer (the tests switch them on one at a time to check each alone).
+_WALLS = ("namespaces", "network", "user", "landlock", "seccomp")
+COURSE_RUN_WALLS = tuple(
+    wall.strip()
+    for wall in os.environ.get("COURSE_RUN_WALLS", ",".join(_WALLS)).split(",")
+    if wall.strip()
+)
+if unknown_walls := set(COURSE_RUN_WALLS) - set(_WALLS):
+    raise ImproperlyConfigured(
+        f"COURSE_RUN_WALLS names {', '.join(sorted(unknown_walls))}: use {', '.join(_WALLS)}."
+    )
+# Each run's scratch folder is a tmpfs of this size (its dataset copies included).
+COURSE_RUN_SCRATCH_MB = int(_env_number("COURSE_RUN_SCRATCH_MB", 256))
+# A server running as root runs the code as this unprivileged user (`nobody` by default).
+COURSE_RUN_UID = int(_env_number("COURSE_RUN_UID", 65534))
+# In a room, learners' own code needs walls on files and on the network; without them it is
+# refused unless the instructor accepts the risk (make workshop EDITING=on ACCEPT_RISK=yes).
+COURSE_ACCEPT_RISK = os.environ.get("COURSE_ACCEPT_RISK", "") == "yes"
 
 # Learners editing code and running their own (lessons.web.editing): "local" (the default) allows
 # it for requests from this machine only, "on" for everyone the server answers, "off" for nobody.

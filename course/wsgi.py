@@ -9,9 +9,14 @@ application = get_wsgi_application()
 
 # Every run happens in a worker forked from a warm process: start it with the server, so the
 # first learner to press Run does not wait for it.
+import logging  # noqa: E402
+
 from lessons.engine import service  # noqa: E402
 
 service.start()
+for line in service.walls().lines:  # what the kernel walls each run in with, said at start
+    if not line.endswith(": on"):
+        logging.getLogger("course.walls").warning("Run wall %s", line)
 
 # Draw every page once before the first request, so a room arriving together finds it ready.
 from lessons.web import ready  # noqa: E402

@@ -234,3 +234,47 @@ def test_lesson_command_fails_on_code_that_raises(tmp_path: Any, data: None) -> 
 
     with pytest.raises(CommandError, match="DoesNotExist"):
         call_command("lesson", str(broken), stdout=open(os.devnull, "w"))  # noqa: SIM115
+
+
+def test_learners_code_is_refused_to_others_where_no_wall_guards_files_and_network(
+    client: Client, data: None, settings: Any
+) -> None:
+    settings.COURSE_EDITING = "on"
+    settings.COURSE_RUN_WALLS = ()  # as on a kernel that builds none of them
+
+    response = client.post(API_RUN, {"code": "print(1)", "dataset": "tiny"})
+
+    assert response.status_code == 403
+    assert response.json()["error"]["message"] == (
+        "Learners' own code is refused on this server: the kernel cannot wall runs off from the "
+        "files and network here (see the server's start-up lines and SECURITY.md). Whoever "
+        "started it can accept the risk with COURSE_ACCEPT_RISK=yes "
+        "(make workshop EDITING=on ACCEPT_RISK=yes)."
+    )
+
+
+def test_an_instructor_may_accept_the_risk_of_unwalled_runs(
+    client: Client, data: None, settings: Any
+) -> None:
+    settings.COURSE_EDITING = "on"
+    settings.COURSE_RUN_WALLS = ()
+    settings.COURSE_ACCEPT_RISK = True
+
+    response = client.post(API_RUN, {"code": "print(1)", "dataset": "tiny"})
+
+    assert response.status_code == 200 and response.json()["output"] == "1"
+
+
+def test_one_wall_on_files_and_one_on_the_network_are_enough(
+    client: Client, data: None, settings: Any
+) -> None:
+    from lessons.engine import confine
+
+    if not {"landlock", "seccomp"} <= confine.available_walls():
+        pytest.skip("needs Landlock and seccomp")
+    settings.COURSE_EDITING = "on"
+    settings.COURSE_RUN_WALLS = ("landlock", "seccomp")
+
+    response = client.post(API_RUN, {"code": "print(1)", "dataset": "tiny"})
+
+    assert response.status_code == 200

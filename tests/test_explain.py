@@ -229,3 +229,43 @@ def test_postgresql_plan_panel_says_it_ran_and_shows_the_figures(
     assert "EXPLAIN (ANALYZE, BUFFERS)</strong>: the statement was run and rolled back" in html
     assert '<strong class="plan-node">Aggregate</strong>' in html
     assert "actual time=" in html and "<dt>Execution Time</dt>" in html
+
+
+def tokens_of(html: str) -> list[dict[str, object]]:
+    found = re.findall(r'name="token" value="([^"]+)"', html)
+    return [signing.loads(token, salt=SALT) for token in found]
+
+
+def test_the_plans_of_learners_code_never_run_it(client: Client, data: None) -> None:
+    response = client.post(
+        reverse("lessons:run", args=["n-plus-one"]),
+        {"snippet": BAD, "dataset": "medium", "code": "print(Post.objects.count())"},
+        HTTP_HX_REQUEST="true",
+    )
+
+    tokens = tokens_of(response.content.decode())
+    assert tokens and all(token["a"] is False for token in tokens)
+
+
+def test_the_plans_of_the_courses_own_code_may_run_it(client: Client, data: None) -> None:
+    response = client.post(
+        reverse("lessons:run", args=["n-plus-one"]),
+        {"snippet": BAD, "dataset": "medium"},
+        HTTP_HX_REQUEST="true",
+    )
+
+    assert all(token["a"] is True for token in tokens_of(response.content.decode()))
+
+
+@on_postgresql
+def test_a_plan_that_may_not_run_its_statement_does_not(data: None) -> None:
+    # A session-level advisory lock outlives the plan's rolled-back transaction: a statement a
+    # learner's run reports, run by the web process, would leave it held by a page's connection.
+    grab = CapturedQuery("SELECT pg_advisory_lock(%s)", [424242], False, 0, 1)
+
+    plan = explain(sign("tiny", grab, run_it=False))
+
+    with connections["tiny"].cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+        (held,) = cursor.fetchone()
+    assert plan.analyzed is False and held == 0

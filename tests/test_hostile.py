@@ -585,13 +585,24 @@ def test_the_corpus_is_large_enough() -> None:
     assert len(CORPUS) >= 32
 
 
+def markers() -> set[Path]:
+    """The `started` files of runs going now. A run's scratch folder is a tmpfs in its own mount
+    namespace, so it is looked at through each process's /proc/<pid>/root (root may), or on the
+    host's disk where the server builds no mount walls."""
+    pattern = f"{tempfile.gettempdir().lstrip('/')}/course-run-*/started"
+    found = set(Path("/").glob(pattern))
+    for root in Path("/proc").glob("[0-9]*/root"):
+        with contextlib.suppress(OSError):
+            found.update(root.glob(pattern))
+    return found
+
+
 @contextlib.contextmanager
 def in_flight(source: str, learner: str, dataset: str = "tiny") -> Iterator[dict[str, Any]]:
     """Run `source` (which must create the file `started` in its scratch folder once it is going)
     in a thread, and wait until it is going. Yields a dict that holds the result once it ends."""
     finished: dict[str, Any] = {}
-    scratch = Path(tempfile.gettempdir())  # each run's scratch folder is made there
-    before = set(scratch.glob("course-run-*/started"))
+    before = markers()
 
     def submit() -> None:
         finished["result"] = run(source, dataset, learner=learner)
@@ -600,7 +611,7 @@ def in_flight(source: str, learner: str, dataset: str = "tiny") -> Iterator[dict
     thread.start()
     try:
         deadline = time.monotonic() + 10
-        while not set(scratch.glob("course-run-*/started")) - before:
+        while not markers() - before:
             assert thread.is_alive() and time.monotonic() < deadline, finished
             time.sleep(0.01)
         yield finished
@@ -673,7 +684,7 @@ def test_a_kill_after_a_bulk_update_on_large_changes_nothing(
     limits.COURSE_RUN_CPU_SECONDS = 20  # the wall clock, not the CPU limit, is what stops it
     limits.COURSE_RUN_WALL_SECONDS = 6  # time for the bulk update even on a busy machine
     with in_flight(BULK_UPDATE_THEN_HANG, LEARNER, "large") as hanging:
-        [marker] = Path(tempfile.gettempdir()).glob("course-run-*/started")
+        [marker, *_] = markers()  # one run, seen through each of its processes
         deadline = time.monotonic() + 5
         while marker.read_text() != posts("large"):  # every post was rewritten inside the run
             assert time.monotonic() < deadline
@@ -812,8 +823,9 @@ SWITCH_OFF_THE_HOOK = [
 def walls() -> None:
     from lessons.engine import confine
 
-    if not confine.available():
-        message = "the kernel's walls need root with namespaces (CAP_SYS_ADMIN)"
+    missing = [line for line in confine.describe() if not line.endswith(": on")]
+    if missing:
+        message = f"the kernel's walls are not all built here: {'; '.join(missing)}"
         if os.environ.get("CI"):
             pytest.fail(f"{message}; CI must check them.")
         pytest.skip(message)
@@ -822,33 +834,7 @@ def walls() -> None:
 HOOK_OFF = SWITCH_OFF_THE_HOOK[1].values[0]
 
 
-def test_a_run_with_the_hook_switched_off_cannot_write_outside_scratch(
-    data: None, walls: None, tmp_path: Path
-) -> None:
-    target = tmp_path / "outside.txt"
-    target.write_text("original")
-
-    result = run(f"{HOOK_OFF}\nopen({str(target)!r}, 'w').write('changed')")
-
-    assert target.read_text() == "original"
-    assert result.error is not None and "Read-only file system" in result.error.message
-    assert_service_answers()
-
-
-def test_a_run_with_the_hook_switched_off_has_no_network(data: None, walls: None) -> None:
-    source = f"{HOOK_OFF}\nimport socket\nsocket.create_connection(('127.0.0.1', 80), timeout=1)"
-
-    result = run(source)
-
-    assert result.error is not None and "unreachable" in result.error.message
-
-
-def test_a_run_with_the_hook_switched_off_cannot_see_var(data: None, walls: None) -> None:
-    from django.conf import settings
-
-    result = run(f"{HOOK_OFF}\nimport os\nprint(os.listdir({str(settings.VAR_DIR)!r}))")
-
-    assert result.error is not None and result.error.type == "PermissionError"
+# Each wall alone, with the hook switched off, is tested in tests/test_walls.py.
 
 
 def test_a_process_a_run_leaves_behind_is_killed_with_it(

@@ -216,18 +216,25 @@ def _silence_standard_streams() -> None:
 
 
 def result_to_data(result: Any) -> dict[str, Any]:
+    """The reply's JSON. Texts longer than the web process keeps (lessons.engine.reply) are cut
+    here already, one character past its cap so that it still says what it cut: a few huge
+    statements must not push an honest reply past the reply's size cap."""
+    from lessons.engine import reply  # imports the models: only once Django is set up
+
     error = result.error
+    sql_cap, error_cap = reply.MAX_SQL_CHARS + 1, reply.MAX_ERROR_CHARS + 1
     return {
         "dataset": result.dataset,
         "queries": [
-            [q.sql, q.jsonable_params(), q.many, q.duration, q.line] for q in result.queries
+            [q.sql[:sql_cap], q.jsonable_params(), q.many, q.duration, q.line]
+            for q in result.queries
         ],
         "duration": result.duration,
         "output": result.output,
         "output_dropped": result.output_dropped,
         "objects_built": result.objects_built,
         "peak_memory": result.peak_memory,
-        "error": None if error is None else [error.type, error.message, error.line],
+        "error": None if error is None else [error.type, error.message[:error_cap], error.line],
         "first_statement_at": result.first_statement_at,
     }
 

@@ -30,6 +30,7 @@ import fcntl
 import hashlib
 import multiprocessing
 import os
+import pwd
 import shutil
 import signal
 import sqlite3
@@ -48,7 +49,7 @@ from django.db import DatabaseError, connections
 
 from blog import pgguard
 from course.errors import Unavailable
-from lessons.engine import reply, sandbox
+from lessons.engine import confine, reply, sandbox
 from lessons.engine.runner import RunError, RunResult
 from lessons.engine.sandbox import Job, Limits, Task
 
@@ -153,6 +154,7 @@ class Config:
                 wall_seconds=settings.COURSE_RUN_WALL_SECONDS,
                 max_statements=settings.COURSE_RUN_MAX_STATEMENTS,
                 max_code_chars=settings.COURSE_RUN_MAX_CODE_CHARS,
+                scratch_mb=settings.COURSE_RUN_SCRATCH_MB,
             ),
             course_factor=settings.COURSE_RUN_COURSE_FACTOR,
             root=Path(settings.COURSE_RUN_DIR),
@@ -197,11 +199,36 @@ def _restart_forkserver() -> None:
 
 
 def start() -> None:
-    """Start the warm process now rather than on the first run (servers call this at start)."""
+    """Start the warm process now rather than on the first run (servers call this at start), and
+    find out which of the kernel's walls this server can build (tried in throwaway processes,
+    best before the server starts threads)."""
     from multiprocessing import forkserver
 
+    walls()
     _forkserver()
     forkserver.ensure_running()
+
+
+@dataclass(frozen=True)
+class Walls:
+    built: frozenset[str]  # the walls every run gets
+    lines: list[str]  # one per wall: on, or off and why
+    missing: list[str]  # essential protections (files, network) no built wall gives
+
+    @property
+    def enough_for_strangers(self) -> bool:
+        return not self.missing
+
+
+def walls() -> Walls:
+    """The kernel's walls around runs on this server, as COURSE_RUN_WALLS asks and the kernel
+    allows (the warm process finds the same: same user, same kernel, same setting)."""
+    built = confine.available_walls(settings.COURSE_RUN_WALLS)
+    return Walls(
+        built,
+        confine.describe(frozenset(settings.COURSE_RUN_WALLS)),
+        confine.missing_essentials(built),
+    )
 
 
 _address: contextvars.ContextVar[str | None] = contextvars.ContextVar("run_address", default=None)
@@ -426,20 +453,23 @@ def _end_left_statements(
 def _run_in_slot(slot: Path, tasks: list[Task], limits: Limits) -> list[RunResult]:
     # Every run gets fresh copies of its datasets in a scratch folder of its own, removed after:
     # whatever it does to them, and however it ends, no other run ever sees it.
+    # The run makes them itself, inside its walls, from templates kept here.
     scratch = Path(tempfile.mkdtemp(prefix="course-run-"))
-    files = {
-        name: _fresh_copy(slot.parent.parent / "datasets", name, scratch)
-        if connections[name].vendor == "sqlite"
-        # On PostgreSQL nothing is copied (blog.pgguard keeps runs from committing): the run gets
-        # the database's name, which the tests change and a freshly started worker would not know.
-        else str(connections[name].settings_dict["NAME"])
-        for name in sorted({task.dataset for task in tasks})
-    }
-    job = Job(tuple(tasks), limits, files, str(scratch), hidden=(str(settings.VAR_DIR),))
+    files, copies = {}, {}
+    for name in sorted({task.dataset for task in tasks}):
+        if connections[name].vendor == "sqlite":
+            copies[str(_template(slot.parent.parent / "datasets", name))] = f"{name}.sqlite3"
+            files[name] = str(scratch / f"{name}.sqlite3")
+        else:
+            # On PostgreSQL nothing is copied (blog.pgguard keeps runs from committing): the run
+            # gets the database's name, which the tests change and a fresh worker would not know.
+            files[name] = str(connections[name].settings_dict["NAME"])
+    job = Job(tuple(tasks), limits, files, _plan(scratch, copies, limits))
     context = _forkserver()
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(target=sandbox.child_main, args=(job, sender), daemon=True)
     started = time.monotonic()
+    backends: dict[str, list[int]] = {}
     try:
         try:
             process.start()
@@ -448,7 +478,11 @@ def _run_in_slot(slot: Path, tasks: list[Task], limits: Limits) -> list[RunResul
             error = RunError("ServiceUnavailable", f"No worker could be started ({exc}).", None)
             return [_failed(task, error, 0.0) for task in tasks]
         sender.close()
-        killed = not receiver.poll(limits.wall_seconds * len(tasks))
+        deadline = started + limits.wall_seconds * len(tasks)
+        if any(connections[name].vendor == "postgresql" for name in files):
+            # Sent before any of the run's code: the pids of the only connections it can have.
+            backends = _backends(receiver, deadline)
+        killed = not receiver.poll(max(deadline - time.monotonic(), 0))
         message = None if killed else _receive(receiver)
         if not killed:  # it exits as it reports: let it, so its own parent reaps it
             process.join(timeout=1)
@@ -456,7 +490,7 @@ def _run_in_slot(slot: Path, tasks: list[Task], limits: Limits) -> list[RunResul
         process.join(timeout=5)
     finally:
         receiver.close()
-        _end_left_statements(files, sandbox.run_tag(str(scratch)))
+        _end_left_statements(files, sandbox.run_tag(str(scratch)), backends)
         shutil.rmtree(scratch, ignore_errors=True)
     elapsed = time.monotonic() - started
     if message is not None and message.get("kind") == "ok":
@@ -489,10 +523,18 @@ def _why_it_stopped(message: dict[str, Any] | None, limits: Limits, killed: bool
             f"The run took longer than {limits.wall_seconds:g} seconds and was stopped.",
             None,
         )
-    if kind == "signal" and message and message.get("signal") in (signal.SIGXCPU, signal.SIGKILL):
+    if kind == "signal" and message and _out_of_cpu(message, limits):
         return RunError(
             "CPULimit",
             f"The run used more than {limits.cpu_seconds} seconds of CPU time and was stopped.",
+            None,
+        )
+    if kind == "signal" and message and message.get("signal") == signal.SIGKILL:
+        # Not the CPU limit's (its time was not up): the OOM killer, or someone outside the run.
+        return RunError(
+            "Killed",
+            "The run was killed (SIGKILL) before it finished, most likely by the operating "
+            "system because the machine ran short of memory.",
             None,
         )
     if kind == "crash" and message:
@@ -506,13 +548,36 @@ def _why_it_stopped(message: dict[str, Any] | None, limits: Limits, killed: bool
     )
 
 
+def _out_of_cpu(message: dict[str, Any], limits: Limits) -> bool:
+    """SIGXCPU is the CPU limit's own; SIGKILL is too when the run's CPU time was up (the hard
+    limit, a second past the soft one, is enforced that way)."""
+    number, cpu = message.get("signal"), message.get("cpu")
+    if number == signal.SIGXCPU:
+        return True
+    spent = cpu if isinstance(cpu, int | float) and not isinstance(cpu, bool) else 0.0
+    return number == signal.SIGKILL and spent >= limits.cpu_seconds
+
+
+# How a full scratch folder shows in a run: the file system's ENOSPC, RLIMIT_FSIZE's EFBIG, or
+# SQLite's own words for either.
+_OUT_OF_SPACE = ("[Errno 28] ", "[Errno 27] ", "database or disk is full")
+
+
 def _explained(result: RunResult, limits: Limits) -> RunResult:
     """Errors that are limits get a message saying so."""
-    if result.error is not None and result.error.type == "MemoryError":
+    error = result.error
+    if error is not None and error.type == "MemoryError":
         result.error = RunError(
             "MemoryLimit",
             f"The run used more than {limits.memory_mb} MB of memory and was stopped.",
-            result.error.line,
+            error.line,
+        )
+    elif error is not None and error.message.startswith(_OUT_OF_SPACE):
+        result.error = RunError(
+            "OutOfSpace",
+            f"The run's scratch folder is full: it holds at most {limits.scratch_mb} MB, its "
+            "dataset copies included.",
+            error.line,
         )
     return result
 
@@ -521,11 +586,49 @@ def _failed(task: Task, error: RunError, elapsed: float) -> RunResult:
     return RunResult(dataset=task.dataset, duration=elapsed, error=error)
 
 
-def _fresh_copy(templates: Path, name: str, scratch: Path) -> str:
-    """A copy of dataset `name` in `scratch`, from a template made once per seeded source."""
+def _plan(scratch: Path, copies: dict[str, str], limits: Limits) -> confine.Plan:
+    """The walls of one run, as far as the server decides them (the warm process knows which
+    the kernel lets it build)."""
+    uid = settings.COURSE_RUN_UID
+    try:
+        gid = pwd.getpwuid(uid).pw_gid
+    except KeyError:
+        gid = uid
+    return confine.Plan(
+        scratch=str(scratch),
+        hidden=(str(settings.VAR_DIR),),
+        keep=(str(settings.BASE_DIR),),
+        scratch_mb=limits.scratch_mb,
+        run_uid=uid,
+        run_gid=gid,
+        copies=copies,
+    )
+
+
+def _backends(receiver: Connection, deadline: float) -> dict[str, list[int]]:
+    """The run's first message on PostgreSQL: its connections' backend pids, by alias."""
+    if not receiver.poll(max(deadline - time.monotonic(), 0)):
+        return {}
+    message = _receive(receiver)
+    if not message or message.get("kind") != "backends" or not isinstance(message["pids"], dict):
+        return {}
+    return {
+        str(alias): [pid for pid in pids if isinstance(pid, int) and not isinstance(pid, bool)]
+        for alias, pids in message["pids"].items()
+        if isinstance(pids, list)
+    }
+
+
+def _template(templates: Path, name: str) -> Path:
+    """The template of dataset `name` runs copy, made again whenever its source changes."""
     source = Path(connections[name].settings_dict["NAME"]).resolve()
-    stat = source.stat()
-    stamp = f"{source}:{stat.st_mtime_ns}:{stat.st_size}"
+    # SQLite in WAL mode may keep a reseed's writes in the -wal file and leave the main file's
+    # size and time as they were: the stamp covers both files.
+    stamp = ":".join(
+        f"{path}:{stat.st_mtime_ns}:{stat.st_size}"
+        for path in (source, source.with_name(source.name + "-wal"))
+        if (stat := _stat_or_none(path)) is not None
+    )
     # Named after the source too: the test databases and the real ones never share a template.
     tag = hashlib.sha256(str(source).encode()).hexdigest()[:8]
     template = templates / f"{name}-{tag}.sqlite3"
@@ -536,9 +639,14 @@ def _fresh_copy(templates: Path, name: str, scratch: Path) -> str:
         if not template.exists() or not marker.exists() or marker.read_text() != stamp:
             _copy_database(source, template)
             marker.write_text(stamp)
-    copy = scratch / f"{name}.sqlite3"
-    shutil.copyfile(template, copy)
-    return str(copy)
+    return template
+
+
+def _stat_or_none(path: Path) -> os.stat_result | None:
+    try:
+        return path.stat()
+    except FileNotFoundError:
+        return None
 
 
 def _copy_database(source: Path, copy: Path) -> None:

@@ -26,9 +26,12 @@ def get_item(mapping: Mapping[str, Any], key: str) -> Any:
 
 
 @register.filter
-def explain_token(query: CapturedQuery, dataset: str) -> str:
-    """A signed token that lets the browser ask for this captured statement's plan."""
-    return explain.sign(dataset, query) if explain.explainable(query) else ""
+def explain_token(query: CapturedQuery, run: Any) -> str:
+    """A signed token that lets the browser ask for this captured statement's plan. The plan of
+    a statement from learners' code never runs it (plain EXPLAIN): see explain.sign."""
+    if not explain.explainable(query):
+        return ""
+    return explain.sign(run.stats.alias, query, run_it=not run.edited)
 
 
 @register.filter

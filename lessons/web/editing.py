@@ -11,6 +11,7 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from course.errors import CourseError
+from lessons.engine import service
 from lessons.web.room import current_room
 
 
@@ -19,6 +20,8 @@ class EditingOff(CourseError):
 
 
 def editing_allowed(request: HttpRequest) -> bool:
+    if _strangers_unwalled():
+        return False
     if settings.COURSE_ROOM:  # the instructor's switch, on the console
         room = current_room(request)
         return bool(room and room.editing)
@@ -32,6 +35,14 @@ def require_editing(request: HttpRequest) -> None:
     """EditingOff (403) with the reason, unless this request may run its own code."""
     if editing_allowed(request):
         return
+    if _strangers_unwalled():
+        missing = " and ".join(service.walls().missing)
+        raise EditingOff(
+            f"Learners' own code is refused on this server: the kernel cannot wall runs off from "
+            f"the {missing} here (see the server's start-up lines and SECURITY.md). Whoever "
+            "started it can accept the risk with COURSE_ACCEPT_RISK=yes "
+            "(make workshop EDITING=on ACCEPT_RISK=yes)."
+        )
     if settings.COURSE_ROOM:
         raise EditingOff(
             "Editing code is off in this room for now. The instructor can turn it on from the "
@@ -47,6 +58,15 @@ def require_editing(request: HttpRequest) -> None:
         "Editing code is turned off on this server. Whoever started it can turn it on with "
         "COURSE_EDITING=on (make workshop EDITING=on)."
     )
+
+
+def _strangers_unwalled() -> bool:
+    """Code typed by other people (a room, or editing on for everyone) needs walls on files and
+    on the network, unless the instructor accepted the risk. On your own machine it is yours."""
+    serving_others = settings.COURSE_ROOM or settings.COURSE_EDITING == "on"
+    if not serving_others or settings.COURSE_ACCEPT_RISK:
+        return False
+    return not service.walls().enough_for_strangers
 
 
 def context(request: HttpRequest) -> dict[str, Any]:

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from course.network import lan_address
+from lessons.engine import service
 from lessons.learner import rooms
 from lessons.management.commands.seed import prepare_var
 
@@ -55,6 +57,24 @@ class Command(BaseCommand):
                     f"  Your console:   {base}/console/{room.token}/",
                     "  (keep the console address to yourself: it is the key to the room)",
                     "",
+                    *self._walls(),
                 ]
             )
         )
+
+    def _walls(self) -> list[str]:
+        """The kernel's walls around each run, and what follows for learners' own code."""
+        walls = service.walls()
+        lines = ["  Walls around each run (SECURITY.md):", *(f"    {line}" for line in walls.lines)]
+        if walls.missing and not settings.COURSE_ACCEPT_RISK:
+            lines.append(
+                f"  Learners' own code is refused: nothing walls runs off from the "
+                f"{' and '.join(walls.missing)}. To serve it anyway, accept the risk with "
+                "make workshop EDITING=on ACCEPT_RISK=yes."
+            )
+        elif walls.missing:
+            lines.append(
+                f"  ACCEPT_RISK=yes: learners' code runs without walls on the "
+                f"{' and '.join(walls.missing)}."
+            )
+        return [*lines, ""]
