@@ -107,6 +107,10 @@ POSTGRESQL_DIFFERS: dict[str, dict[str, Any]] = {
         "error": "ProgrammingError",
         "message": re.compile(r'syntax error at or near "PRAGMA".*', re.DOTALL),
     },
+    "remove-the-authorizer-then-commit": {
+        "error": "AttributeError",
+        "message": "'Connection' object has no attribute 'set_authorizer'",
+    },
     "writing-with-a-second-thread": {"output": str([f"ProgrammingError({PG_REFUSAL!r})"])},
 }
 
@@ -301,6 +305,13 @@ CORPUS = [
         "Post.objects.update(title='kept?')\nconnection.connection.execute('COMMIT')",
         "DatabaseError",
         "not authorized",
+    ),
+    case(
+        "remove-the-authorizer-then-commit",
+        "connection.connection.set_authorizer(None)\nconnection.connection.execute('COMMIT')",
+        "TransactionControlRefused",
+        "Changing the database's authorizer is refused here: every run happens inside one "
+        "transaction that is always rolled back, so the datasets never change.",
     ),
     case(
         "attach-database",

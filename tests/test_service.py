@@ -237,3 +237,78 @@ def test_writing_runs_at_once_never_meet_a_lock(data: None, settings: Any) -> No
 
     assert [r.error for r in results] == [None] * 6
     assert {r.output for r in results} == {str(datasets.stats("medium").counts["posts"])}
+
+
+def test_a_run_killed_before_its_cpu_time_is_up_is_said_to_be_killed(data: None) -> None:
+    # What the OOM killer does: SIGKILL from outside, long before the CPU limit. (From inside,
+    # the run is the first process of its PID namespace, which the kernel spares its own SIGKILL.)
+    from tests.test_hostile import in_flight, markers
+
+    with in_flight("open('started', 'w').close()\nimport time\ntime.sleep(60)", "killed") as run:
+        [pid] = {int(m.parts[2]) for m in markers() if _first_of_its_namespace(int(m.parts[2]))}
+        os.kill(pid, 9)
+    result = run["result"]
+
+    assert (result.error.type, result.error.message) == (
+        "Killed",
+        "The run was killed (SIGKILL) before it finished, most likely by the operating system "
+        "because the machine ran short of memory.",
+    )
+
+
+def _first_of_its_namespace(pid: int) -> bool:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return any(
+        line.startswith("NSpid:") and line.split()[-1] == "1" for line in status.splitlines()
+    )
+
+
+def test_a_run_killed_by_the_cpu_hard_limit_is_a_cpu_limit(data: None) -> None:
+    limits = service.Config.from_settings().limits
+    message = {"kind": "signal", "signal": 9, "cpu": float(limits.cpu_seconds) + 0.9}
+
+    error = service._why_it_stopped(message, limits, killed=False)
+
+    assert error.type == "CPULimit"
+
+
+@sqlite_files
+def test_a_dataset_changed_only_in_its_wal_file_gets_a_new_template(
+    data: None, tmp_path: Path
+) -> None:
+    source = Path(connections["tiny"].settings_dict["NAME"])
+    first = service._template(tmp_path, "tiny")
+    stamp = first.with_suffix(".source").read_text()
+    wal = source.with_name(source.name + "-wal")
+    # A reseed's writes may sit in the -wal file alone: the main file's size and time stay put.
+    with open(wal, "ab") as log:
+        log.write(b"")
+    os.utime(wal, ns=(time.time_ns(), time.time_ns() + 10**9))
+
+    again = service._template(tmp_path, "tiny")
+
+    assert again == first and again.with_suffix(".source").read_text() != stamp
+
+
+def test_seed_force_forgets_every_run_template(data: None, settings: Any, tmp_path: Path) -> None:
+    from lessons.management.commands.seed import Command
+
+    settings.COURSE_RUN_DIR = tmp_path
+    (tmp_path / "datasets").mkdir()
+    template = tmp_path / "datasets" / "tiny-0000.sqlite3"
+    template.write_text("tampered")
+    template.with_suffix(".source").write_text("a stamp that still matches")
+
+    Command()._forget_run_templates()
+
+    assert list((tmp_path / "datasets").iterdir()) == []
+
+
+def test_finding_out_the_walls_leaves_no_folder_behind(tmp_path: Path) -> None:
+    from lessons.engine import confine
+
+    before = set(Path("/tmp").glob("course-probe-*"))
+    confine._probed = None
+    confine.probe()
+
+    assert set(Path("/tmp").glob("course-probe-*")) == before

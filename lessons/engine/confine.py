@@ -173,12 +173,14 @@ def _run_user_exists() -> bool:
 def _try(walls: frozenset[str], checkout: str) -> str:
     """Build `walls` in a throwaway process and check a run could still work inside them."""
     read, write = os.pipe()
+    # Made and removed here: the rehearsal's mounts hide /tmp from the process that tries them.
+    scratch = tempfile.mkdtemp(prefix="course-probe-")
     pid = os.fork()
     if pid == 0:
         os.close(read)
         message = b""
         try:
-            _rehearse(walls, checkout)
+            _rehearse(walls, checkout, scratch)
         except BaseException as exc:
             message = f"{type(exc).__name__}: {exc}"[:300].encode() or b"failed"
         with contextlib.suppress(OSError):
@@ -188,35 +190,32 @@ def _try(walls: frozenset[str], checkout: str) -> str:
     with os.fdopen(read, "rb") as reply:
         message = reply.read()
     os.waitpid(pid, 0)
+    shutil.rmtree(scratch, ignore_errors=True)
     return message.decode(errors="replace")
 
 
-def _rehearse(walls: frozenset[str], checkout: str) -> None:
+def _rehearse(walls: frozenset[str], checkout: str, scratch: str) -> None:
     if "network" in walls:
         leave_network()
         if not _network_left:
             raise ConfinementFailed(0, "cannot make a network namespace")
-    scratch = tempfile.mkdtemp(prefix="course-probe-")
-    try:
-        enter_namespaces(walls)
-        inner = os.fork()
-        if inner == 0:
-            code = 1
-            try:
-                plan = Plan(scratch, keep=(checkout,), walls=walls, run_uid=run_uid())
-                wall_in(plan)
-                # What every run needs: the standard library, the checkout, its scratch folder.
-                os.listdir(os.path.dirname(os.__file__))
-                os.stat(os.path.join(checkout, "manage.py"))
-                Path(scratch, "probe").write_text("ok")
-                code = 0
-            finally:
-                os._exit(code)
-        status = os.waitpid(inner, 0)[1]
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise ConfinementFailed(0, "a process inside the walls could not work")
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    enter_namespaces(walls)
+    inner = os.fork()
+    if inner == 0:
+        code = 1
+        try:
+            plan = Plan(scratch, keep=(checkout,), walls=walls, run_uid=run_uid())
+            wall_in(plan)
+            # What every run needs: the standard library, the checkout, its scratch folder.
+            os.listdir(os.path.dirname(os.__file__))
+            os.stat(os.path.join(checkout, "manage.py"))
+            Path(scratch, "probe").write_text("ok")
+            code = 0
+        finally:
+            os._exit(code)
+    status = os.waitpid(inner, 0)[1]
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise ConfinementFailed(0, "a process inside the walls could not work")
 
 
 def run_uid() -> int:

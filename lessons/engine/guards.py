@@ -97,12 +97,25 @@ def sandbox(connection: BaseDatabaseWrapper) -> Iterator[None]:
             return
         raw = connection.connection
         set_read_only(connection, False)
-        raw.set_authorizer(_authorize)
+        sqlite3.Connection.set_authorizer(raw, _authorize)
         try:
             yield
         finally:
-            raw.set_authorizer(None)
+            sqlite3.Connection.set_authorizer(raw, None)
             set_read_only(connection, True)
+
+
+class GuardedConnection(sqlite3.Connection):
+    """The sqlite3 connection a run's dataset connections are made of: the run cannot take the
+    authorizer off with `connection.connection.set_authorizer(None)` (and then COMMIT). Python
+    code can still call the base class's method on it; that reaches only the run's own copy of
+    the dataset, made for this one task and thrown away after it."""
+
+    def set_authorizer(self, *args: Any, **kwargs: Any) -> None:
+        raise TransactionControlRefused(
+            "Changing the database's authorizer is refused here: every run happens inside one "
+            "transaction that is always rolled back, so the datasets never change."
+        )
 
 
 def _authorize(action: int, arg1: str | None, *args: object) -> int:
