@@ -175,6 +175,8 @@ def _work(job: Job, plan: confine.Plan, channel: Connection) -> None:
         if backends:
             _send(channel, {"kind": "backends", "pids": backends})
         confine.wall_in(plan)
+        global _no_new_sockets
+        _no_new_sockets = "seccomp" in plan.walls
         _limit_resources(job.limits, plan)
         os.chdir(job.scratch)
         _silence_standard_streams()
@@ -302,14 +304,20 @@ def _only_datasets(allowed: set[str]) -> Callable[..., Any]:
             raise Refused("Opening another database is not allowed in a run.")
         if _spares.get(self.alias):
             return _spares[self.alias].pop()
+        if _no_new_sockets:
+            raise Refused(
+                "Opening another database connection is not allowed in a run: it has the ones "
+                "it was given (another_worker(work) runs work on a second one)."
+            )
         return self._course_unguarded(conn_params)
 
     return get_new_connection
 
 
 # Connections opened before the walls for a second worker (another_worker) to take: the system
-# call filter lets a run open no new one.
+# call filter lets a run open no new one, and says so through this flag.
 _spares: dict[str, list[Any]] = {}
+_no_new_sockets = False
 
 
 def _open_postgresql(job: Job) -> dict[str, list[int]]:

@@ -144,8 +144,9 @@ def explain(token: str) -> Plan:
         raise PlanRefused(f"The database could not explain this statement: {exc}") from None
     except (TypeError, ValueError, IndexError) as exc:
         raise PlanRefused(f"The database could not explain this statement: {exc}") from None
-    if analyze:
-        return _postgresql_plan(dataset, sql, params, connection, [str(row[0]) for row in rows])
+    if connection.vendor == "postgresql":
+        text = [str(row[0]) for row in rows]
+        return _postgresql_plan(dataset, sql, params, connection, text, analyzed=analyze)
     return Plan(dataset, sql, params, connection.display_name, False, _plan_lines(rows))
 
 
@@ -170,7 +171,13 @@ def _plan_lines(rows: list[tuple[Any, ...]]) -> list[PlanLine]:
 
 
 def _postgresql_plan(
-    dataset: str, sql: str, params: list[Any], connection: BaseDatabaseWrapper, text: list[str]
+    dataset: str,
+    sql: str,
+    params: list[Any],
+    connection: BaseDatabaseWrapper,
+    text: list[str],
+    *,
+    analyzed: bool,
 ) -> Plan:
     lines, planning_details, times = parse_postgresql(text)
     return Plan(
@@ -178,7 +185,7 @@ def _postgresql_plan(
         sql,
         params,
         connection.display_name,
-        True,
+        analyzed,
         lines,
         times.get("Planning"),
         times.get("Execution"),
