@@ -288,6 +288,7 @@ def wall_in(plan: Plan) -> None:
                     "tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=000"
                 )
         _read_only_everywhere(keep={os.path.realpath(plan.scratch)})
+    _drop_bounding_set()  # while it may (CAP_SETPCAP): nothing it starts can gain one back
     if "user" in walls and os.geteuid() == 0:
         _become(plan.run_uid, plan.run_gid, plan.scratch)
     _drop_capabilities()
@@ -433,10 +434,14 @@ def _siblings_outside(folder: str, hidden: set[str]) -> list[str]:
     return found
 
 
-def _drop_capabilities() -> None:
-    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+def _drop_bounding_set() -> None:
     for capability in range(_LAST_CAPABILITY + 1):
         _libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0)  # past the last one it just fails
+
+
+def _drop_capabilities() -> None:
+    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    _drop_bounding_set()
 
     class Header(ctypes.Structure):
         _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
