@@ -58,6 +58,7 @@ class Targets:
     checkout_file: Path | None  # None where the server's user may not write the checkout anyway
     tmp_file: Path
     port: int  # a TCP port listening on loopback
+    datagram_socket: Path  # a unix datagram socket bound on the host
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +76,7 @@ def targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Targets]:
         ),
         tmp_file=tmp_path_factory.mktemp("walls") / "target",
         port=0,
+        datagram_socket=Path(tempfile.mkdtemp(prefix="course-walls-")) / "dgram",
     )
     for secret in (made.home_secret, made.var_secret):
         secret.write_text("secret")
@@ -83,8 +85,13 @@ def targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Targets]:
         target.write_text("original")
         target.chmod(0o644)
     listener = socket.create_server(("127.0.0.1", 0))
-    with listener:
+    datagrams = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    datagrams.bind(str(made.datagram_socket))
+    made.datagram_socket.chmod(0o777)
+    made.datagram_socket.parent.chmod(0o755)
+    with listener, datagrams:
         yield Targets(**{**made.__dict__, "port": listener.getsockname()[1]})
+    shutil.rmtree(made.datagram_socket.parent, ignore_errors=True)
     for path in (made.home_secret, made.var_secret, *written(made)):
         path.unlink(missing_ok=True)
 
@@ -116,6 +123,8 @@ STOPPED_BY = {
     "kernel-settings": FILES,
     "fill-the-disk": ("namespaces",),
     "namespace-calls": ("seccomp",),
+    "memory-the-limit-does-not-count": ("seccomp",),
+    "datagram-to-a-host-socket": ("namespaces", "seccomp"),
 }
 
 
@@ -144,16 +153,44 @@ def attack(name: str, t: Targets, control: bool) -> str:
         ),
         # Three files of 8 MB: each within RLIMIT_FSIZE (16 MB here), together more than the
         # scratch tmpfs holds.
-        "fill-the-disk": tries(disk=FILL),
+        "fill-the-disk": tries(write=FILL, fallocate=FALLOCATE),
         "namespace-calls": tries(unshare=NEW_USER_NAMESPACE),
+        # memfds and System V memory are not address space: RLIMIT_AS would not see them.
+        "memory-the-limit-does-not-count": tries(memfd=MEMFD, system_v=SYSTEM_V_MEMORY),
+        "datagram-to-a-host-socket": tries(
+            datagram=f"""
+a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+a.sendto(b"from a run", {str(t.datagram_socket)!r})
+"""
+        ),
     }
     return programs[name]
+
+
+MEMFD = """
+os.close(os.memfd_create("hold"))
+"""
+SYSTEM_V_MEMORY = """
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+segment = libc.shmget(0, ctypes.c_size_t(4096), 0o1600)  # IPC_PRIVATE
+if segment < 0:
+    raise OSError(ctypes.get_errno(), "shmget")
+libc.shmctl(segment, 0, None)  # IPC_RMID: nothing left behind, even in the control
+"""
 
 
 FILL = """
 for n in range(3):
     with open(f"fill-{n}", "wb") as fill:
         fill.write(b"x" * 8 * 1024 * 1024)
+"""
+
+
+FALLOCATE = """
+for n in range(3):
+    descriptor = os.open(f"reserved-{n}", os.O_CREAT | os.O_WRONLY)
+    os.posix_fallocate(descriptor, 0, 8 * 1024 * 1024)
 """
 
 
@@ -267,6 +304,85 @@ def test_a_full_scratch_is_out_of_space(walls: str, data: None) -> None:
     assert error.message == (
         "The run's scratch folder is full: it holds at most 16 MB, its dataset copies included."
     )
+
+
+# The run's own process leaves its session and answers for itself: the watcher's end takes it
+# (its parent-death signal), and the PID namespace everything else.
+LEAVE_THE_SESSION = f"""{HOOK_OFF}
+import os, sys, time
+frame = sys._getframe()
+while "channel" not in frame.f_locals:
+    frame = frame.f_back
+os.setsid()
+open("started", "w").close()
+frame.f_locals["channel"].send_bytes(b'{{"kind": "ok", "results": []}}')
+time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("walls", ["all"], indirect=True)
+def test_the_runs_own_process_dies_with_the_run_even_out_of_its_session(
+    walls: str, data: None
+) -> None:
+    from tests.test_hostile import markers
+
+    before = markers()
+    run(LEAVE_THE_SESSION)
+    deadline = time.monotonic() + 3
+    while markers() - before and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    assert not markers() - before
+
+
+INHERITED = f"""{HOOK_OFF}
+import os
+from multiprocessing import forkserver, resource_tracker
+inherited = {{
+    "resource tracker": resource_tracker._resource_tracker._fd,
+    "forkserver": forkserver._forkserver._forkserver_alive_fd,
+}}
+for name, descriptor in inherited.items():
+    try:
+        os.fstat(descriptor)
+        print(name + ":open")
+    except (OSError, TypeError):
+        print(name + ":closed")
+"""
+
+
+@pytest.mark.parametrize("walls", ["all"], indirect=True)
+def test_a_run_keeps_no_descriptor_of_a_process_outside_it(walls: str, data: None) -> None:
+    output, error = run(INHERITED)
+
+    said = [line for line in output.splitlines() if ":" in line]
+    assert error is None and said == ["resource tracker:closed", "forkserver:closed"]
+
+
+@pytest.mark.parametrize("walls", ["all"], indirect=True)
+def test_the_warm_process_never_has_the_secret_key_in_its_environment(
+    walls: str, data: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from multiprocessing import forkserver
+
+    monkeypatch.setenv("COURSE_SECRET_KEY", "a-secret-the-runs-must-not-find")
+    service._restart_forkserver()
+    run("print(1)")
+    pid = forkserver._forkserver._forkserver_pid  # type: ignore[attr-defined]
+
+    environment = Path(f"/proc/{pid}/environ").read_bytes()
+    assert b"a-secret-the-runs-must-not-find" not in environment
+    assert os.environ["COURSE_SECRET_KEY"] == "a-secret-the-runs-must-not-find"  # the server's
+
+
+def test_the_checkouts_own_var_is_hidden_wherever_var_is_configured(
+    settings: Any, tmp_path: Path
+) -> None:
+    settings.VAR_DIR = tmp_path / "elsewhere"
+
+    plan = service._plan(tmp_path / "scratch", {}, service.Config.from_settings().limits)
+
+    assert set(plan.hidden) == {str(tmp_path / "elsewhere"), str(Path(settings.BASE_DIR) / "var")}
 
 
 # The same file, as an ordinary user --------------------------------------------------------

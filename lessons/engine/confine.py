@@ -29,7 +29,10 @@ import contextlib
 import ctypes
 import os
 import pwd
+import re
 import shutil
+import signal
+import site
 import sys
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -44,6 +47,7 @@ WALLS = ("namespaces", "network", "user", "landlock", "seccomp")
 ESSENTIAL = {"files": ("namespaces", "landlock"), "network": ("network", "seccomp")}
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
@@ -58,6 +62,7 @@ MS_BIND = 0x1000
 MS_REC = 0x4000
 MS_PRIVATE = 0x40000
 MS_RELATIME = 0x200000
+PR_SET_PDEATHSIG = 1
 PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
@@ -267,7 +272,8 @@ def enter_namespaces(walls: frozenset[str]) -> None:
     if os.geteuid() != 0 and not _enter_user_namespace():
         raise ConfinementFailed(ctypes.get_errno(), "unshare a user namespace")
     network = CLONE_NEWNET if "network" in walls and not _network_left else 0
-    _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID | network), "unshare")
+    # An IPC namespace too: System V shared memory, queues and semaphores a run makes go with it.
+    _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | network), "unshare")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
 
 
@@ -292,6 +298,11 @@ def wall_in(plan: Plan) -> None:
     if "user" in walls and os.geteuid() == 0:
         _become(plan.run_uid, plan.run_gid, plan.scratch)
     _drop_capabilities()
+    # When the watcher goes (the service kills its process group as the run ends), this process
+    # goes too, and with it, as the first of its PID namespace, everything it started: even a
+    # process that left the group. Set after the change of user, which would clear it; the
+    # system call filter keeps the run from clearing it.
+    _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
     if "landlock" in walls:
         landlock.restrict(read=_readable(plan), write=[plan.scratch], files=[os.devnull])
     if "seccomp" in walls:
@@ -321,6 +332,8 @@ def _mount_walls(plan: Plan) -> None:
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     _mask("/proc/sys")
     _mask("/sys")
+    quiet = MS_NOSUID | MS_NODEV | MS_NOEXEC
+    _mount(None, "/proc", None, MS_BIND | MS_REMOUNT | MS_RDONLY | quiet)
     scratch = os.path.realpath(plan.scratch)
     covers = [f for f in (*SHARED_FOLDERS, *_homes()) if _is_real_dir(f)]
     for folder in sorted(set(map(os.path.realpath, covers)), key=len):
@@ -339,8 +352,9 @@ def _mount_walls(plan: Plan) -> None:
 
 def _kept_paths(plan: Plan) -> list[str]:
     """Folders a run needs that may sit inside a hidden home: Python, its packages, the checkout."""
-    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, *plan.keep}
-    paths.update(p for p in sys.path if p and os.path.isdir(p))
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, *site.getsitepackages(), *plan.keep}
+    # Only Python's own folders and the checkout: a folder on the server's sys.path elsewhere
+    # (the current directory, say) stays hidden.
     real = sorted({os.path.realpath(p) for p in paths if os.path.isdir(p)}, key=len)
     # Only the outermost of nested folders: binding the outer one brings the inner ones along.
     outer: list[str] = []
@@ -361,10 +375,14 @@ def _is_real_dir(path: str) -> bool:
     return os.path.isdir(path) and not os.path.islink(path)
 
 
-def _mask(folder: str) -> None:
-    if os.path.isdir(folder):
-        flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY
-        _mount("tmpfs", folder, "tmpfs", flags, "size=4k,mode=000")
+def _mask(path: str) -> None:
+    """Cover a folder with an empty, closed, read-only tmpfs (a file with /dev/null)."""
+    flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY
+    if os.path.isdir(path):
+        _mount("tmpfs", path, "tmpfs", flags, "size=4k,mode=000")
+    elif os.path.lexists(path):
+        _mount(os.devnull, path, None, MS_BIND)
+        _mount(None, path, None, MS_BIND | MS_REMOUNT | flags)
 
 
 def _copy_datasets(scratch: str, templates: Mapping[str, BinaryIO]) -> None:
@@ -376,24 +394,36 @@ def _copy_datasets(scratch: str, templates: Mapping[str, BinaryIO]) -> None:
 
 
 def _read_only_everywhere(keep: set[str]) -> None:
+    """Every mount read-only but `keep` and /proc (read-only already). A mount that cannot be
+    remounted (a FUSE mount root may not even look at, say) is covered by an empty, read-only
+    tmpfs instead; if neither works, the run does not start."""
     for point in _mount_points():
         if point in keep or point == "/proc" or point.startswith("/proc/"):
             continue
+        flags = MS_BIND | MS_REMOUNT | MS_RDONLY
         try:
             kept = os.statvfs(point).f_flag
+            flags |= sum(mount for stat, mount in _KEPT_FLAGS if kept & stat)
         except OSError:
+            kept = 0
+        if _libc.mount(None, point.encode(), None, flags, None) == 0 or kept & os.ST_RDONLY:
             continue
-        flags = MS_BIND | MS_REMOUNT | MS_RDONLY
-        flags |= sum(mount for stat, mount in _KEPT_FLAGS if kept & stat)
-        if _libc.mount(None, point.encode(), None, flags, None) != 0 and point == "/":
+        if point == "/":
             raise ConfinementFailed(ctypes.get_errno(), "read-only /")
+        _mask(point)
+
+
+_ESCAPED = re.compile(r"\\([0-7]{3})")
 
 
 def _mount_points() -> list[str]:
+    """Mount points as the kernel lists them, with its octal escapes (space, tab, newline,
+    backslash) undone."""
     points = []
     with open("/proc/self/mountinfo") as mountinfo:
         for line in mountinfo:
-            points.append(line.split()[4].replace("\\040", " "))
+            field = line.split()[4]
+            points.append(_ESCAPED.sub(lambda match: chr(int(match.group(1), 8)), field))
     return sorted(set(points), key=len)
 
 

@@ -174,6 +174,7 @@ def _work(job: Job, plan: confine.Plan, channel: Connection) -> None:
         backends = _open_postgresql(job)
         if backends:
             _send(channel, {"kind": "backends", "pids": backends})
+        _close_inherited(keep={channel.fileno(), *_database_sockets()})
         confine.wall_in(plan)
         global _no_new_sockets
         _no_new_sockets = "seccomp" in plan.walls
@@ -201,6 +202,28 @@ def _work(job: Job, plan: confine.Plan, channel: Connection) -> None:
         _send(channel, {"kind": "crash", "message": f"{type(exc).__name__}: {exc}"})
     finally:
         os._exit(0)
+
+
+def _close_inherited(keep: set[int]) -> None:
+    """Close every descriptor the run inherited but its reply channel and its database
+    connections: multiprocessing leaves the forkserver's pipes and the resource tracker's open
+    in each child, and the tracker is a process outside every wall."""
+    for name in os.listdir("/proc/self/fd"):
+        descriptor = int(name)
+        if descriptor > 2 and descriptor not in keep:
+            with contextlib.suppress(OSError):  # the listing's own, already closed
+                os.close(descriptor)
+
+
+def _database_sockets() -> list[int]:
+    from django.db import connections
+
+    sockets = [spare.fileno() for spares in _spares.values() for spare in spares]
+    for alias in connections:
+        connection = connections[alias]
+        if connection.vendor == "postgresql" and connection.connection is not None:
+            sockets.append(connection.connection.fileno())
+    return sockets
 
 
 def _send(channel: Connection, message: dict[str, Any]) -> None:

@@ -202,11 +202,26 @@ def start() -> None:
     """Start the warm process now rather than on the first run (servers call this at start), and
     find out which of the kernel's walls this server can build (tried in throwaway processes,
     best before the server starts threads)."""
+    walls()
+    _ensure_warm()
+
+
+# Secrets the server may have in its environment. The warm process is a new program started with
+# the server's environment, whose first copy stays in its memory whatever it later does to
+# os.environ: it must never get them.
+SECRET_VARIABLES = ("COURSE_SECRET_KEY", "DJANGO_SECRET_KEY")
+
+
+def _ensure_warm() -> None:
     from multiprocessing import forkserver
 
-    walls()
     _forkserver()
-    forkserver.ensure_running()
+    with _context_lock:
+        kept = {name: os.environ.pop(name) for name in SECRET_VARIABLES if name in os.environ}
+        try:
+            forkserver.ensure_running()
+        finally:
+            os.environ.update(kept)
 
 
 @dataclass(frozen=True)
@@ -466,6 +481,7 @@ def _run_in_slot(slot: Path, tasks: list[Task], limits: Limits) -> list[RunResul
             files[name] = str(connections[name].settings_dict["NAME"])
     job = Job(tuple(tasks), limits, files, _plan(scratch, copies, limits))
     context = _forkserver()
+    _ensure_warm()  # started without the server's secrets, before Process.start would start it
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(target=sandbox.child_main, args=(job, sender), daemon=True)
     started = time.monotonic()
@@ -596,7 +612,8 @@ def _plan(scratch: Path, copies: dict[str, str], limits: Limits) -> confine.Plan
         gid = uid
     return confine.Plan(
         scratch=str(scratch),
-        hidden=(str(settings.VAR_DIR),),
+        # var/ as configured, and the checkout's own var/ if that is another folder.
+        hidden=tuple(sorted({str(settings.VAR_DIR), str(Path(settings.BASE_DIR) / "var")})),
         keep=(str(settings.BASE_DIR),),
         scratch_mb=limits.scratch_mb,
         run_uid=uid,

@@ -4,7 +4,10 @@ starts. Loaded last, once the run's database connections are open (see lessons.e
 
 Refused:
 - new sockets and connections (`socket`, `connect`, `bind`, `listen`, `accept`): the run keeps the
-  connections it was given and nothing else. `socketpair` stays, for asyncio's own wake-up pair;
+  connections it was given and nothing else. `socketpair` stays for connected stream pairs, for
+  asyncio's own wake-up pair; `sendto` with an address is refused;
+- memory the address-space limit does not see: memfds, System V IPC, POSIX queues;
+- clearing the parent-death signal that ends the run with its watcher, and becoming dumpable;
 - looking into or changing other processes (`ptrace`, `process_vm_*`, `kcmp`, `pidfd_getfd`);
 - mounts, new namespaces (`unshare`, `setns`, `clone` with a namespace flag) and `chroot`;
 - the kernel's keyrings, BPF, perf events, io_uring (which would do socket work unfiltered),
@@ -78,6 +81,15 @@ REFUSED = (
     "name_to_handle_at",
     "syslog",
     "vhangup",
+    # memory the address-space limit does not count, and that outlives a process: memfds (which
+    # could also be run as programs), System V shared memory, queues and semaphores
+    "memfd_create",
+    "memfd_secret",
+    "shmget",
+    "shmat",
+    "msgget",
+    "semget",
+    "mq_open",
 )
 
 CLONE_NAMESPACES = (
@@ -89,6 +101,11 @@ CLONE_NAMESPACES = (
     0x20000000,  # CLONE_NEWPID
     0x40000000,  # CLONE_NEWNET
 )
+
+
+SOCKET_TYPE_MASK = 0xF  # the type, without SOCK_NONBLOCK and SOCK_CLOEXEC
+SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_RDM, SOCK_SEQPACKET = 1, 2, 3, 4, 5
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE = 1, 4
 
 
 def available() -> bool:
@@ -119,6 +136,16 @@ def build() -> Any:
     for flag in CLONE_NAMESPACES:
         syscalls.add_rule(refuse, "clone", seccomp.Arg(0, seccomp.MASKED_EQ, flag, flag))
     syscalls.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
+    # socketpair: connected stream pairs only (asyncio's). A datagram pair could send to any
+    # unix socket path it can see, and a stream socket ignores an address given to sendto.
+    for kind in (SOCK_DGRAM, SOCK_SEQPACKET, SOCK_RAW, SOCK_RDM):
+        kind_is = seccomp.Arg(1, seccomp.MASKED_EQ, SOCKET_TYPE_MASK, kind)
+        syscalls.add_rule(refuse, "socketpair", kind_is)
+    syscalls.add_rule(refuse, "sendto", seccomp.Arg(4, seccomp.NE, 0))  # with an address
+    # The parent-death signal that ends the run with its watcher (lessons.engine.confine), and
+    # whether the process may be dumped (which would open its memory to /proc readers again).
+    for option in (PR_SET_PDEATHSIG, PR_SET_DUMPABLE):
+        syscalls.add_rule(refuse, "prctl", seccomp.Arg(0, seccomp.EQ, option))
     return syscalls
 
 
