@@ -250,8 +250,9 @@ if unknown_walls := set(COURSE_RUN_WALLS) - set(_WALLS):
     )
 # Each run's scratch folder is a tmpfs of this size (its dataset copies included).
 COURSE_RUN_SCRATCH_MB = int(_env_number("COURSE_RUN_SCRATCH_MB", 256))
-# A server running as root runs the code as this unprivileged user (`nobody` by default).
-COURSE_RUN_UID = int(_env_number("COURSE_RUN_UID", 65534))
+# A server running as root runs the code as unprivileged user ids, one per worker slot, from this
+# one up (no account is needed; pick a range nothing else on the machine uses).
+COURSE_RUN_UID = int(_env_number("COURSE_RUN_UID", 1_640_000))
 # In a room, learners' own code needs walls on files and on the network; without them it is
 # refused unless the instructor accepts the risk (make workshop EDITING=on ACCEPT_RISK=yes).
 COURSE_ACCEPT_RISK = os.environ.get("COURSE_ACCEPT_RISK", "") == "yes"

@@ -125,6 +125,8 @@ STOPPED_BY = {
     "namespace-calls": ("seccomp",),
     "memory-the-limit-does-not-count": ("seccomp",),
     "datagram-to-a-host-socket": ("namespaces", "seccomp"),
+    "take-the-hosts-terminals": ("namespaces", "landlock"),
+    "leave-the-process-group": ("seccomp",),
 }
 
 
@@ -162,6 +164,14 @@ def attack(name: str, t: Targets, control: bool) -> str:
 a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
 a.sendto(b"from a run", {str(t.datagram_socket)!r})
 """
+        ),
+        # Each terminal opened is one of the host's (4,096 at most), even read-only.
+        "take-the-hosts-terminals": tries(
+            ptmx="os.close(os.open('/dev/ptmx', os.O_RDONLY | os.O_NOCTTY))"
+        ),
+        # Out of the watcher's process group, the service's kill at the end would miss it.
+        "leave-the-process-group": tries(
+            setpgid="os.setpgid(0, os.getpgid(0))", setsid="os.setsid()"
         ),
     }
     return programs[name]
@@ -373,6 +383,15 @@ def test_the_warm_process_never_has_the_secret_key_in_its_environment(
     environment = Path(f"/proc/{pid}/environ").read_bytes()
     assert b"a-secret-the-runs-must-not-find" not in environment
     assert os.environ["COURSE_SECRET_KEY"] == "a-secret-the-runs-must-not-find"  # the server's
+
+
+def test_no_two_worker_slots_run_code_as_the_same_user(tmp_path: Path) -> None:
+    limits = service.Config.from_settings().limits
+    slots = [tmp_path / "slots" / "0", tmp_path / "slots" / "1", tmp_path / "check-slots" / "0"]
+
+    users = {service._plan(tmp_path, {}, limits, slot).run_uid for slot in slots}
+
+    assert len(users) == 3 and all(uid >= settings.COURSE_RUN_UID for uid in users)
 
 
 def test_the_checkouts_own_var_is_hidden_wherever_var_is_configured(

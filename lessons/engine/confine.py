@@ -10,9 +10,10 @@ Each is built where the kernel lets the server's user build it, and each holds o
   folder is a tmpfs of its own, capped in size, noexec.
 - `network`: the warm process every run is forked from sits in a network namespace with no
   interface up; no network at all, not even loopback.
-- `user`: no root in a run. A server running as root drops the run to an unprivileged user
-  (COURSE_RUN_UID, `nobody` by default) once its mounts are made; a server running as an ordinary
-  user is one already. Every capability is dropped, from the bounding set too, with no_new_privs.
+- `user`: no root in a run. A server running as root drops the run to an unprivileged user id of
+  its worker slot's own (COURSE_RUN_UID and up: no two runs at once share one, so no run's
+  process count is another's) once its mounts are made; a server running as an ordinary user
+  is one already. Every capability is dropped, from the bounding set too, with no_new_privs.
 - `landlock` (lessons.engine.landlock): reading only the system folders, the Python installation
   and the checkout without var/; writing only in scratch; no TCP; abstract unix sockets and
   signals scoped to the run.
@@ -80,7 +81,10 @@ _KEPT_FLAGS = (
 # Folders any process may write to or meet others in: hidden from a run.
 SHARED_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm", "/run", "/var/lock")
 # What a run reads under Landlock, beside the Python installation and the checkout.
-SYSTEM_FOLDERS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/proc", "/dev")
+SYSTEM_FOLDERS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/proc")
+# The only devices a run sees (a /dev of its own) and may open: no terminals, no fuse, no tun.
+DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
+DEFAULT_RUN_UID = 1_640_000  # the first of the run user ids: no account needed, none uses them
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -98,8 +102,8 @@ class Plan:
     keep: tuple[str, ...] = ()  # folders a run reads even inside a hidden home (the checkout)
     walls: frozenset[str] = frozenset(WALLS)
     scratch_mb: int = 256
-    run_uid: int = 65534
-    run_gid: int = 65534
+    run_uid: int = DEFAULT_RUN_UID
+    run_gid: int = DEFAULT_RUN_UID
     copies: dict[str, str] = field(default_factory=dict)  # template -> file name in scratch
 
 
@@ -162,17 +166,7 @@ def _cannot(name: str) -> str:
         return "the kernel has no Landlock (Linux 5.13+ with the landlock LSM enabled)"
     if name == "seccomp" and not syscalls.available():
         return "libseccomp or its binding pyseccomp is missing"
-    if name == "user" and os.geteuid() == 0 and not _run_user_exists():
-        return f"no user with uid {run_uid()} to run as"
     return ""
-
-
-def _run_user_exists() -> bool:
-    try:
-        pwd.getpwuid(run_uid())
-    except KeyError:
-        return False
-    return True
 
 
 def _try(walls: frozenset[str], checkout: str) -> str:
@@ -209,7 +203,7 @@ def _rehearse(walls: frozenset[str], checkout: str, scratch: str) -> None:
     if inner == 0:
         code = 1
         try:
-            plan = Plan(scratch, keep=(checkout,), walls=walls, run_uid=run_uid())
+            plan = Plan(scratch, keep=(checkout,), walls=walls)
             wall_in(plan)
             # What every run needs: the standard library, the checkout, its scratch folder.
             os.listdir(os.path.dirname(os.__file__))
@@ -221,10 +215,6 @@ def _rehearse(walls: frozenset[str], checkout: str, scratch: str) -> None:
     status = os.waitpid(inner, 0)[1]
     if os.waitstatus_to_exitcode(status) != 0:
         raise ConfinementFailed(0, "a process inside the walls could not work")
-
-
-def run_uid() -> int:
-    return int(os.environ.get("COURSE_RUN_UID", "65534"))
 
 
 # Building -------------------------------------------------------------------------------------
@@ -304,7 +294,7 @@ def wall_in(plan: Plan) -> None:
     # system call filter keeps the run from clearing it.
     _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
     if "landlock" in walls:
-        landlock.restrict(read=_readable(plan), write=[plan.scratch], files=[os.devnull])
+        landlock.restrict(read=_readable(plan), write=[plan.scratch], files=DEVICES)
     if "seccomp" in walls:
         syscalls.load(_filter())
 
@@ -329,7 +319,14 @@ def _mount_walls(plan: Plan) -> None:
     and homes hidden (with what the run reads put back), and scratch a capped tmpfs."""
     keep = _kept_paths(plan)
     handles = {path: os.open(path, os.O_PATH | os.O_CLOEXEC) for path in keep}
+    devices = {device: os.open(device, os.O_PATH | os.O_CLOEXEC) for device in DEVICES}
+    _mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=755")
+    for device, handle in devices.items():
+        Path(device).touch()
+        _mount(f"/proc/self/fd/{handle}", device, None, MS_BIND)
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    for handle in devices.values():
+        os.close(handle)
     _mask("/proc/sys")
     _mask("/sys")
     quiet = MS_NOSUID | MS_NODEV | MS_NOEXEC

@@ -264,7 +264,11 @@ def result_to_data(result: Any) -> dict[str, Any]:
     }
 
 
-RUN_PROCESSES = 512  # processes and threads of the run user, where a run has a user of its own
+# Processes and threads of the run's user (its slot's own, where the server is root), and open
+# files per process: together they bound the kernel memory a run can hold in socket buffers and
+# the like, which the address-space limit does not count.
+RUN_PROCESSES = 64
+RUN_OPEN_FILES = 128
 
 
 def _limit_resources(limits: Limits, plan: confine.Plan) -> None:
@@ -279,6 +283,7 @@ def _limit_resources(limits: Limits, plan: confine.Plan) -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     size = plan.scratch_mb * MB
     resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (RUN_OPEN_FILES, RUN_OPEN_FILES))
     if "user" in plan.walls and os.getuid() == plan.run_uid != 0:
         resource.setrlimit(resource.RLIMIT_NPROC, (RUN_PROCESSES, RUN_PROCESSES))
 

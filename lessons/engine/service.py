@@ -30,7 +30,6 @@ import fcntl
 import hashlib
 import multiprocessing
 import os
-import pwd
 import shutil
 import signal
 import sqlite3
@@ -479,7 +478,7 @@ def _run_in_slot(slot: Path, tasks: list[Task], limits: Limits) -> list[RunResul
             # On PostgreSQL nothing is copied (blog.pgguard keeps runs from committing): the run
             # gets the database's name, which the tests change and a fresh worker would not know.
             files[name] = str(connections[name].settings_dict["NAME"])
-    job = Job(tuple(tasks), limits, files, _plan(scratch, copies, limits))
+    job = Job(tuple(tasks), limits, files, _plan(scratch, copies, limits, slot))
     context = _forkserver()
     _ensure_warm()  # started without the server's secrets, before Process.start would start it
     receiver, sender = context.Pipe(duplex=False)
@@ -602,14 +601,20 @@ def _failed(task: Task, error: RunError, elapsed: float) -> RunResult:
     return RunResult(dataset=task.dataset, duration=elapsed, error=error)
 
 
-def _plan(scratch: Path, copies: dict[str, str], limits: Limits) -> confine.Plan:
+# Each worker slot's runs get a user id of their own, from COURSE_RUN_UID up: the check lane's
+# slots after the others'.
+_LANE_OFFSETS = {"slots": 0, "check-slots": 1000}
+
+
+def _plan(
+    scratch: Path, copies: dict[str, str], limits: Limits, slot: Path | None = None
+) -> confine.Plan:
     """The walls of one run, as far as the server decides them (the warm process knows which
     the kernel lets it build)."""
     uid = settings.COURSE_RUN_UID
-    try:
-        gid = pwd.getpwuid(uid).pw_gid
-    except KeyError:
-        gid = uid
+    if slot is not None and slot.name.isdigit():
+        uid += _LANE_OFFSETS.get(slot.parent.name, 2000) + int(slot.name)
+    gid = uid
     return confine.Plan(
         scratch=str(scratch),
         # var/ as configured, and the checkout's own var/ if that is another folder.

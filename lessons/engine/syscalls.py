@@ -29,6 +29,9 @@ REFUSED = (
     "listen",
     "accept",
     "accept4",
+    # leaving the watcher's process group, which the service kills as the run ends
+    "setsid",
+    "setpgid",
     # other processes
     "ptrace",
     "process_vm_readv",
