@@ -2,12 +2,12 @@
 determined run can switch off; these are the kernel's, and stay up whatever the run's Python does.
 Each is built where the kernel lets the server's user build it, and each holds on its own:
 
-- `namespaces`: new mount and PID namespaces (in a user namespace of the run's own when the server
-  is not root). The run sees only its own processes, and when it ends the kernel kills all it
-  started. Every file system is read-only; /proc is a fresh, read-only one with /proc/sys masked,
-  /sys is masked; /tmp, /var/tmp, /dev/shm, /run, the course's var/ and the server user's home
-  are hidden (the Python installation and the checkout are put back, read-only); the scratch
-  folder is a tmpfs of its own, capped in size, noexec.
+- `namespaces`: new mount, PID and IPC namespaces (in a user namespace of the run's own when the
+  server is not root). The run sees only its own processes, and when it ends the kernel kills all
+  it started. Every file system is read-only; /proc is a fresh, read-only one with /proc/sys
+  masked, /sys is masked, /dev holds five harmless devices; /tmp, /var/tmp, /run, the course's
+  var/ and the server user's home are hidden (the Python installation and the checkout are put
+  back, read-only); the scratch folder is a tmpfs of its own, capped in size, noexec.
 - `network`: the warm process every run is forked from sits in a network namespace with no
   interface up; no network at all, not even loopback.
 - `user`: no root in a run. A server running as root drops the run to an unprivileged user id of
@@ -18,7 +18,8 @@ Each is built where the kernel lets the server's user build it, and each holds o
   and the checkout without var/; writing only in scratch; no TCP; abstract unix sockets and
   signals scoped to the run.
 - `seccomp` (lessons.engine.syscalls): no new sockets or connections once the run's database
-  connections are open, no ptrace, mounts, namespaces, keyrings, BPF or io_uring.
+  connections are open, no leaving the process group, no ptrace, mounts, namespaces, keyrings,
+  BPF, io_uring, memfds or System V IPC.
 
 Which walls a server can build is tried once, in throwaway processes (`probe`), and said at start
 (`describe`); SECURITY.md says what each promises and how it is tested.
