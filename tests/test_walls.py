@@ -127,6 +127,7 @@ STOPPED_BY = {
     "datagram-to-a-host-socket": ("namespaces", "seccomp"),
     "take-the-hosts-terminals": ("namespaces", "landlock"),
     "leave-the-process-group": ("seccomp",),
+    "kernel-memory-and-slots": ("seccomp",),
 }
 
 
@@ -170,6 +171,9 @@ a.sendto(b"from a run", {str(t.datagram_socket)!r})
             ptmx="os.close(os.open('/dev/ptmx', os.O_RDONLY | os.O_NOCTTY))"
         ),
         # Out of the watcher's process group, the service's kill at the end would miss it.
+        # Larger socket buffers are memory the address-space limit does not see; asynchronous
+        # I/O contexts come from one pool for the whole host.
+        "kernel-memory-and-slots": tries(socket_buffer=SOCKET_BUFFER, aio=AIO_CONTEXT),
         "leave-the-process-group": tries(
             setpgid="os.setpgid(0, os.getpgid(0))", setsid="os.setsid()"
         ),
@@ -177,6 +181,19 @@ a.sendto(b"from a run", {str(t.datagram_socket)!r})
     return programs[name]
 
 
+SOCKET_BUFFER = """
+a, b = socket.socketpair()
+a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 30)
+"""
+AIO_CONTEXT = """
+import ctypes, platform
+setup, destroy = {"x86_64": (206, 207), "aarch64": (0, 1)}[platform.machine()]
+libc = ctypes.CDLL(None, use_errno=True)
+context = ctypes.c_ulong(0)
+if libc.syscall(setup, 16, ctypes.byref(context)) != 0:  # io_setup
+    raise OSError(ctypes.get_errno(), "io_setup")
+libc.syscall(destroy, context)
+"""
 MEMFD = """
 os.close(os.memfd_create("hold"))
 """

@@ -6,7 +6,8 @@ Refused:
 - new sockets and connections (`socket`, `connect`, `bind`, `listen`, `accept`): the run keeps the
   connections it was given and nothing else. `socketpair` stays for connected stream pairs, for
   asyncio's own wake-up pair; `sendto` with an address is refused;
-- memory the address-space limit does not see: memfds, System V IPC, POSIX queues;
+- memory the address-space limit does not see: memfds, System V IPC, POSIX queues, larger
+  socket buffers; and the host's pool of asynchronous I/O slots (`io_setup`);
 - clearing the parent-death signal that ends the run with its watcher, and becoming dumpable;
 - looking into or changing other processes (`ptrace`, `process_vm_*`, `kcmp`, `pidfd_getfd`);
 - mounts, new namespaces (`unshare`, `setns`, `clone` with a namespace flag) and `chroot`;
@@ -93,6 +94,8 @@ REFUSED = (
     "msgget",
     "semget",
     "mq_open",
+    # the host's asynchronous I/O slots (fs/aio-max-nr is one pool for every process)
+    "io_setup",
 )
 
 CLONE_NAMESPACES = (
@@ -109,6 +112,8 @@ CLONE_NAMESPACES = (
 SOCKET_TYPE_MASK = 0xF  # the type, without SOCK_NONBLOCK and SOCK_CLOEXEC
 SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_RDM, SOCK_SEQPACKET = 1, 2, 3, 4, 5
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE = 1, 4
+SOL_SOCKET = 1
+SOCKET_BUFFER_OPTIONS = (7, 8, 32, 33)  # SO_SNDBUF, SO_RCVBUF, SO_SNDBUFFORCE, SO_RCVBUFFORCE
 
 
 def available() -> bool:
@@ -145,6 +150,11 @@ def build() -> Any:
         kind_is = seccomp.Arg(1, seccomp.MASKED_EQ, SOCKET_TYPE_MASK, kind)
         syscalls.add_rule(refuse, "socketpair", kind_is)
     syscalls.add_rule(refuse, "sendto", seccomp.Arg(4, seccomp.NE, 0))  # with an address
+    # Socket buffers are kernel memory RLIMIT_AS does not count: a run keeps the system's
+    # default sizes (SO_SNDBUF, SO_RCVBUF and their FORCE twins refused).
+    for option in SOCKET_BUFFER_OPTIONS:
+        level = seccomp.Arg(1, seccomp.EQ, SOL_SOCKET)
+        syscalls.add_rule(refuse, "setsockopt", level, seccomp.Arg(2, seccomp.EQ, option))
     # The parent-death signal that ends the run with its watcher (lessons.engine.confine), and
     # whether the process may be dumped (which would open its memory to /proc readers again).
     for option in (PR_SET_PDEATHSIG, PR_SET_DUMPABLE):
