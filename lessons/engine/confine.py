@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import pwd
 import re
@@ -307,7 +308,7 @@ def prepare_filter() -> None:
     """Build the system call filter once, in the warm process: each run only loads it."""
     global _built_filter
     if _built_filter is None and syscalls.available():
-        _built_filter = syscalls.build()
+        _built_filter = syscalls.compile_filter(syscalls.build())
 
 
 def _filter() -> object:
@@ -349,8 +350,14 @@ def _mount_walls(plan: Plan) -> None:
 
 
 def _kept_paths(plan: Plan) -> list[str]:
-    """Folders a run needs that may sit inside a hidden home: Python, its packages, the checkout."""
-    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, *site.getsitepackages(), *plan.keep}
+    return list(_kept(plan.keep))
+
+
+@functools.cache
+def _kept(keep: tuple[str, ...]) -> tuple[str, ...]:
+    """Folders a run needs that may sit inside a hidden home: Python, its packages, the checkout.
+    Worked out once in the warm process (`prepare_paths`), so runs forked from it do not."""
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, *site.getsitepackages(), *keep}
     # Only Python's own folders and the checkout: a folder on the server's sys.path elsewhere
     # (the current directory, say) stays hidden.
     real = sorted({os.path.realpath(p) for p in paths if os.path.isdir(p)}, key=len)
@@ -359,7 +366,7 @@ def _kept_paths(plan: Plan) -> list[str]:
     for path in real:
         if not any(Path(path).is_relative_to(o) for o in outer):
             outer.append(path)
-    return outer
+    return tuple(outer)
 
 
 def _homes() -> list[str]:
@@ -437,16 +444,27 @@ def _become(uid: int, gid: int, scratch: str) -> None:
 
 
 def _readable(plan: Plan) -> list[str]:
+    return list(_readable_for(plan.hidden, plan.keep))
+
+
+@functools.cache
+def _readable_for(hidden_folders: tuple[str, ...], keep: tuple[str, ...]) -> tuple[str, ...]:
     """Landlock's read list: system folders, Python, and each entry of the checkout except the
-    hidden folders (Landlock allows whole trees, so var/ is left out by listing its siblings)."""
-    hidden = {os.path.realpath(h) for h in plan.hidden}
+    hidden folders (Landlock allows whole trees, so var/ is left out by listing its siblings).
+    An entry made after the warm process started is not on it; one since gone is skipped."""
+    hidden = {os.path.realpath(h) for h in hidden_folders}
     paths = [*SYSTEM_FOLDERS]
-    for path in _kept_paths(plan):
+    for path in _kept(keep):
         if any(Path(h).is_relative_to(path) for h in hidden):
             paths.extend(_siblings_outside(path, hidden))
         else:
             paths.append(path)
-    return paths
+    return tuple(paths)
+
+
+def prepare_paths(hidden: tuple[str, ...], keep: tuple[str, ...]) -> None:
+    """In the warm process: the folder lists every run's walls are built from."""
+    _readable_for(hidden, keep)
 
 
 def _siblings_outside(folder: str, hidden: set[str]) -> list[str]:

@@ -116,7 +116,17 @@ def _build_walls() -> None:
         walls.discard("network")
     if "seccomp" in walls:
         confine.prepare_filter()
+    confine.prepare_paths(*run_folders())
     _walls = frozenset(walls)
+
+
+def run_folders() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The folders every run must not see (var/ as configured, and the checkout's own var/ if
+    that is another folder) and those it reads even inside a hidden home (the checkout)."""
+    from django.conf import settings
+
+    base = str(settings.BASE_DIR)
+    return tuple(sorted({str(settings.VAR_DIR), str(Path(base) / "var")})), (base,)
 
 
 def _rehearse(alias: str) -> None:

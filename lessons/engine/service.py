@@ -615,11 +615,11 @@ def _plan(
     if slot is not None and slot.name.isdigit():
         uid += _LANE_OFFSETS.get(slot.parent.name, 2000) + int(slot.name)
     gid = uid
+    hidden, keep = sandbox.run_folders()
     return confine.Plan(
         scratch=str(scratch),
-        # var/ as configured, and the checkout's own var/ if that is another folder.
-        hidden=tuple(sorted({str(settings.VAR_DIR), str(Path(settings.BASE_DIR) / "var")})),
-        keep=(str(settings.BASE_DIR),),
+        hidden=hidden,
+        keep=keep,
         scratch_mb=limits.scratch_mb,
         run_uid=uid,
         run_gid=gid,
