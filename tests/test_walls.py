@@ -399,7 +399,6 @@ def test_the_warm_process_never_has_the_secret_key_in_its_environment(
 
     environment = Path(f"/proc/{pid}/environ").read_bytes()
     assert b"a-secret-the-runs-must-not-find" not in environment
-    assert os.environ["COURSE_SECRET_KEY"] == "a-secret-the-runs-must-not-find"  # the server's
 
 
 def test_no_two_worker_slots_run_code_as_the_same_user(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import fcntl
+import functools
 import hashlib
 import multiprocessing
 import os
@@ -207,7 +208,8 @@ def start() -> None:
 
 # Secrets the server may have in its environment. The warm process is a new program started with
 # the server's environment, whose first copy stays in its memory whatever it later does to
-# os.environ: it must never get them.
+# os.environ: it must never get them. The settings have read them already, so the server drops
+# them from its own environment before any warm process starts (and again should one appear).
 SECRET_VARIABLES = ("COURSE_SECRET_KEY", "DJANGO_SECRET_KEY")
 
 
@@ -215,12 +217,9 @@ def _ensure_warm() -> None:
     from multiprocessing import forkserver
 
     _forkserver()
-    with _context_lock:
-        kept = {name: os.environ.pop(name) for name in SECRET_VARIABLES if name in os.environ}
-        try:
-            forkserver.ensure_running()
-        finally:
-            os.environ.update(kept)
+    for name in SECRET_VARIABLES:
+        os.environ.pop(name, None)
+    forkserver.ensure_running()
 
 
 @dataclass(frozen=True)
@@ -236,13 +235,15 @@ class Walls:
 
 def walls() -> Walls:
     """The kernel's walls around runs on this server, as COURSE_RUN_WALLS asks and the kernel
-    allows (the warm process finds the same: same user, same kernel, same setting)."""
-    built = confine.available_walls(settings.COURSE_RUN_WALLS)
-    return Walls(
-        built,
-        confine.describe(frozenset(settings.COURSE_RUN_WALLS)),
-        confine.missing_essentials(built),
-    )
+    allows (the warm process finds the same: same user, same kernel, same setting). Asked on
+    every request that may run learners' code: worked out once per setting."""
+    return _walls_for(tuple(settings.COURSE_RUN_WALLS))
+
+
+@functools.cache
+def _walls_for(asked: tuple[str, ...]) -> Walls:
+    built = confine.available_walls(asked)
+    return Walls(built, confine.describe(frozenset(asked)), confine.missing_essentials(built))
 
 
 _address: contextvars.ContextVar[str | None] = contextvars.ContextVar("run_address", default=None)
