@@ -19,7 +19,7 @@ from django.db import connections  # noqa: E402
 from django.http import HttpResponse  # noqa: E402
 from django.test import Client, RequestFactory  # noqa: E402
 
-from blog import datasets  # noqa: E402
+from lessons import datasets  # noqa: E402
 from lessons.catalog import get_catalog  # noqa: E402
 from lessons.engine.runner import SNIPPET_GLOBALS  # noqa: E402
 from lessons.engine.runner import run_code as run_snippet  # noqa: E402

@@ -41,7 +41,7 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def service_versus_in_process(rounds: int) -> None:
-    from blog import datasets
+    from lessons import datasets
     from lessons.catalog import get_catalog
     from lessons.engine.runner import run_code
     from lessons.measure.runs import run_lesson_snippet

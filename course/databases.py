@@ -2,9 +2,9 @@
 
 - COURSE_ENGINE=postgresql puts the datasets on PostgreSQL: COURSE_PG_HOST (a host or a socket
   folder), COURSE_PG_PORT, COURSE_PG_USER (the role pages and runs log in as: it may write inside a
-  transaction but can never commit a change, see blog.pgguard), COURSE_PG_OWNER (the role that owns,
-  seeds and creates the datasets), COURSE_PG_PASSWORD and COURSE_PG_OWNER_PASSWORD if needed,
-  COURSE_PG_SCHEMA if the tables are not in `public`.
+  transaction but can never commit a change, see lessons.datasets.pgguard), COURSE_PG_OWNER (the
+  role that owns, seeds and creates the datasets), COURSE_PG_PASSWORD and COURSE_PG_OWNER_PASSWORD
+  if needed, COURSE_PG_SCHEMA if the tables are not in `public`.
 - DATABASE_URL=postgres://user:password@host:port/name (or ?host=/socket/folder&port=...) puts the
   `default` database (sessions, rooms, progress) on PostgreSQL.
 `.ci/pg env` prints all of them for the private cluster under var/pg.

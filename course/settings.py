@@ -15,7 +15,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from course import databases
-from course.network import room_hosts
+from lessons.network import room_hosts
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Databases and the secret key live here (git ignores it). Importing settings creates nothing:
@@ -64,7 +64,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "course.security.ContentSecurityPolicyMiddleware",  # on every response, errors too
+    "lessons.web.security.ContentSecurityPolicyMiddleware",  # on every response, errors too
     "lessons.web.errors.BodySizeLimitMiddleware",  # before anything reads a body
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -95,7 +95,7 @@ if ENABLE_DEBUG_TOOLBAR:
     MIDDLEWARE.insert(0, "debug_toolbar.middleware.DebugToolbarMiddleware")
     INTERNAL_IPS = ["127.0.0.1", "::1"]
     DEBUG_TOOLBAR_CONFIG = {
-        "SHOW_TOOLBAR_CALLBACK": "blog.views.show_toolbar",
+        "SHOW_TOOLBAR_CALLBACK": "lessons.web.blog_pages.show_toolbar",
         "DISABLE_PANELS": {
             "debug_toolbar.panels.redirects.RedirectsPanel",
             "debug_toolbar.panels.profiling.ProfilingPanel",
@@ -118,7 +118,7 @@ TEMPLATES = [
                 "lessons.web.editing.context",
                 "lessons.web.room.context",
             ],
-            "builtins": ["blog.templatetags.datasets"],
+            "builtins": ["lessons.templatetags.datasets"],
         },
     },
 ]
@@ -187,7 +187,7 @@ COURSE_DATASET_ALIASES = tuple(name for name in DATABASES if name != "default")
 if _url := os.environ.get("DATABASE_URL"):
     DATABASES["default"] = databases.from_url(_url)
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}{_test_suffix}"}
-DATABASE_ROUTERS = ["blog.routers.DatasetRouter"]
+DATABASE_ROUTERS = ["lessons.datasets.router.DatasetRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
@@ -265,7 +265,7 @@ if COURSE_EDITING not in ("local", "on", "off"):
 
 # Headers: SecurityMiddleware's defaults send nosniff, Referrer-Policy same-origin and
 # Cross-Origin-Opener-Policy same-origin, X_FRAME_OPTIONS defaults to DENY, and
-# course.security adds the Content Security Policy (tests/test_security.py holds them all).
+# lessons.web.security adds the Content Security Policy (tests/test_security.py holds them all).
 # COURSE_HTTPS=1 for a room served over HTTPS (README: Serving over HTTPS), by gunicorn itself or
 # by a proxy on the same machine (gunicorn trusts X-Forwarded-Proto from 127.0.0.1 only, so no
 # SECURE_PROXY_SSL_HEADER here).

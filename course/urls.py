@@ -6,7 +6,7 @@ from django.urls import URLPattern, URLResolver, include, path
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("lessons.web.urls")),
-    path("blog/", include("blog.urls")),
+    path("blog/", include("lessons.web.blog_urls")),
     path("console/", include("lessons.web.console_urls")),
 ]
 # The admin is for a learner's own machine; a room never serves it.

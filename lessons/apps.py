@@ -13,7 +13,7 @@ class LessonsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.backends.signals import connection_created
 
-        from lessons.engine.guards import protect_new_connection
+        from lessons.datasets.guards import protect_new_connection
 
         checks.register(check_lesson_files)
         connection_created.connect(protect_new_connection, dispatch_uid="course-read-only-datasets")

@@ -19,8 +19,9 @@ from django.conf import settings
 from django.db import connections
 from django.test.utils import CaptureQueriesContext, setup_databases, teardown_databases
 
-from blog import datasets, seeding
-from lessons.engine.guards import writable
+from lessons import datasets
+from lessons.datasets import seeding
+from lessons.datasets.guards import writable
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.test import Client
 from django.urls import reverse
 
-from blog import datasets
+from lessons import datasets
 from lessons.catalog import get_catalog
 from tests.conftest import expected
 

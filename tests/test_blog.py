@@ -7,8 +7,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from blog import datasets
-from blog.views import PROMISES
+from lessons import datasets
+from lessons.web.blog_pages import PROMISES
 from tests.conftest import queries_on_every_database, total
 
 PAGES = [("blog:post-list", "naive"), ("blog:post-list-optimized", "optimized")]

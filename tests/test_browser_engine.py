@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 
-from blog import datasets
+from lessons import datasets
 
 pytestmark = [
     pytest.mark.browser,

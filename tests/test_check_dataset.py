@@ -7,7 +7,7 @@ from django.db import DatabaseError, connections
 from django.test import Client
 from django.urls import reverse
 
-from blog import datasets
+from lessons import datasets
 
 
 def test_check_dataset_is_seeded_with_sizes_of_its_own(data: None) -> None:
@@ -30,6 +30,7 @@ def test_check_dataset_cannot_be_chosen_on_a_page(client: Client, data: None) ->
 
 
 def test_check_dataset_is_read_only_like_the_others(data: None) -> None:
-    # SQLite's query_only (OperationalError), or PostgreSQL's refusal to commit it (blog.pgguard).
+    # SQLite's query_only (OperationalError), or PostgreSQL's refusal to commit it
+    # (lessons.datasets.pgguard).
     with pytest.raises(DatabaseError), connections["check"].cursor() as cursor:
         cursor.execute("DELETE FROM blog_comment")

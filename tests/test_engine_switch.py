@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from blog import datasets
+from lessons import datasets
 from lessons.catalog import get_catalog
 from tests.test_views import LESSON, panel_attributes, run_url
 

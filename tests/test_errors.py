@@ -17,8 +17,8 @@ from django.db import OperationalError, connections
 from django.test import Client, RequestFactory
 from django.urls import get_resolver, reverse
 
-from blog import datasets
-from course.errors import Unavailable
+from lessons import datasets
+from lessons.errors import Unavailable
 from lessons.measure.explain import SALT
 from lessons.web.errors import CourseErrorMiddleware
 from tests.conftest import join_room

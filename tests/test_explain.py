@@ -12,7 +12,7 @@ from django.db import connections
 from django.test import Client
 from django.urls import reverse
 
-from blog import datasets
+from lessons import datasets
 from lessons.engine.capture import CapturedQuery
 from lessons.measure import explain as explain_module
 from lessons.measure.explain import SALT, PlanLine, PlanRefused, explain, parse_postgresql, sign

@@ -12,9 +12,9 @@ from pathlib import Path
 from django.core.management import call_command
 from django.db import connections, transaction
 
-from blog import datasets
 from blog.models import COUNTED
-from lessons.engine.guards import writable
+from lessons import datasets
+from lessons.datasets.guards import writable
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -25,7 +25,8 @@ from typing import Any, NamedTuple
 import pytest
 from django.db import connections
 
-from blog import datasets, pgguard
+from lessons import datasets
+from lessons.datasets import pgguard
 from lessons.engine import service
 from lessons.engine.runner import RunResult
 from lessons.engine.sandbox import Task
@@ -86,7 +87,8 @@ ROOMY_WALL_SECONDS = 15
 ROOMY = (("COURSE_RUN_WALL_SECONDS", ROOMY_WALL_SECONDS),)
 
 
-# On PostgreSQL (make test-pg) a commit is refused by the server as it happens (blog.pgguard),
+# On PostgreSQL (make test-pg) a commit is refused by the server as it happens
+# (lessons.datasets.pgguard),
 # SQLite's own statements are syntax errors and there is no dataset file: the same programs, and
 # still nothing changes, but the learner sees these errors instead.
 ON_POSTGRESQL = connections["tiny"].vendor == "postgresql"

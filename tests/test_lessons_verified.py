@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from blog import datasets
+from lessons import datasets
 from lessons.catalog import get_catalog
 from lessons.engine.runner import run_code
 from lessons.measure.runs import run_lesson_snippet

@@ -15,12 +15,13 @@ from django.core.management import call_command
 from django.db import connections, transaction
 from django.urls import reverse
 
-from blog import datasets, pgguard
 from course import databases
 from course.databases import LOCK_SECONDS, from_url
+from lessons import datasets
 from lessons.catalog import get_catalog
+from lessons.datasets import pgguard
+from lessons.datasets.guards import writable
 from lessons.engine import service
-from lessons.engine.guards import writable
 from lessons.engine.runner import run_code
 from lessons.measure.runs import run_learner_code, run_lesson_snippet
 

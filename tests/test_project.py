@@ -9,8 +9,9 @@ from pathlib import Path
 from django.core.management import call_command
 from django.template.loader import get_template
 
-from blog import datasets, seeding
-from lessons.engine.guards import writable
+from lessons import datasets
+from lessons.datasets import seeding
+from lessons.datasets.guards import writable
 
 ROOT = Path(__file__).resolve().parent.parent
 

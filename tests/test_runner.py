@@ -8,7 +8,8 @@ from collections import Counter
 import pytest
 from django.db import connections
 
-from blog import datasets, pgguard
+from lessons import datasets
+from lessons.datasets import pgguard
 from lessons.engine.runner import run_code as run_snippet
 
 MUTATING = textwrap.dedent(

@@ -15,11 +15,11 @@ from django.db import connections
 from django.test import Client
 from django.urls import reverse
 
-from blog import datasets
+from lessons import datasets
 from lessons.engine import service
 from lessons.engine.sandbox import Task
 
-# Per-run copies of the dataset files: on PostgreSQL nothing is copied (blog.pgguard).
+# Per-run copies of the dataset files: on PostgreSQL nothing is copied (lessons.datasets.pgguard).
 sqlite_files = pytest.mark.skipif(connections["tiny"].vendor != "sqlite", reason="SQLite only")
 
 RUN_API = reverse("lessons:api-run", args=["n-plus-one", "count-comments.bad"])

@@ -11,7 +11,7 @@ from django.template.loader import render_to_string
 from django.test import Client
 from django.urls import reverse
 
-from blog import datasets
+from lessons import datasets
 from lessons.catalog import get_catalog
 from lessons.measure.runs import run_lesson_snippet
 from lessons.web.viewmodels import Card

@@ -26,9 +26,9 @@ from django.db import connections, models, transaction
 from django.db.models import functions
 from django.utils import timezone
 
-from blog import datasets
 from blog.models import Author, Category, Comment, Post, Profile, Tag
-from lessons.engine import guards
+from lessons import datasets
+from lessons.datasets import guards
 from lessons.engine.capture import BoundedOutput, CapturedQuery, QueryRecorder, count_instances
 
 PSEUDO_FILENAME = "<snippet>"

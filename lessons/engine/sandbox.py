@@ -320,7 +320,7 @@ def _use_own_datasets(files: dict[str, str], tag: str) -> None:
         connection.close()
         connection.settings_dict["NAME"] = path  # a file's path on SQLite, a name on PostgreSQL
         if connection.vendor == "sqlite":
-            from lessons.engine.guards import GuardedConnection
+            from lessons.datasets.guards import GuardedConnection
 
             connection.settings_dict.setdefault("OPTIONS", {})["factory"] = GuardedConnection
         if connection.vendor == "postgresql":

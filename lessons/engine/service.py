@@ -47,11 +47,11 @@ from typing import IO, Any
 from django.conf import settings
 from django.db import DatabaseError, connections
 
-from blog import pgguard
-from course.errors import Unavailable
+from lessons.datasets import pgguard
 from lessons.engine import confine, reply, sandbox
 from lessons.engine.runner import RunError, RunResult
 from lessons.engine.sandbox import Job, Limits, Task
+from lessons.errors import Unavailable
 
 RETRY_AFTER = 2  # seconds a busy answer asks the client to wait
 
@@ -476,8 +476,9 @@ def _run_in_slot(slot: Path, tasks: list[Task], limits: Limits) -> list[RunResul
             copies[str(_template(slot.parent.parent / "datasets", name))] = f"{name}.sqlite3"
             files[name] = str(scratch / f"{name}.sqlite3")
         else:
-            # On PostgreSQL nothing is copied (blog.pgguard keeps runs from committing): the run
-            # gets the database's name, which the tests change and a fresh worker would not know.
+            # On PostgreSQL nothing is copied (lessons.datasets.pgguard keeps runs from committing):
+            # the run gets the database's name, which the tests change and a fresh worker would not
+            # know.
             files[name] = str(connections[name].settings_dict["NAME"])
     job = Job(tuple(tasks), limits, files, _plan(scratch, copies, limits, slot))
     context = _forkserver()

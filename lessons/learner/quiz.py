@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from course.errors import CourseError, shorten
 from lessons.catalog import Catalog, Question
+from lessons.errors import CourseError, shorten
 from lessons.learner.progress import Progress
 
 

@@ -9,7 +9,7 @@ import unicodedata
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from course.errors import CourseError, shorten
+from lessons.errors import CourseError, shorten
 from lessons.learner.models import Learner, Room
 from lessons.learner.names import name_key
 from lessons.learner.progress import forget

@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from blog import datasets
+from lessons import datasets
 from lessons.catalog import Exercise
 from lessons.engine import service
 from lessons.engine.runner import RunError, RunResult

@@ -19,9 +19,9 @@ from django.core import signing
 from django.db import DatabaseError, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from blog import datasets
-from course.errors import CourseError
+from lessons import datasets
 from lessons.engine.capture import CapturedQuery
+from lessons.errors import CourseError
 
 SALT = "lessons.explain"
 MAX_AGE = 60 * 60 * 24  # a day: long enough for a lesson, short enough to let old pages lapse

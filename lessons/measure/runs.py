@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import django
 
-from blog import datasets
+from lessons import datasets
 from lessons.catalog import Lesson, Snippet
 from lessons.engine import service
 from lessons.engine.runner import RunError, RunResult

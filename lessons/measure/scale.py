@@ -12,10 +12,10 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
-from blog import datasets
-from course.errors import Unavailable
+from lessons import datasets
 from lessons.catalog import Lesson, Pair, Snippet
 from lessons.engine.service import LearnerBusy
+from lessons.errors import Unavailable
 from lessons.measure.runs import run_pair_everywhere
 
 

@@ -9,7 +9,7 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from blog import datasets
+from lessons import datasets
 from lessons.catalog import get_catalog
 from lessons.display.report import build_report
 from lessons.measure.runs import CodeRun, SnippetRun, run_learner_code, run_lesson_snippet

@@ -20,9 +20,9 @@ from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
-from blog import datasets
-from course.errors import CourseError
+from lessons import datasets
 from lessons.catalog import Catalog, Lesson, get_catalog
+from lessons.errors import CourseError
 from lessons.learner import rooms
 from lessons.learner.console import (
     LearnerRow,

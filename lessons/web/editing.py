@@ -10,8 +10,8 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 
-from course.errors import CourseError
 from lessons.engine import service
+from lessons.errors import CourseError
 from lessons.web.room import current_room
 
 

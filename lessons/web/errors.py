@@ -1,7 +1,7 @@
 """Every expected failure answered in the format the client asked for: JSON for the API, the
 message alone for htmx (the page shows it beside the form), a page otherwise. Never a 500.
 
-Domain errors derive from course.errors.CourseError and carry their status; this module only
+Domain errors derive from lessons.errors.CourseError and carry their status; this module only
 dispatches on that with isinstance, so a subclass keeps its parent's answer."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from django.shortcuts import render
 from django.urls import Resolver404
 from django.views import defaults
 
-from course.errors import CourseError
+from lessons.errors import CourseError
 from lessons.web.render import is_htmx
 
 GetResponse = Callable[[HttpRequest], HttpResponse]

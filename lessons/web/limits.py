@@ -17,8 +17,8 @@ from pathlib import Path
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from course.errors import CourseError
 from lessons.engine import service
+from lessons.errors import CourseError
 from lessons.web.errors import GetResponse
 
 WINDOW_SECONDS = 60.0

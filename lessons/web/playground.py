@@ -12,7 +12,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from blog import datasets
+from lessons import datasets
 from lessons.display.models_reference import blog_models
 from lessons.display.report import build_report
 from lessons.measure.runs import CodeRun, run_learner_code

@@ -8,8 +8,8 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from blog.datasets import with_dataset
 from lessons.catalog import Question, get_catalog
+from lessons.datasets import with_dataset
 from lessons.learner.progress import EXAM
 from lessons.learner.quiz import exam_questions, quiz_context, resolve_answer
 from lessons.web.pages import get_lesson

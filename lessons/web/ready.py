@@ -15,8 +15,8 @@ from django.contrib.sessions.backends.signed_cookies import SessionStore
 from django.http import HttpResponse
 from django.test import RequestFactory
 
-from course.errors import CourseError
 from lessons.catalog import get_catalog
+from lessons.errors import CourseError
 from lessons.web import pages
 
 logger = logging.getLogger(__name__)

@@ -10,8 +10,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django_htmx.middleware import HtmxDetails
 
-from blog import datasets
-from course.errors import CourseError
+from lessons import datasets
+from lessons.errors import CourseError
 
 
 def is_htmx(request: HttpRequest) -> bool:

@@ -18,8 +18,8 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from course.errors import CourseError
 from lessons.catalog import get_catalog
+from lessons.errors import CourseError
 from lessons.learner.models import Learner, Room
 from lessons.learner.progress import Progress
 from lessons.learner.rooms import active_room, join, leave

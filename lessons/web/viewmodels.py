@@ -10,7 +10,7 @@ from typing import Any
 from django.urls import reverse
 from django.utils.safestring import SafeString
 
-from blog import datasets
+from lessons import datasets
 from lessons.catalog import Exercise, Lesson, Pair, Prose, Snippet, get_catalog
 from lessons.display.charts import Chart, log_log_chart
 from lessons.display.highlight import highlight_code

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from blog import datasets
+from lessons import datasets
 from lessons.catalog import (
     CONTENT_DIR,
     Lesson,

@@ -8,8 +8,8 @@ from typing import Any
 from django.core.management import call_command
 from django.core.management.commands import loaddata
 
-from blog import datasets
-from lessons.engine.guards import writable
+from lessons import datasets
+from lessons.datasets.guards import writable
 
 
 class Command(loaddata.Command):

@@ -11,9 +11,10 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connections
 
-from blog import datasets, seeding
+from lessons import datasets
 from lessons.catalog import get_catalog
-from lessons.engine.guards import writable
+from lessons.datasets import seeding
+from lessons.datasets.guards import writable
 from lessons.measure.scale import shared_report
 
 

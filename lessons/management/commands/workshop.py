@@ -9,10 +9,10 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from course.network import lan_address
 from lessons.engine import service
 from lessons.learner import rooms
 from lessons.management.commands.seed import prepare_var
+from lessons.network import lan_address
 
 
 class Command(BaseCommand):

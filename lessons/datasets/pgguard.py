@@ -1,5 +1,5 @@
-"""How a dataset on PostgreSQL stays unchanged whatever a run does (SQLite's guards are in
-lessons.engine.guards).
+"""How a dataset on PostgreSQL stays unchanged whatever a run does (the shared and SQLite guards
+are beside it, in `guards`).
 
 Pages and runs log in as a role that does not own the tables (COURSE_PG_USER, `course_run`):
 it may SELECT, INSERT, UPDATE and DELETE, so a snippet's writes work inside its transaction, but

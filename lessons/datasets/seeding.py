@@ -14,8 +14,9 @@ from django.db.models.functions import Coalesce
 from django.utils.text import slugify
 from faker import Faker
 
-from blog import datasets, pgguard
 from blog.models import COUNTED, Author, Category, Comment, Post, Profile, SeedInfo, Tag
+from lessons import datasets
+from lessons.datasets import pgguard
 
 Progress = Callable[[str, int, int], None]
 
@@ -50,7 +51,7 @@ def seed(name: str, *, force: bool = False, progress: Progress = _no_progress) -
     """Create dataset `name` unless it is already there. Returns True if it (re)built it.
 
     The datasets are read-only outside seeding: callers wrap this in
-    lessons.engine.guards.writable(). DatasetBroken if the database cannot be read."""
+    lessons.datasets.guards.writable(). DatasetBroken if the database cannot be read."""
     spec = datasets.get_spec(name)
     call_command("migrate", "blog", database=name, verbosity=0)
     if connections[name].vendor == "postgresql":

@@ -10,8 +10,8 @@ from django import template
 from django.urls import reverse
 from django.utils.html import format_html
 
-from blog import datasets
-from blog.datasets import with_dataset
+from lessons import datasets
+from lessons.datasets import with_dataset
 
 register = template.Library()
 

@@ -7,7 +7,7 @@ Three layers, each enough on its own for the usual case:
    transaction or reach another database file, however it is spelled or sent.
 3. The runner always rolls its transaction back (see lessons.engine.runner).
 On PostgreSQL, layers 1 and 2 are the server's: runs log in as a role that cannot commit a change
-to a dataset (blog.pgguard); writable() logs in as the owner instead.
+to a dataset (lessons.datasets.pgguard); writable() logs in as the owner instead.
 A regular expression check in front gives the common attempt (`COMMIT` in raw SQL) a clear message.
 """
 
@@ -24,7 +24,8 @@ from django.conf import settings
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from blog import datasets, pgguard
+from lessons import datasets
+from lessons.datasets import pgguard
 
 _writable: contextvars.ContextVar[bool] = contextvars.ContextVar("dataset_writable", default=False)
 
@@ -78,8 +79,8 @@ def writable() -> Iterator[None]:
 
 
 def _log_in_as_owner(connection: BaseDatabaseWrapper) -> dict[str, Any] | None:
-    """On PostgreSQL, reconnect as the role that owns the datasets (see blog.pgguard): the role
-    runs and pages use can never commit a change. Returns the login to go back to."""
+    """On PostgreSQL, reconnect as the role that owns the datasets (see pgguard): the role runs
+    and pages use can never commit a change. Returns the login to go back to."""
     if connection.vendor != "postgresql":
         return None
     login = {key: connection.settings_dict[key] for key in ("USER", "PASSWORD")}

@@ -14,8 +14,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from blog import datasets
 from blog.models import Comment, Post
+from lessons import datasets
 
 LIST_SIZE = 100
 Loader = Callable[[], dict[str, object]]

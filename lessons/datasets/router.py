@@ -5,7 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Model
 
-from blog import datasets
+from lessons import datasets
 
 
 class DatasetRouter:

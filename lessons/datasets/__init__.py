@@ -1,7 +1,8 @@
-"""The three datasets, which one is active, and what each one holds.
+"""The datasets the lessons query: which exist, which one is active, and what each one holds.
 
-Keeping them read-only except for a running snippet's own transaction is the engine's job (see
-lessons.engine.guards); this module only names them, routes to them and reads their counts.
+This module is the registry. Beside it: `router` (blog models to the active dataset), `seeding`
+(building them), and `guards` and `pgguard` (keeping them unchanged whatever a run does, on SQLite
+and on PostgreSQL).
 
 Each dataset is a database alias of its own (see settings.DATABASES). The router sends blog
 models to whichever dataset is active in the current context, so a run picks its data without
@@ -21,7 +22,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.db import DatabaseError, connections
 
-from course.errors import CourseError, Unavailable, shorten
+from lessons.errors import CourseError, Unavailable, shorten
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,98 @@
+"""The floors of the code base (pyproject.toml's import-linter contracts): every package stands on
+exactly one, and an import that runs up a floor fails `make lint`."""
+
+from __future__ import annotations
+
+import pkgutil
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("course", "blog", "lessons")
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+
+
+def floors() -> list[list[str]]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    (layers,) = [c["layers"] for c in config["contracts"] if c["type"] == "layers"]
+    return [[name.strip() for name in floor.split("|")] for floor in layers]
+
+
+def placed(module: str) -> list[str]:
+    """The floors' entries that hold `module` (itself or a package above it)."""
+    return [
+        entry
+        for floor in floors()
+        for entry in floor
+        if module == entry or module.startswith(entry + ".")
+    ]
+
+
+def test_every_top_level_package_is_on_a_floor() -> None:
+    for package in PACKAGES:
+        if package == "lessons":  # split into its subpackages, checked next
+            continue
+        assert placed(package) == [package]
+
+
+def test_every_part_of_lessons_is_on_exactly_one_floor() -> None:
+    parts = [
+        f"lessons.{info.name}"
+        for info in pkgutil.iter_modules([str(ROOT / "lessons")])
+        if info.name != "content"
+    ]
+    assert parts, "lessons has no modules?"
+    for part in parts:
+        assert len(placed(part)) == 1, f"{part} stands on {placed(part) or 'no floor'}"
+
+
+def copy_of_the_code(tmp_path: Path) -> Path:
+    for name in (*PACKAGES, "pyproject.toml"):
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, tmp_path / name)
+    return tmp_path
+
+
+def lint_imports(tree: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache"],
+        cwd=tree,
+        env={"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.skipif(not LINT_IMPORTS.exists(), reason="import-linter is not installed")
+def test_the_contracts_hold_on_the_code_as_it_is(tmp_path: Path) -> None:
+    result = lint_imports(copy_of_the_code(tmp_path))
+    assert result.returncode == 0, result.stdout[-2000:]
+
+
+@pytest.mark.skipif(not LINT_IMPORTS.exists(), reason="import-linter is not installed")
+@pytest.mark.parametrize(
+    ("module", "upward"),
+    [
+        ("lessons/errors.py", "lessons.web.pages"),  # the bottom floor reaching the top
+        ("lessons/datasets/router.py", "lessons.engine.service"),  # datasets above the engine
+        ("lessons/engine/capture.py", "lessons.measure.runs"),  # the engine reaching measure
+        ("blog/models.py", "lessons.datasets"),  # the sample domain reaching the course
+        ("lessons/web/render.py", "course.settings"),  # a page importing the roof
+    ],
+)
+def test_an_upward_import_breaks_a_contract(tmp_path: Path, module: str, upward: str) -> None:
+    tree = copy_of_the_code(tmp_path)
+    with (tree / module).open("a") as source:
+        source.write(f"\nimport {upward}  # noqa\n")
+    result = lint_imports(tree)
+    assert result.returncode != 0
+    assert "BROKEN" in result.stdout
