@@ -23,7 +23,7 @@ endif
 HTTPS_ENV := $(if $(CERT),COURSE_HTTPS=1)
 HTTPS_ARGS := $(if $(CERT),--certfile $(CERT) --keyfile $(KEY))
 
-.PHONY: run run-next test test-next seed bench bench-room lint format workshop clean pg run-pg test-pg \
+.PHONY: run run-next test test-fast leg test-next seed bench bench-room lint format workshop clean pg run-pg test-pg \
 	test-pg-next
 
 # Django 6.1 beside the default 5.2 LTS: its own venv on Python 3.12+ (6.x needs it). The pin
@@ -57,21 +57,16 @@ run: seed
 	@echo ""
 	$(MANAGE) runserver $(HOST):$(PORT)
 
-test: $(INSTALLED)
-	$(BIN)/pytest
-
 # The course on Django 6.1, in a var/ of its own: 6.1's own migrations never touch 5.2's tables.
 run-next: $(NEXT_INSTALLED)
 	COURSE_VAR_DIR=$(CURDIR)/var/next $(NEXT_VENV)/bin/python manage.py seed
 	COURSE_VAR_DIR=$(CURDIR)/var/next $(NEXT_VENV)/bin/python manage.py runserver $(HOST):$(PORT)
 
-# The suite on Django 6.1 (only pytest is needed there: lint stays on the default venv).
-test-next: $(NEXT_INSTALLED)
-	$(NEXT_VENV)/bin/pytest
-
 # PostgreSQL: a private cluster under var/pg (.ci/pg starts it, installing Debian's postgresql if
 # missing); the datasets and the course's own database go on it.
-PG_ENV = eval "$$(.ci/pg up)" &&
+# The assignment keeps .ci/pg's exit status: when the cluster does not start, nothing after it runs
+# (`eval "$$(.ci/pg up)" && ...` would go on, on SQLite).
+PG_ENV = pg_env="$$(.ci/pg up)" && eval "$$pg_env" &&
 PG_DRIVER := $(VENV)/.installed-pg
 
 $(PG_DRIVER): $(INSTALLED)
@@ -84,20 +79,50 @@ pg:
 run-pg: $(PG_DRIVER)
 	$(PG_ENV) $(MANAGE) seed && $(MANAGE) runserver $(HOST):$(PORT)
 
-test-pg: $(PG_DRIVER)
-	$(PG_ENV) $(BIN)/pytest
-
-# Django 6.1 on PostgreSQL: every lesson's counts and the PostgreSQL tests (the whole suite runs on
-# 6.1 with SQLite, `make test-next`, and on 5.2 with PostgreSQL, `make test-pg`).
 NEXT_PG_DRIVER := $(NEXT_VENV)/.installed-pg
 
 $(NEXT_PG_DRIVER): $(NEXT_INSTALLED)
 	$(NEXT_VENV)/bin/python -m pip install --quiet "psycopg[binary]>=3.1,<4"
 	touch $(NEXT_PG_DRIVER)
 
-test-pg-next: $(NEXT_PG_DRIVER)
-	$(PG_ENV) $(NEXT_VENV)/bin/pytest tests/test_lessons_verified.py tests/test_postgresql.py \
-		tests/test_django_versions.py tests/test_browser_locks.py tests/test_browser_plan.py
+# The test matrix, described once: Django 5.2 and 6.1, each with the datasets on SQLite and on
+# PostgreSQL. `make test` runs every leg, one after another; `make leg DJANGO=6.1 ENGINE=postgresql`
+# runs one. Each leg runs the suite on TEST_WORKERS pytest-xdist workers (each with a var/ of its
+# own, tests/parallel.py) and checks, before any test, that it runs on the Django and the engine it
+# names (tests/conftest.py), so no leg can pass on the wrong one.
+LEGS := 5.2-sqlite 6.1-sqlite 5.2-postgresql 6.1-postgresql
+# Django 6.1 on PostgreSQL: every lesson's counts and the PostgreSQL tests; the rest of the suite
+# already runs on 6.1 (SQLite) and on PostgreSQL (5.2).
+TESTS_6.1-postgresql := tests/test_lessons_verified.py tests/test_postgresql.py \
+	tests/test_django_versions.py tests/test_browser_locks.py tests/test_browser_plan.py
+# Runs wait on their child processes and the browser tests on chromium: more workers than cores.
+TEST_WORKERS ?= 4
+DJANGO ?= 5.2
+ENGINE ?= sqlite
+LEG_VENV = $(if $(filter 5.2,$(DJANGO)),$(VENV),$(NEXT_VENV))
+LEG_NEEDS = $(LEG_VENV)/.installed $(if $(filter postgresql,$(ENGINE)),$(LEG_VENV)/.installed-pg)
+
+test:
+	@set -e; for leg in $(LEGS); do \
+		$(MAKE) --no-print-directory leg DJANGO=$${leg%-*} ENGINE=$${leg#*-}; done
+
+leg: $(LEG_NEEDS)
+	@echo "== Django $(DJANGO) on $(ENGINE)"
+	$(if $(filter postgresql,$(ENGINE)),$(PG_ENV)) COURSE_TEST_LEG="$(DJANGO) $(ENGINE)" \
+		$(LEG_VENV)/bin/pytest -n $(TEST_WORKERS) $(TESTS_$(DJANGO)-$(ENGINE))
+
+# A developer's loop: Django 5.2 on SQLite without the tests marked slow (browsers, real servers,
+# every snippet on every dataset); about a minute.
+test-fast: $(INSTALLED)
+	COURSE_TEST_LEG="5.2 sqlite" $(BIN)/pytest -n $(TEST_WORKERS) -m "not slow" -q
+
+# One leg each, by the names the README has long used.
+test-next:
+	$(MAKE) --no-print-directory leg DJANGO=6.1 ENGINE=sqlite
+test-pg:
+	$(MAKE) --no-print-directory leg DJANGO=5.2 ENGINE=postgresql
+test-pg-next:
+	$(MAKE) --no-print-directory leg DJANGO=6.1 ENGINE=postgresql
 
 bench: seed
 	$(BIN)/python benchmarks/run_all.py

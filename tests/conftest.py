@@ -126,9 +126,54 @@ def course_server(django_db_setup: None) -> Iterator[str]:
     thread.terminate()
 
 
+def leg_mismatch(leg: str, django_version: str, engine: str) -> str | None:
+    """What is wrong when a leg ("6.1 postgresql") runs on another Django or engine, if anything."""
+    wanted_django, wanted_engine = leg.split()
+    if not (django_version == wanted_django or django_version.startswith(f"{wanted_django}.")):
+        return f"this leg is for Django {wanted_django}, but Django {django_version} is installed"
+    if engine != wanted_engine:
+        return f"this leg is for the datasets on {wanted_engine}, but they are on {engine}"
+    return None
+
+
+# Files whose tests take seconds each, and why; with the browser tests, `make test-fast` leaves
+# them out (`make test` runs everything).
+SLOW_FILES = {
+    "test_walls.py": "each wall in a run of its own, then all of them again as an ordinary user",
+    "test_hostile.py": "programs that loop, sleep or flood until a limit stops them",
+    "test_workshop.py": "real `make workshop` servers",
+    "test_servers.py": "two gunicorn servers on one PostgreSQL",
+    "test_lessons_verified.py": "every snippet run on every dataset",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("browser") or item.path.name in SLOW_FILES:
+            item.add_marker(pytest.mark.slow)
+
+
+def _running() -> tuple[str, str]:
+    import django
+
+    return django.get_version(), settings.COURSE_ENGINE
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A leg of the matrix (COURSE_TEST_LEG, set by `make leg`) refuses to start on the wrong
+    Django or engine: a PostgreSQL leg whose cluster did not come up must not pass on SQLite."""
+    leg = os.environ.get("COURSE_TEST_LEG")
+    if leg and (problem := leg_mismatch(leg, *_running())):
+        raise pytest.UsageError(f"COURSE_TEST_LEG={leg!r}: {problem}.")
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Print the quiz figure the content checks enforce: how often "pick the longest" wins."""
+    """Print what the leg ran on, and the quiz figure the content checks enforce: how often "pick
+    the longest" wins."""
     from lessons.catalog import get_catalog, longest_answer_share
+
+    version, engine = _running()
+    terminalreporter.write_line(f"Ran on Django {version}, the datasets on {engine}.")
 
     longest, total = longest_answer_share(get_catalog().lessons)
     terminalreporter.write_line(

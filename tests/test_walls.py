@@ -470,8 +470,10 @@ def test_the_walls_hold_for_a_server_run_by_an_ordinary_user() -> None:
     os.chown(var, user.pw_uid, user.pw_gid)
     checkout = str(settings.BASE_DIR)
     readable = sorted({os.path.realpath(p) for p in (sys.base_prefix, sys.prefix, checkout)})
-    environment = {
-        key: value for key, value in os.environ.items() if not key.startswith(("COURSE_", "PG"))
+    environment = {  # nor an xdist worker's name, which would give it a var/ of that worker's
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("COURSE_", "PG", "PYTEST_XDIST"))
     }
     environment.update(
         HOME=user.pw_dir, USER=TESTER, COURSE_VAR_DIR=str(var), TMPDIR="/tmp", CI="true"
