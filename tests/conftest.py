@@ -46,6 +46,8 @@ def django_db_setup(
     django_test_environment: None, django_db_blocker: object, django_db_keepdb: bool
 ) -> Iterator[None]:
     settings.VAR_DIR.mkdir(parents=True, exist_ok=True)  # the test databases live there
+    if not django_db_keepdb:
+        _remove_left_sqlite_files()
     with django_db_blocker.unblock(), writable():  # type: ignore[attr-defined]
         config = setup_databases(
             verbosity=0, interactive=False, keepdb=django_db_keepdb, serialized_aliases=set()
@@ -56,6 +58,16 @@ def django_db_setup(
     if not django_db_keepdb:
         with django_db_blocker.unblock(), writable():  # type: ignore[attr-defined]
             teardown_databases(config, verbosity=0)
+
+
+def _remove_left_sqlite_files() -> None:
+    """An interrupted run leaves its test databases' -wal and -shm files beside them. Django
+    replaces the database file but not those, and SQLite then calls the new one a disk I/O error."""
+    for database in settings.DATABASES.values():
+        if database["ENGINE"].endswith("sqlite3"):
+            name = Path(database["TEST"]["NAME"])
+            for left in (name, *(name.with_name(f"{name.name}-{end}") for end in ("wal", "shm"))):
+                left.unlink(missing_ok=True)
 
 
 @pytest.fixture

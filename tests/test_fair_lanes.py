@@ -73,7 +73,8 @@ def _held(path: Path) -> bool:
 
 
 def wait_until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 10
+    # Generous: a first run may start the warm process, and the suite runs on several workers.
+    deadline = time.monotonic() + 30
     while not condition():
         assert time.monotonic() < deadline, what
         time.sleep(0.005)
