@@ -75,6 +75,7 @@ VISIBLE_TARGET, CHART_TARGET = 3.0, 1.0
 # The lock error SQLite raises; the transactions lesson's prose says "the whole database is locked
 # for writes", which is not one.
 LOCKED = re.compile(r"database (?:table )?is locked(?! for writes)", re.IGNORECASE)
+CLOSED = re.compile(r"no answer: .*(RemoteDisconnected|Connection reset by peer)")
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 LIVE = re.compile(r'<div class="live" id="live-(\w+)" hx-get="([^"]+)" hx-vals=\'\{"v": "([^"]+)"')
 FOLLOWING = re.compile(r'data-following="([^"]*)"')
@@ -177,7 +178,7 @@ class Visitor(HttpUser):
         for attempt in (1, 2):
             with self.client.request(method, path, **kw) as response:
                 verdict = judge(name, response, self.learner and name in PAGES)
-                if attempt == 1 and not response.status_code and closed(response.error):
+                if attempt == 1 and CLOSED.match(verdict):
                     # The server closed an idle keep-alive connection as the request went out on
                     # it: browsers send it again on a new connection, so does this (counted apart).
                     response.request_meta.update(request_type=ROOM, name=RESENT)
@@ -214,21 +215,20 @@ class Visitor(HttpUser):
         return self.call(f"run {side} {dataset}", "POST", f"/lessons/{lesson}/run/", data, **kw)
 
 
-def closed(error: object) -> bool:
-    return "RemoteDisconnected" in repr(error) or "Connection reset by peer" in repr(error)
+class Learner(Visitor):
+    """Follows the instructor: its page asks for the banner every 4 s in the background; it opens
+    the lesson the banner points at, runs its pairs on medium, answers its questions (all but the
+    last: the probe's), then keeps working (the outline, a pair again, another answer, an exercise
+    check with --editing); one action per think time."""
 
-
-class Follower(Visitor):
-    """A joined learner's browser: once the lessons start, its page asks for the banner every 4 s
-    in the background, and it opens the lesson the banner points at."""
-
-    abstract = True
     wait_time = between(*THINK)
 
     def on_start(self) -> None:
         super().on_start()
         self.lesson = self.following = ""
         self.here = "/"
+        self.scripted: set[str] = set()  # lessons whose pairs and questions were gone through
+        self.todo: list[tuple[str, Any]] = []
         self.pairs: list[list[tuple[str, str]]] = []  # each [(side, snippet)], bad then fixed
         self.questions: list[tuple[str, list[str]]] = []  # (id, choice texts by position)
         self.exercises: list[tuple[str, str]] = []  # (id, starting code) when checking is on
@@ -236,9 +236,6 @@ class Follower(Visitor):
         self.room.reached["lessons"].wait()
         self.poll_banner()
         self.pollers.append(gevent.spawn(self.banner_loop))
-
-    def come_in(self) -> None:
-        raise NotImplementedError
 
     def poll_banner(self) -> None:
         response = self.call("banner poll", "GET", f"/room/banner/?here={quote(self.here, '')}")
@@ -288,18 +285,10 @@ class Follower(Visitor):
             and (code := re.search(r'<textarea[^>]*name="code"[^>]*>(.*?)</textarea>', form, re.S))
         ]
 
-
-class Learner(Follower):
-    """Follows the instructor: opens the lesson the banner points at, runs its pairs on medium,
-    answers its questions (all but the last: the probe's), then keeps working (the outline, a
-    pair again, another answer, an exercise check with --editing); one action per think time."""
-
     def come_in(self) -> None:
         """Arrival: join once the instructor has led the room to the first lesson, then open it
         at the moment every other learner does."""
         room = self.room
-        self.scripted: set[str] = set()  # lessons whose pairs and questions were gone through
-        self.todo: list[tuple[str, Any]] = []
         room.led_in.wait()
         self.joined = self.join(f"learner {next(self.names)}")
         room.joins.append(self.joined)
@@ -311,6 +300,9 @@ class Learner(Follower):
         room.arrived += 1
 
     @task
+    def step(self) -> None:
+        self.act()  # the probe's own act (locust would run both classes' tasks on a probe)
+
     def act(self) -> None:
         if not self.joined:  # turned away on arrival: tries again, as a late-comer
             self.joined = self.join(f"learner {next(self.names)} late")
@@ -348,7 +340,7 @@ class Learner(Follower):
             self.call("quiz answer", "POST", f"/lessons/{self.lesson}/quiz/", data)
 
 
-class Probe(Follower):
+class Probe(Learner):
     """A learner who joins as the lessons start and answers only the followed lesson's last
     question, alternating between its first two choices, and waits until the console shows each
     answer (a miss past 15 s; left out when the console moves on first, or the run ends)."""
@@ -360,7 +352,6 @@ class Probe(Follower):
         self.join("probe")
         self.answered = 0
 
-    @task
     def act(self) -> None:
         if self.following and self.following != self.lesson:
             self.open_lesson(self.following)
