@@ -332,7 +332,8 @@ class Learner(Visitor):
 
     def do(self, action: str, what: Any) -> None:
         if action == "run":
-            if self.run_snippet(self.lesson, *what, LEARNER_DATASET).status_code == 503:
+            side, snippet = what
+            if self.run_snippet(self.lesson, side, snippet, LEARNER_DATASET).status_code == 503:
                 self.todo.insert(0, ("run", what))  # "try again in a moment": the next action
         else:
             choice = str(random.randrange(len(dict(self.questions)[what])))
@@ -616,8 +617,14 @@ class Server:
             first = next(i for i, word in enumerate(words) if not re.match(r"\w+=", word))
             env = {**self.env, **dict(word.split("=", 1) for word in words[:first])}
             # gunicorn itself, in its own process group (stopped as one at the end).
-            options = {"stdout": log, "stderr": subprocess.STDOUT, "start_new_session": True}
-            self.process = subprocess.Popen(words[first:], cwd=ROOT, env=env, **options)
+            self.process = subprocess.Popen(
+                words[first:],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         import requests  # after locust's gevent monkey-patching, as ssl must be
 
         deadline = time.monotonic() + 60  # the port opens before gunicorn's workers are ready
@@ -728,7 +735,11 @@ def report_phase(room: Room, phase: str, title: str) -> dict[str, Any]:
     print(f"  {'request':<40}" + "".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True)))
     for e in entries:
         twin = e.name.endswith(TWINS)
-        cells = (e.num_requests, e.num_failures, 0 if twin else busy.get((e.name, e.method), 0))
+        cells: tuple[int, ...] = (
+            e.num_requests,
+            e.num_failures,
+            0 if twin else busy.get((e.name, e.method), 0),
+        )
         top = e.max_response_time
         times = [min(e.get_response_time_percentile(p), top) for p in (0.5, 0.95, 0.99)] + [top]
         cells += (*(round(t) for t in times), slow(e))
@@ -812,7 +823,9 @@ def report(room: Room, args: argparse.Namespace, server: Server, exceptions: lis
     lessons, storm = phases["lessons"], phases.get("storm")
     errors = phases["arrival"]["errors"] + lessons["errors"]
     locked = sum(p["locked"] for p in phases.values()) + log_locked
-    slowest = +sum((p["slow"] for p in phases.values()), Counter())  # + drops the zeros
+    slowest: Counter[str] = +sum(
+        (p["slow"] for p in phases.values()), Counter()
+    )  # + drops the zeros
     shown = f"over {VISIBLE_GIVE_UP:g} s" if worst == float("inf") else f"{worst * 1000:.0f} ms"
     print("\nTargets (the workshop issue: a scripted room on this 2-core machine)")
     target("zero errors (arrival and the three lessons)", errors, errors == 0)
@@ -853,7 +866,7 @@ def main() -> None:
         console = server.start()
         print(f"  the room is open; console at {base}{console[:20]}…/")
         room = Room(server, console, args)
-        users = [Instructor, Probe, Learner, Storm]
+        users: list[type[User]] = [Instructor, Probe, Learner, Storm]
         # stop_timeout: the requests in flight as the run ends are waited for, and counted.
         environment = Environment(user_classes=users, shape_class=room, host=base, stop_timeout=45)
         runner = environment.create_local_runner()
