@@ -700,17 +700,18 @@ def test_a_kill_after_a_bulk_update_on_large_changes_nothing(
     data: None, limits: Any, run_root: Path, checksums_before: dict[str, str]
 ) -> None:
     limits.COURSE_RUN_CPU_SECONDS = 20  # the wall clock, not the CPU limit, is what stops it
-    limits.COURSE_RUN_WALL_SECONDS = 6  # time for the bulk update even on a busy machine
+    # Time for the bulk update even on a machine busy with the suite's other workers.
+    limits.COURSE_RUN_WALL_SECONDS = 10
     with in_flight(BULK_UPDATE_THEN_HANG, LEARNER, "large") as hanging:
         [marker, *_] = markers()  # one run, seen through each of its processes
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 9
         while marker.read_text() != posts("large"):  # every post was rewritten inside the run
             assert time.monotonic() < deadline
             time.sleep(0.01)
 
     assert (hanging["result"].error.type, hanging["result"].error.message) == (
         "TimeLimit",
-        "The run took longer than 6 seconds and was stopped.",
+        "The run took longer than 10 seconds and was stopped.",
     )
     after = run(
         "print(Post.objects.filter(title='overwritten').count(), Post.objects.count())", "large"
