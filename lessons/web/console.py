@@ -33,7 +33,7 @@ from lessons.learner.console import (
     stuck_questions,
 )
 from lessons.learner.models import Room
-from lessons.web.render import is_htmx, request_dataset
+from lessons.web.render import is_htmx
 from lessons.web.room import INSTRUCTOR_SESSION_KEY
 from lessons.web.viewmodels import Card
 
@@ -318,16 +318,10 @@ def present(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     lesson = catalog.by_slug.get(slug)
     if lesson is None or not 1 <= number <= len(lesson.pairs):
         raise Http404("No such pair to present.")
-    dataset = request_dataset(request)
-    try:
-        stats: datasets.DatasetStats | None = datasets.stats(dataset)
-    except (datasets.DatasetMissing, datasets.DatasetBroken):
-        stats = None
+    dataset = datasets.DatasetRef.from_request(request, engine=False)
+    stats, _ = dataset.stats_or_problem()  # unseeded: the cards promise no count
     pair = lesson.pairs[number - 1]
-    cards = [
-        Card(s, s.expected_count(stats.counts, stats.engine) if stats else None)
-        for s in pair.snippets
-    ]
+    cards = [Card.on(snippet, stats) for snippet in pair.snippets]
     return render(
         request,
         "console/present.html",
@@ -340,7 +334,7 @@ def present(request: HttpRequest, slug: str, number: int) -> HttpResponse:
             "count": len(lesson.pairs),
             "previous": _step(lesson, number - 1),
             "next": _step(lesson, number + 1),
-            "dataset": dataset,
+            "dataset": dataset.size,
             "datasets": list(datasets.SPECS.values()),
         },
     )
