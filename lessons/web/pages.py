@@ -4,18 +4,19 @@ explain). Each form answers htmx with the fragment it swaps and a plain post wit
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.views.decorators.http import require_GET, require_POST
 
-from lessons.catalog import Lesson, Pair, Snippet, get_catalog
+from lessons.catalog import get_catalog
 from lessons.datasets import DatasetRef
 from lessons.errors import CourseError
 from lessons.measure.explain import explain
 from lessons.measure.runs import CodeRun, SnippetRun, is_edit, run_learner_code, run_lesson_snippet
 from lessons.measure.scale import MeasurementPending, ScaleReport, measure, shared_report
 from lessons.web.editing import require_editing
+from lessons.web.lookups import get_lesson, get_pair, get_snippet
 from lessons.web.render import is_htmx, learner_id, page_or_partial, posted_code
 from lessons.web.room import progress_for
 from lessons.web.viewmodels import Card, ScaleView, lesson_context, unmeasurable
@@ -23,27 +24,6 @@ from lessons.web.viewmodels import Card, ScaleView, lesson_context, unmeasurable
 
 class NotRunHere(CourseError):
     status = 409
-
-
-def get_lesson(slug: str) -> Lesson:
-    try:
-        return get_catalog().by_slug[slug]
-    except KeyError:
-        raise Http404(f"No lesson called {slug!r}.") from None
-
-
-def get_snippet(lesson: Lesson, snippet_id: str) -> Snippet:
-    try:
-        return lesson.snippets[snippet_id]
-    except KeyError:
-        raise Http404(f"Lesson {lesson.slug!r} has no snippet {snippet_id[:60]!r}.") from None
-
-
-def get_pair(lesson: Lesson, pair_id: str) -> Pair:
-    try:
-        return lesson.pairs_by_id[pair_id]
-    except KeyError:
-        raise Http404(f"Lesson {lesson.slug!r} has no pair {pair_id[:60]!r}.") from None
 
 
 @require_GET

@@ -17,7 +17,7 @@ from lessons.display.models_reference import blog_models
 from lessons.display.report import build_report
 from lessons.measure.runs import CodeRun, run_learner_code
 from lessons.web.editing import require_editing
-from lessons.web.pages import get_lesson, get_snippet
+from lessons.web.lookups import get_lesson, get_snippet
 from lessons.web.render import is_htmx, learner_id, posted_code
 from lessons.web.viewmodels import engine_choices
 
