@@ -14,8 +14,9 @@ from lessons.catalog import get_catalog
 from lessons.display.report import build_report
 from lessons.measure.runs import CodeRun, SnippetRun, run_learner_code, run_lesson_snippet
 from lessons.web.editing import require_editing
+from lessons.web.identity import learner_id
 from lessons.web.lookups import get_lesson, get_snippet
-from lessons.web.render import learner_id, posted_code
+from lessons.web.render import posted_code
 
 
 @require_GET

@@ -22,7 +22,6 @@ from django.views.decorators.http import require_GET, require_POST
 
 from lessons import datasets
 from lessons.catalog import Catalog, Lesson, get_catalog
-from lessons.errors import CourseError
 from lessons.learner import rooms
 from lessons.learner.console import (
     LearnerRow,
@@ -33,13 +32,9 @@ from lessons.learner.console import (
     stuck_questions,
 )
 from lessons.learner.models import Room
+from lessons.web.identity import NotInstructor, instructors_room, mark_instructor
 from lessons.web.render import is_htmx
-from lessons.web.room import INSTRUCTOR_SESSION_KEY
 from lessons.web.viewmodels import Card
-
-
-class NotInstructor(CourseError):
-    status = 403
 
 
 def room_of(token: str) -> Room:
@@ -147,31 +142,10 @@ def _live(kind: str, room: Room, request: HttpRequest, since: str = "") -> dict[
     return {"kind": kind, "body": mark_safe(body), "every": every, "version": version, "url": url}
 
 
-def _mark_instructor(request: HttpRequest, room: Room) -> None:
-    """The token was right: this browser's session is the instructor's. It lets the instructor
-    use the learners' pages (a run from the presenter view) without joining, and opens the
-    presenter view. Becoming the instructor gets a new session key, as joining does."""
-    if request.session.get(INSTRUCTOR_SESSION_KEY) != room.pk:
-        request.session.cycle_key()
-        request.session[INSTRUCTOR_SESSION_KEY] = room.pk
-
-
-def instructors_room(request: HttpRequest) -> Room:
-    """The room whose console this browser opened (the token's room), for the tokenless views."""
-    pk = request.session.get(INSTRUCTOR_SESSION_KEY)
-    room = Room.objects.filter(pk=pk).first() if isinstance(pk, int) else None
-    if room is None:
-        raise NotInstructor(
-            "The presenter view is the instructor's: open the console (the address "
-            "`make workshop` printed) in this browser first, then present from there."
-        )
-    return room
-
-
 @require_GET
 def console(request: HttpRequest, token: str) -> HttpResponse:
     room = room_of(token)
-    _mark_instructor(request, room)
+    mark_instructor(request, room)
     catalog = get_catalog()
     context = {
         "room": room,
@@ -303,7 +277,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 def present_with_token(request: HttpRequest, token: str, slug: str, number: int) -> HttpResponse:
     room = room_of(token)
-    _mark_instructor(request, room)
+    mark_instructor(request, room)
     url = reverse("console:present", args=[slug, number])
     query = request.GET.urlencode()
     return redirect(f"{url}?{query}" if query else url)

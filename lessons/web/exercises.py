@@ -15,9 +15,9 @@ from lessons.catalog import Exercise
 from lessons.catalog.models import RULES
 from lessons.measure.exercises import DatasetVerdict, Verdict, check
 from lessons.web.editing import require_editing
+from lessons.web.identity import learner_id, progress_for
 from lessons.web.lookups import get_exercise
-from lessons.web.render import is_htmx, learner_id, posted_code
-from lessons.web.room import progress_for
+from lessons.web.render import is_htmx, posted_code
 
 # After this many failed checks the solution is offered outright.
 OFFER_SOLUTION_AFTER = 2

@@ -16,9 +16,9 @@ from lessons.measure.explain import explain
 from lessons.measure.runs import CodeRun, SnippetRun, is_edit, run_learner_code, run_lesson_snippet
 from lessons.measure.scale import MeasurementPending, ScaleReport, measure, shared_report
 from lessons.web.editing import require_editing
+from lessons.web.identity import learner_id, progress_for
 from lessons.web.lookups import get_lesson, get_pair, get_snippet
-from lessons.web.render import is_htmx, learner_id, page_or_partial, posted_code
-from lessons.web.room import progress_for
+from lessons.web.render import is_htmx, page_or_partial, posted_code
 from lessons.web.viewmodels import Card, ScaleView, lesson_context, unmeasurable
 
 

@@ -17,8 +17,9 @@ from lessons.display.models_reference import blog_models
 from lessons.display.report import build_report
 from lessons.measure.runs import CodeRun, run_learner_code
 from lessons.web.editing import require_editing
+from lessons.web.identity import learner_id
 from lessons.web.lookups import get_lesson, get_snippet
-from lessons.web.render import is_htmx, learner_id, posted_code
+from lessons.web.render import is_htmx, posted_code
 from lessons.web.viewmodels import engine_choices
 
 STARTER = """\

@@ -12,9 +12,9 @@ from lessons.catalog import Question, get_catalog
 from lessons.datasets import DatasetRef
 from lessons.learner.progress import EXAM
 from lessons.learner.quiz import exam_questions, quiz_context, resolve_answer
+from lessons.web.identity import progress_for
 from lessons.web.lookups import get_lesson
 from lessons.web.render import is_htmx
-from lessons.web.room import progress_for
 
 
 @require_POST

@@ -45,14 +45,3 @@ def posted_code(request: HttpRequest, *, required: bool = True) -> str | None:
             raise MissingCode("There is no code to run: write some Python in the editor first.")
         return None
     return code.replace("\r\n", "\n").replace("\r", "\n")
-
-
-# The session keeps only this: the id of the learner row (lessons.web.room).
-LEARNER_SESSION_KEY = "learner"
-
-
-def learner_id(request: HttpRequest) -> str:
-    """Who is asking, for the run service's one-run-per-learner rule: the learner once there is
-    one, the client's address before that."""
-    pk = request.session.get(LEARNER_SESSION_KEY)
-    return f"learner:{pk}" if pk is not None else f"address:{request.META.get('REMOTE_ADDR', '')}"
