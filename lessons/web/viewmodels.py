@@ -13,7 +13,6 @@ from django.utils.safestring import SafeString
 from lessons import datasets
 from lessons.catalog import Exercise, Lesson, Pair, Prose, Snippet, get_catalog
 from lessons.display.charts import Chart, log_log_chart
-from lessons.display.highlight import highlight_code
 from lessons.display.prose import render_markdown
 from lessons.display.report import QueryReport, build_report, gutter
 from lessons.learner.progress import Progress
@@ -119,10 +118,6 @@ class ExerciseView:
     @property
     def dom_id(self) -> str:
         return "exercise-" + self.exercise.id.replace(".", "-")
-
-
-def question_code(code: str) -> SafeString:
-    return highlight_code(code, "python")
 
 
 def unmeasurable(pair: Pair, engine: str) -> str:
