@@ -99,8 +99,8 @@ def scale(request: HttpRequest, slug: str) -> HttpResponse:
         raise NotRunHere(f"Measuring this pair on every data size needs {reason}.")
     progress = progress_for(request)
     if request.POST.get("measure") == "fresh":
-        runs = measure(lesson, pair, learner=learner_id(request), engine=dataset.engine)
-        report = ScaleReport(runs)
+        series = measure(lesson, pair, learner=learner_id(request), engine=dataset.engine)
+        report = ScaleReport(series)
         for snippet in pair.snippets:
             progress.mark_run(lesson, snippet.id)
     else:
