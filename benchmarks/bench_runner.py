@@ -64,7 +64,7 @@ def main() -> None:
     stats = datasets.stats(DATASET)
     print(
         f"{LESSON} / {SNIPPET} on {DATASET}: {result.query_count:,} queries "
-        f"(expect {snippet.expect} = {snippet.expected_count(stats.counts, stats.engine):,}), "
+        f"(expect {snippet.expect} = {stats.expected_count(snippet):,}), "
         f"median of {rounds} interleaved rounds"
     )
     variants = {"bare Django": bare, "runner": runner, "JSON endpoint": endpoint}

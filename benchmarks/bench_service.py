@@ -48,15 +48,15 @@ def service_versus_in_process(rounds: int) -> None:
 
     lesson = get_catalog().by_slug[LESSON]
     snippet = lesson.snippets[SNIPPET]
-    stats = datasets.stats(DATASET)
-    expected = snippet.expected_count(stats.counts, stats.engine)
+    dataset = datasets.DatasetRef(DATASET)
+    expected = dataset.stats().expected_count(snippet)
 
     def check(query_count: int, error: object, where: str) -> None:
         if error is not None or query_count != expected:
             raise SystemExit(f"{where}: {query_count:,} queries (expected {expected:,}), {error}")
 
     def through_service() -> None:
-        run = run_lesson_snippet(lesson, snippet, DATASET, learner="bench-service")
+        run = run_lesson_snippet(lesson, snippet, dataset, learner="bench-service")
         check(run.result.query_count, run.result.error, "service")
 
     def in_process() -> None:

@@ -74,7 +74,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "lessons.web.room.RoomMiddleware",  # after the session: it reads who the learner is
+    "lessons.web.identity.RoomMiddleware",  # after the session: it reads who the learner is
     "lessons.web.limits.RunAddressMiddleware",  # runs count against their client's address
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -116,7 +116,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "lessons.web.editing.context",
-                "lessons.web.room.context",
+                "lessons.web.identity.context",
             ],
             "builtins": ["lessons.templatetags.datasets"],
         },

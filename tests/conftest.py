@@ -37,8 +37,7 @@ SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 
 def expected(item: Any, dataset: str) -> int:
     """The count a snippet or predict question promises on `dataset`, on its engine."""
-    stats = datasets.stats(dataset)
-    return int(item.expected_count(stats.counts, stats.engine))
+    return datasets.DatasetRef(dataset).stats().expected_count(item)
 
 
 @pytest.fixture(scope="session")

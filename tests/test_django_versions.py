@@ -14,6 +14,7 @@ from django.test import Client
 from django.urls import reverse
 
 from lessons.catalog import get_catalog
+from lessons.datasets import DatasetRef
 from lessons.measure.runs import run_lesson_snippet
 from tests.conftest import expected
 
@@ -22,7 +23,7 @@ SINCE_6_0 = django.VERSION >= (6, 0)
 
 def output(slug: str, snippet_id: str) -> str:
     lesson = get_catalog().by_slug[slug]
-    run = run_lesson_snippet(lesson, lesson.snippets[snippet_id], "tiny")
+    run = run_lesson_snippet(lesson, lesson.snippets[snippet_id], DatasetRef("tiny"))
     assert run.result.error is None, run.result.error
     return run.result.output
 
@@ -48,7 +49,7 @@ def test_a_snippet_for_a_newer_django_runs_nothing_and_says_why(data: None) -> N
     lesson = get_catalog().by_slug["fetch-modes"]
     snippet = dataclasses.replace(lesson.snippets["fetch-peers-authors.fixed"], needs_django="99.0")
 
-    run = run_lesson_snippet(lesson, snippet, "tiny")
+    run = run_lesson_snippet(lesson, snippet, DatasetRef("tiny"))
 
     assert run.result.query_count == 0
     assert run.result.error is not None and run.result.error.type == "NeedsNewerDjango"

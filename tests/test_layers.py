@@ -1,5 +1,6 @@
 """The floors of the code base (pyproject.toml's import-linter contracts): every package stands on
-exactly one, and an import that runs up a floor fails `make lint`."""
+exactly one, an import that runs up a floor fails `make lint`, and so does a view module
+importing another."""
 
 from __future__ import annotations
 
@@ -9,17 +10,23 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("course", "blog", "lessons")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
-def floors() -> list[list[str]]:
+def contracts(kind: str) -> list[dict[str, Any]]:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
-    (layers,) = [c["layers"] for c in config["contracts"] if c["type"] == "layers"]
+    return [c for c in config["contracts"] if c["type"] == kind]
+
+
+def floors() -> list[list[str]]:
+    (layers,) = [c["layers"] for c in contracts("layers")]
     return [[name.strip() for name in floor.split("|")] for floor in layers]
 
 
@@ -96,3 +103,39 @@ def test_an_upward_import_breaks_a_contract(tmp_path: Path, module: str, upward:
     result = lint_imports(tree)
     assert result.returncode != 0
     assert "BROKEN" in result.stdout
+
+
+def routed_modules(patterns: list[URLPattern | URLResolver]) -> set[str]:
+    """The modules of the course's views that the URL patterns route to, nested ones included."""
+    modules = set()
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            modules |= routed_modules(pattern.url_patterns)
+        elif pattern.callback.__module__.startswith("lessons."):
+            modules.add(pattern.callback.__module__)
+    return modules
+
+
+def test_the_view_modules_contract_names_every_module_a_url_routes_to() -> None:
+    (independence,) = contracts("independence")
+
+    assert set(independence["modules"]) == routed_modules(get_resolver().url_patterns)
+
+
+@pytest.mark.skipif(not LINT_IMPORTS.exists(), reason="import-linter is not installed")
+@pytest.mark.parametrize(
+    ("module", "other_view"),
+    [
+        ("lessons/web/api.py", "lessons.web.pages"),  # a lookup taken from another view module
+        ("lessons/web/presenter.py", "lessons.web.console"),  # the console's two halves
+    ],
+)
+def test_a_view_module_importing_another_breaks_a_contract(
+    tmp_path: Path, module: str, other_view: str
+) -> None:
+    tree = copy_of_the_code(tmp_path)
+    with (tree / module).open("a") as source:
+        source.write(f"\nimport {other_view}  # noqa\n")
+    result = lint_imports(tree)
+    assert result.returncode != 0
+    assert "No view module imports another" in result.stdout and "BROKEN" in result.stdout

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lessons import datasets
 from lessons.catalog import get_catalog
+from lessons.datasets import DatasetRef
 from lessons.engine.runner import run_code
 from lessons.measure.runs import run_lesson_snippet
 from tests.conftest import expected
@@ -21,10 +21,11 @@ SNIPPETS = [
 def test_snippet_matches_its_expect(lesson, snippet, dataset: str) -> None:
     if not snippet.runs_here:
         pytest.skip(f"needs Django {snippet.needs_django}: make test-next checks it")
-    if not snippet.runs_on(datasets.engine_of(dataset)):
+    engine = DatasetRef(dataset).stats().engine
+    if not snippet.runs_on(engine):
         checked_by = "make test-pg" if snippet.engine == "postgresql" else "make test"
         pytest.skip(f"uses {snippet.engine}'s own features: {checked_by} checks it")
-    run = run_lesson_snippet(lesson, snippet, dataset)
+    run = run_lesson_snippet(lesson, snippet, DatasetRef(dataset))
 
     if snippet.raises:
         assert run.error_expected, f"{snippet.id} should raise {snippet.raises}: {run.result.error}"
@@ -33,7 +34,7 @@ def test_snippet_matches_its_expect(lesson, snippet, dataset: str) -> None:
     promised = expected(snippet, dataset)
     assert run.result.query_count == promised, (
         f"{snippet.id} on {dataset}: measured {run.result.query_count}, "
-        f"expect {snippet.expect_for(datasets.engine_of(dataset))!r} says {promised}"
+        f"expect {snippet.expect_for(engine)!r} says {promised}"
     )
 
 
@@ -54,9 +55,9 @@ PREDICTIONS = [
 
 @pytest.mark.parametrize(("lesson", "pair"), PAIRS)
 def test_pair_sides_print_the_same(lesson, pair, dataset: str) -> None:
-    if not pair.runs_on(datasets.engine_of(dataset)):
+    if not pair.runs_on(DatasetRef(dataset).stats().engine):
         pytest.skip("a side needs a newer Django or the other engine: make test-next/test-pg")
-    bad, fixed = (run_lesson_snippet(lesson, s, dataset).result for s in pair.snippets)
+    bad, fixed = (run_lesson_snippet(lesson, s, DatasetRef(dataset)).result for s in pair.snippets)
 
     assert bad.output == fixed.output
 

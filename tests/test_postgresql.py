@@ -19,7 +19,7 @@ from course import databases
 from course.databases import LOCK_SECONDS, from_url
 from lessons import datasets
 from lessons.catalog import get_catalog
-from lessons.datasets import pgguard
+from lessons.datasets import DatasetRef, pgguard
 from lessons.datasets.guards import writable
 from lessons.engine import service
 from lessons.engine.runner import run_code
@@ -111,7 +111,7 @@ TOOLS = get_catalog().by_slug["postgresql"]
 
 
 def run_tool(snippet_id: str, dataset: str) -> str:
-    run = run_lesson_snippet(TOOLS, TOOLS.snippets[snippet_id], dataset)
+    run = run_lesson_snippet(TOOLS, TOOLS.snippets[snippet_id], DatasetRef(dataset))
     assert run.result.error is None, run.result.error
     return run.result.output
 
@@ -144,7 +144,7 @@ def test_without_options_the_second_worker_waits_for_the_lock(data: None) -> Non
 
 
 def test_on_sqlite_select_for_update_locks_nothing(data: None) -> None:
-    if datasets.engine_of("tiny") != "sqlite":
+    if DatasetRef("tiny").stats().engine != "sqlite":
         pytest.skip("the datasets are on PostgreSQL")
 
     output = run_tool("lock-skip-locked", "tiny")
@@ -184,7 +184,9 @@ def test_a_thread_of_a_run_cannot_open_the_courses_own_database(data: None) -> N
         "print(seen)"
     )
 
-    run = run_learner_code(code, "tiny", learner="test")  # through the service and its sandbox
+    run = run_learner_code(
+        code, DatasetRef("tiny"), learner="test"
+    )  # through the service and its sandbox
 
     assert run.result.output.strip() == "['Refused']"
 
@@ -224,7 +226,7 @@ def test_a_killed_run_leaves_no_statement_running_on_the_server(data: None, sett
         "    c.execute('SELECT pg_sleep(600) /* left-behind */')"
     )
 
-    run = run_learner_code(code, "tiny", learner="test")
+    run = run_learner_code(code, DatasetRef("tiny"), learner="test")
 
     assert run.result.error is not None and run.result.error.type == "TimeLimit"
     assert sleeping_on_the_server("left-behind") == 0
@@ -250,7 +252,7 @@ def test_a_statement_past_the_limit_is_ended_whoever_started_it(data: None, sett
     evader = threading.Thread(target=evade)
     evader.start()
     time.sleep(1.5)
-    run_learner_code("print(Post.objects.count())", "tiny", learner="test")
+    run_learner_code("print(Post.objects.count())", DatasetRef("tiny"), learner="test")
     evader.join(timeout=10)
 
     assert outcome == ["OperationalError"]
@@ -286,7 +288,7 @@ def test_a_run_cannot_create_a_large_object(data: None) -> None:
         "connection.connection.commit()"
     )
 
-    run = run_learner_code(code, "tiny", learner="test")
+    run = run_learner_code(code, DatasetRef("tiny"), learner="test")
 
     error = run.result.error
     assert error is not None
@@ -345,9 +347,11 @@ def committing_role_defaults(setting: str) -> str:
 def test_a_search_path_a_run_gives_its_role_leaves_the_next_run_and_the_blog_working(
     data: None, client: Any
 ) -> None:
-    run_learner_code(committing_role_defaults("search_path = pg_catalog"), "tiny", learner="test")
+    run_learner_code(
+        committing_role_defaults("search_path = pg_catalog"), DatasetRef("tiny"), learner="test"
+    )
 
-    after = run_learner_code("print(Post.objects.count())", "tiny", learner="test")
+    after = run_learner_code("print(Post.objects.count())", DatasetRef("tiny"), learner="test")
 
     assert (after.result.error, after.result.output) == (None, posts("tiny"))
     blog_answers_at_once(client)
@@ -355,7 +359,9 @@ def test_a_search_path_a_run_gives_its_role_leaves_the_next_run_and_the_blog_wor
 
 @on_postgresql
 def test_after_a_run_its_role_keeps_no_default_it_gave_itself(data: None) -> None:
-    run_learner_code(committing_role_defaults("work_mem = '64kB'"), "tiny", learner="test")
+    run_learner_code(
+        committing_role_defaults("work_mem = '64kB'"), DatasetRef("tiny"), learner="test"
+    )
 
     assert run_role_defaults() == 0
 
@@ -383,9 +389,9 @@ def test_a_run_that_changes_its_roles_password_locks_no_one_out(data: None, clie
         "    c.execute(\"ALTER ROLE CURRENT_USER PASSWORD 'mine now'\")\n"
         "connection.connection.commit()"
     )
-    run_learner_code(code, "tiny", learner="test")
+    run_learner_code(code, DatasetRef("tiny"), learner="test")
 
-    after = run_learner_code("print(Post.objects.count())", "tiny", learner="test")
+    after = run_learner_code("print(Post.objects.count())", DatasetRef("tiny"), learner="test")
 
     assert (after.result.error, after.result.output) == (None, posts("tiny"))
     connections["tiny"].close()  # the page logs in anew
@@ -436,7 +442,9 @@ time.sleep(0.5)
 def test_a_lock_a_runs_own_connection_takes_does_not_hold_the_blog(
     options: str, data: None, client: Any
 ) -> None:
-    run_learner_code(hostile(SECOND_CONNECTION.format(options=options)), "tiny", learner="test")
+    run_learner_code(
+        hostile(SECOND_CONNECTION.format(options=options)), DatasetRef("tiny"), learner="test"
+    )
 
     assert blog_answers_at_once(client) < databases.CLIENT_CHECK_SECONDS + 1
     assert sleeping_on_the_server("holding") == 0

@@ -110,7 +110,7 @@ def test_htmx_run_returns_the_card_with_its_panel(client: Client, dataset: str) 
     assert panel_attributes(html) == {
         "snippet": BAD,
         "dataset": dataset,
-        "engine": datasets.engine_of(dataset),
+        "engine": datasets.DatasetRef(dataset).stats().engine,
         "query-count": str(promised),
         "expected-count": str(promised),
         "matches": "true",
@@ -150,7 +150,7 @@ def test_run_error_is_shown_in_the_card_with_its_line(data: None) -> None:
     # Lesson snippets all run cleanly, so break a copy of one to see how errors are shown.
     lesson = get_catalog().by_slug[LESSON]
     broken = dataclasses.replace(lesson.snippets[BAD], code="posts = 1\nposts / 0\n")
-    run = run_lesson_snippet(lesson, broken, "tiny")
+    run = run_lesson_snippet(lesson, broken, datasets.DatasetRef("tiny"))
 
     html = render_to_string(
         "lessons/_snippet_card.html",

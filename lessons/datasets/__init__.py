@@ -6,7 +6,8 @@ and on PostgreSQL).
 
 Each dataset is a database alias of its own (see settings.DATABASES). The router sends blog
 models to whichever dataset is active in the current context, so a run picks its data without
-reseeding.
+reseeding. Pages, runs and measurements name a dataset as a `DatasetRef`: a data size on an
+engine, whose `alias` is the database it reads.
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ from __future__ import annotations
 import contextvars
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import DatabaseError, connections
+from django.http import HttpRequest
 
 from lessons.errors import CourseError, Unavailable, shorten
 
@@ -54,15 +57,14 @@ CHECK = DatasetSpec(settings.COURSE_CHECK_DATASET, "Check", 7, 37, 4, 9, 4, seed
 ENGINES: tuple[str, ...] = tuple(settings.COURSE_ENGINES)
 
 
-def alias(name: str, engine: str) -> str:
-    """The database alias of data size `name` on `engine`: the name itself on the primary
-    engine, `<name>_<engine>` (`tiny_sqlite`) on the other one."""
-    return name if engine == ENGINES[0] else f"{name}_{engine}"
+def _alias(size: str, engine: str) -> str:
+    # The size itself on the primary engine, `<size>_<engine>` (`tiny_sqlite`) on the other one.
+    return size if engine == ENGINES[0] else f"{size}_{engine}"
 
 
 # The data sizes on the other engines: the same specs (the same data), under their own aliases.
 OTHER_ENGINE_SPECS: dict[str, DatasetSpec] = {
-    alias(name, engine): spec for engine in ENGINES[1:] for name, spec in SPECS.items()
+    _alias(size, engine): spec for engine in ENGINES[1:] for size, spec in SPECS.items()
 }
 # The aliases a page may name (through a size and an engine): every one but the hidden check.
 PAGE_ALIASES: frozenset[str] = frozenset({*SPECS, *OTHER_ENGINE_SPECS})
@@ -121,39 +123,6 @@ def active() -> str:
     return _active.get()
 
 
-def resolve(value: object) -> str:
-    """The dataset a request names (`?dataset=` or a posted field): the default when it names none,
-    UnknownDataset when it names one that does not exist."""
-    if value in (None, ""):
-        return str(settings.COURSE_DEFAULT_DATASET)
-    if not isinstance(value, str) or value not in SPECS:
-        raise UnknownDataset(value)
-    return value
-
-
-def resolve_engine(value: object) -> str:
-    """The engine a request names (`?engine=` or a posted field): the primary when it names none,
-    UnknownEngine when it names one this server does not offer."""
-    if value in (None, ""):
-        return ENGINES[0]
-    if not isinstance(value, str) or value not in ENGINES:
-        raise UnknownEngine(value)
-    return value
-
-
-def with_dataset(url: str, name: str, engine: str = "") -> str:
-    """`url` carrying the dataset (and the engine, unless it is the primary), so the next page
-    shows the same data size on the same engine."""
-    query = {"dataset": name} | ({"engine": engine} if engine and engine != ENGINES[0] else {})
-    return f"{url}{'&' if '?' in url else '?'}{urlencode(query)}"
-
-
-def engine_of(name: str) -> str:
-    """The engine dataset `name` is on, as Django names it: "sqlite" or "postgresql"."""
-    get_spec(name)
-    return str(connections[name].vendor)
-
-
 def get_spec(name: str) -> DatasetSpec:
     try:
         return ALL_SPECS[name]
@@ -175,6 +144,12 @@ def use_dataset(name: str) -> Iterator[DatasetSpec]:
 ENGINE_LABELS = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 
 
+class Promise(Protocol):
+    """What a lesson promises about a run: its `expect`, over the data's counts and engine."""
+
+    def expected_count(self, counts: Mapping[str, int], engine: str) -> int: ...
+
+
 @dataclass(frozen=True)
 class DatasetStats:
     spec: DatasetSpec
@@ -193,6 +168,11 @@ class DatasetStats:
     def as_dict(self) -> dict[str, object]:
         return {"name": self.name, "label": self.spec.label, "engine": self.engine, **self.counts}
 
+    def expected_count(self, promise: Promise) -> int:
+        """The query count `promise` (a snippet's or a predict question's expect) comes to on
+        this data, on this engine."""
+        return promise.expected_count(self.counts, self.engine)
+
 
 def stats(name: str) -> DatasetStats:
     """Row counts recorded when the dataset was seeded (one query); DatasetMissing if not seeded."""
@@ -210,6 +190,80 @@ def stats(name: str) -> DatasetStats:
     if row is None or row[0] != SEED_VERSION:
         raise DatasetMissing(name)
     return DatasetStats(spec, json.loads(row[1]), connections[name].vendor, name)
+
+
+@dataclass(frozen=True)
+class DatasetRef:
+    """A data size (`tiny`, `medium`, `large`) on an engine (`sqlite`, `postgresql`): what a page
+    shows, a run reads and a link carries. Only what this server has: UnknownDataset or
+    UnknownEngine (400) otherwise."""
+
+    size: str
+    engine: str = ENGINES[0]
+
+    def __post_init__(self) -> None:
+        if self.size not in SPECS:
+            raise UnknownDataset(self.size)
+        if self.engine not in ENGINES:
+            raise UnknownEngine(self.engine)
+
+    @classmethod
+    def named(cls, size: object = None, engine: object = None) -> DatasetRef:
+        """The dataset a form or a query string names: the default size and the primary engine
+        where it names none."""
+        size = settings.COURSE_DEFAULT_DATASET if size in (None, "") else size
+        engine = ENGINES[0] if engine in (None, "") else engine
+        if not isinstance(size, str):
+            raise UnknownDataset(size)
+        if not isinstance(engine, str):
+            raise UnknownEngine(engine)
+        return cls(size, engine)
+
+    @classmethod
+    def from_request(cls, request: HttpRequest, *, engine: bool = True) -> DatasetRef:
+        """The size and engine a request names (`dataset` and `engine`: posted, else in the query
+        string). `engine=False`: on the primary engine whatever the request says, for the pages
+        that offer no engine switch."""
+        source = request.POST if request.method == "POST" else request.GET
+        return cls.named(source.get("dataset"), source.get("engine") if engine else None)
+
+    @classmethod
+    def every_size(cls, engine: str = ENGINES[0]) -> list[DatasetRef]:
+        """Every data size on `engine`, smallest first."""
+        return [cls(size, engine) for size in SPECS]
+
+    @property
+    def alias(self) -> str:
+        """The database alias: the size itself on the primary engine, `<size>_<engine>`
+        (`tiny_sqlite`) on the other one."""
+        return _alias(self.size, self.engine)
+
+    @property
+    def spec(self) -> DatasetSpec:
+        return SPECS[self.size]
+
+    def stats(self) -> DatasetStats:
+        """Its row counts as seeded (one query); DatasetMissing or DatasetBroken if unreadable."""
+        return stats(self.alias)
+
+    def stats_or_problem(self) -> tuple[DatasetStats | None, str]:
+        """Its stats and "", or None and why they cannot be read (not seeded, or broken): for
+        the pages that show a notice instead of failing."""
+        try:
+            return stats(self.alias), ""
+        except (DatasetMissing, DatasetBroken) as exc:
+            return None, exc.message
+
+    @property
+    def query(self) -> dict[str, str]:
+        """The query parameters naming it: the size, and the engine unless it is the primary."""
+        return {"dataset": self.size} | (
+            {"engine": self.engine} if self.engine != ENGINES[0] else {}
+        )
+
+    def in_url(self, url: str) -> str:
+        """`url` carrying it, so the next page shows the same data size on the same engine."""
+        return f"{url}{'&' if '?' in url else '?'}{urlencode(self.query)}"
 
 
 def _is_missing_table(exc: DatabaseError) -> bool:

@@ -36,7 +36,7 @@ class SnippetRun:
 
     @property
     def expected(self) -> int:
-        return self.snippet.expected_count(self.stats.counts, self.stats.engine)
+        return self.stats.expected_count(self.snippet)
 
     @property
     def ran(self) -> bool:
@@ -107,7 +107,7 @@ def _normalised(code: str) -> str:
 
 def run_learner_code(
     code: str,
-    dataset: str,
+    dataset: datasets.DatasetRef,
     *,
     learner: str,
     lesson: Lesson | None = None,
@@ -115,21 +115,23 @@ def run_learner_code(
 ) -> CodeRun:
     """Run a learner's code through the run service, with the learner limits. Raises
     UnknownDataset or DatasetMissing before running, CodeTooLong or Busy from the service."""
-    stats = datasets.stats(dataset)
-    [result] = service.run([Task(code, dataset)], learner=learner)
+    stats = dataset.stats()
+    [result] = service.run([Task(code, dataset.alias)], learner=learner)
     return CodeRun(stats, result, code, lesson, snippet)
 
 
 def run_lesson_snippet(
-    lesson: Lesson, snippet: Snippet, dataset: str, *, learner: str = "course"
+    lesson: Lesson, snippet: Snippet, dataset: datasets.DatasetRef, *, learner: str = "course"
 ) -> SnippetRun:
     """Run a course snippet through the run service. Raises UnknownDataset or DatasetMissing
     before running anything, and Busy when the service cannot take it now."""
-    stats = datasets.stats(dataset)
+    stats = dataset.stats()
     if not snippet.runs_on(stats.engine):
         return SnippetRun(lesson, snippet, stats, not_run_here(snippet, stats))
     [result] = service.run(
-        [Task(snippet.code, dataset, snippet.measure_memory)], learner=learner, course_code=True
+        [Task(snippet.code, dataset.alias, snippet.measure_memory)],
+        learner=learner,
+        course_code=True,
     )
     return SnippetRun(lesson, snippet, stats, result)
 
@@ -154,24 +156,27 @@ def not_run_here(snippet: Snippet, stats: datasets.DatasetStats) -> RunResult:
 
 
 def run_pair_everywhere(
-    lesson: Lesson, snippets: tuple[Snippet, ...], *, learner: str, engine: str = ""
+    lesson: Lesson,
+    snippets: tuple[Snippet, ...],
+    *,
+    learner: str,
+    engine: str = datasets.ENGINES[0],
 ) -> list[SnippetRun]:
-    """Every snippet on every data size of `engine` (the primary by default), in one worker:
-    the numbers behind a scale chart."""
-    names = [datasets.alias(name, engine or datasets.ENGINES[0]) for name in datasets.SPECS]
-    stats = {name: datasets.stats(name) for name in names}  # fail before running
-    pairs = [(snippet, name) for snippet in snippets for name in names]
+    """Every snippet on every data size of `engine`, in one worker: the numbers behind a scale
+    chart."""
+    stats = {ref: ref.stats() for ref in datasets.DatasetRef.every_size(engine)}  # fail first
+    pairs = [(snippet, ref) for snippet in snippets for ref in stats]
     tasks = [
-        Task(snippet.code, name, snippet.measure_memory)
-        for snippet, name in pairs
-        if snippet.runs_on(stats[name].engine)
+        Task(snippet.code, ref.alias, snippet.measure_memory)
+        for snippet, ref in pairs
+        if snippet.runs_on(stats[ref].engine)
     ]
     ran = iter(service.run(tasks, learner=learner, course_code=True) if tasks else [])
     results = [
-        next(ran) if snippet.runs_on(stats[name].engine) else not_run_here(snippet, stats[name])
-        for snippet, name in pairs
+        next(ran) if snippet.runs_on(stats[ref].engine) else not_run_here(snippet, stats[ref])
+        for snippet, ref in pairs
     ]
     return [
-        SnippetRun(lesson, snippet, stats[name], result)
-        for (snippet, name), result in zip(pairs, results, strict=True)
+        SnippetRun(lesson, snippet, stats[ref], result)
+        for (snippet, ref), result in zip(pairs, results, strict=True)
     ]

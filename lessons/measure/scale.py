@@ -36,18 +36,20 @@ class ScaleSeries:
     points: tuple[ScalePoint, ...]
 
 
-def measure(lesson: Lesson, pair: Pair, *, learner: str, engine: str = "") -> list[ScaleSeries]:
-    """Both sides on every data size of `engine` (the primary by default), in one worker. Raises
-    DatasetMissing if any dataset is not seeded, Busy if the run service cannot take it now."""
+def measure(
+    lesson: Lesson, pair: Pair, *, learner: str, engine: str = datasets.ENGINES[0]
+) -> list[ScaleSeries]:
+    """Both sides on every data size of `engine`, in one worker. Raises DatasetMissing if any
+    dataset is not seeded, Busy if the run service cannot take it now."""
     runs = iter(run_pair_everywhere(lesson, pair.snippets, learner=learner, engine=engine))
     series = []
     for snippet in pair.snippets:
         points = []
-        for name, spec in datasets.SPECS.items():
+        for size, spec in datasets.SPECS.items():
             run = next(runs)
             points.append(
                 ScalePoint(
-                    dataset=name,
+                    dataset=size,
                     label=spec.label,
                     posts=run.stats.counts["posts"],
                     queries=run.result.query_count,
@@ -112,18 +114,18 @@ class MeasurementPending(Unavailable):
 def stored_report(
     lesson: Lesson,
     pair: Pair,
-    known: Mapping[str, Mapping[str, int]] | None = None,
-    engine: str = "",
+    known: Mapping[datasets.DatasetRef, Mapping[str, int]] | None = None,
+    engine: str = datasets.ENGINES[0],
 ) -> ScaleReport | None:
-    """The shared measurement of `pair` on `engine` (the primary by default) if one is stored for
-    the seeded data, else None. `known`: seeded counts the caller has already read, by alias."""
+    """The shared measurement of `pair` on `engine` if one is stored for the seeded data, else
+    None. `known`: seeded counts the caller has already read."""
     return _load(_stored_path(lesson, pair, known, engine), pair)
 
 
-def shared_report(lesson: Lesson, pair: Pair, engine: str = "") -> ScaleReport:
+def shared_report(lesson: Lesson, pair: Pair, engine: str = datasets.ENGINES[0]) -> ScaleReport:
     """The chart a lesson draws as it loads: measured once per pair, engine and seeded data, kept
     in var/ across restarts, and measured by one process at a time (the others get
-    MeasurementPending). `engine`: the primary by default."""
+    MeasurementPending)."""
     path = _stored_path(lesson, pair, engine=engine)
     stored = _load(path, pair)
     if stored is not None:
@@ -140,16 +142,15 @@ def shared_report(lesson: Lesson, pair: Pair, engine: str = "") -> ScaleReport:
 def _stored_path(
     lesson: Lesson,
     pair: Pair,
-    known: Mapping[str, Mapping[str, int]] | None = None,
-    engine: str = "",
+    known: Mapping[datasets.DatasetRef, Mapping[str, int]] | None = None,
+    engine: str = datasets.ENGINES[0],
 ) -> Path:
     """One file per pair, named after what the numbers depend on: the code, the seeded data and,
     off the primary engine, the engine."""
     code = "\0".join(snippet.code for snippet in pair.snippets)
     known = known or {}
-    engine = engine or datasets.ENGINES[0]
-    names = [datasets.alias(name, engine) for name in datasets.SPECS]
-    seeds = [dict(known.get(name) or datasets.stats(name).counts) for name in names]
+    refs = datasets.DatasetRef.every_size(engine)
+    seeds = [dict(known.get(ref) or ref.stats().counts) for ref in refs]
     # The primary's digest is the one it always was: files measured before stay valid.
     other = "" if engine == datasets.ENGINES[0] else engine
     digest = hashlib.sha256(f"{code}{seeds}{datasets.SEED_VERSION}{other}".encode()).hexdigest()

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from lessons import datasets
-from lessons.datasets import with_dataset
+from lessons.datasets import DatasetRef
 
 register = template.Library()
 
@@ -19,13 +19,16 @@ register = template.Library()
 @register.simple_tag(takes_context=True)
 def dataset_url(context: template.Context, view_name: str, *args: Any) -> str:
     url = reverse(view_name, args=args)
-    dataset = context.get("dataset")
-    return with_dataset(url, dataset, context.get("engine") or "") if dataset else url
+    size = context.get("dataset")
+    return (
+        DatasetRef(size, context.get("engine") or datasets.ENGINES[0]).in_url(url) if size else url
+    )
 
 
-@register.filter(name="with_dataset")
-def with_dataset_filter(url: str, name: str) -> str:
-    return with_dataset(url, name)
+@register.filter
+def with_dataset(url: str, size: str) -> str:
+    """`url` carrying data size `size` (on the primary engine: `keep_engine` adds another)."""
+    return DatasetRef(size).in_url(url)
 
 
 @register.filter

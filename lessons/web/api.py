@@ -14,8 +14,9 @@ from lessons.catalog import get_catalog
 from lessons.display.report import build_report
 from lessons.measure.runs import CodeRun, SnippetRun, run_learner_code, run_lesson_snippet
 from lessons.web.editing import require_editing
-from lessons.web.pages import get_lesson, get_snippet
-from lessons.web.render import learner_id, posted_code, request_dataset
+from lessons.web.identity import learner_id
+from lessons.web.lookups import get_lesson, get_snippet
+from lessons.web.render import posted_code
 
 
 @require_GET
@@ -51,12 +52,14 @@ def lesson_list(request: HttpRequest) -> JsonResponse:
 @require_GET
 def dataset_list(request: HttpRequest) -> JsonResponse:
     items = []
-    for spec in datasets.SPECS.values():
-        try:
-            items.append({**datasets.stats(spec.name).as_dict(), "seeded": True})
-        except (datasets.DatasetMissing, datasets.DatasetBroken) as exc:
+    for dataset in datasets.DatasetRef.every_size():
+        stats, problem = dataset.stats_or_problem()
+        if stats is not None:
+            items.append({**stats.as_dict(), "seeded": True})
+        else:
+            spec = dataset.spec
             items.append(
-                {"name": spec.name, "label": spec.label, "seeded": False, "problem": exc.message}
+                {"name": spec.name, "label": spec.label, "seeded": False, "problem": problem}
             )
     return JsonResponse({"datasets": items})
 
@@ -65,9 +68,9 @@ def dataset_list(request: HttpRequest) -> JsonResponse:
 def run(request: HttpRequest, slug: str, snippet_id: str) -> JsonResponse:
     lesson = get_lesson(slug)
     snippet = get_snippet(lesson, snippet_id)
-    snippet_run = run_lesson_snippet(
-        lesson, snippet, request_dataset(request), learner=learner_id(request)
-    )
+    # The API names a data size only: its runs are on the primary engine.
+    dataset = datasets.DatasetRef.from_request(request, engine=False)
+    snippet_run = run_lesson_snippet(lesson, snippet, dataset, learner=learner_id(request))
     return JsonResponse(run_json(snippet_run))
 
 
@@ -78,7 +81,8 @@ def run_code(request: HttpRequest) -> JsonResponse:
     require_editing(request)
     code = posted_code(request)
     assert code is not None
-    code_run = run_learner_code(code, request_dataset(request), learner=learner_id(request))
+    dataset = datasets.DatasetRef.from_request(request, engine=False)
+    code_run = run_learner_code(code, dataset, learner=learner_id(request))
     return JsonResponse(run_json(code_run))
 
 

@@ -39,9 +39,9 @@ def show_toolbar(request: HttpRequest) -> bool:
 
 def _render(request: HttpRequest, template: str, kind: str, load: Loader) -> HttpResponse:
     """Render a blog page on the dataset named by ?dataset=, promising PROMISES[kind] queries."""
-    name = datasets.resolve(request.GET.get("dataset"))
-    with datasets.use_dataset(name):
-        stats = datasets.stats(name)
+    dataset = datasets.DatasetRef.from_request(request, engine=False)
+    with datasets.use_dataset(dataset.alias):
+        stats = dataset.stats()
         context = {
             **load(),
             "kind": kind,

@@ -2,14 +2,14 @@ from __future__ import annotations
 
 from django.urls import path
 
-from lessons.web import console
+from lessons.web import console, presenter
 
 app_name = "console"
 urlpatterns = [
     # No token in these two: the presenter view is projected, address bar and all. They answer
     # the browser that opened the console (its session is marked as the instructor's).
-    path("", console.home, name="home"),
-    path("present/<slug:slug>/<int:number>/", console.present, name="present"),
+    path("", presenter.home, name="home"),
+    path("present/<slug:slug>/<int:number>/", presenter.present, name="present"),
     path("<str:token>/", console.console, name="console"),
     path("<str:token>/learners/", console.learners, name="learners"),
     path("<str:token>/clicker/", console.clicker_view, name="clicker"),
@@ -23,7 +23,7 @@ urlpatterns = [
     # The presenter's address as it was (bookmarks, notes): marks the session, then the above.
     path(
         "<str:token>/present/<slug:slug>/<int:number>/",
-        console.present_with_token,
+        presenter.present_with_token,
         name="present-with-token",
     ),
 ]

@@ -12,7 +12,7 @@ from django.http import HttpRequest
 
 from lessons.engine import service
 from lessons.errors import CourseError
-from lessons.web.room import current_room
+from lessons.web.identity import current_room
 
 
 class EditingOff(CourseError):

@@ -11,22 +11,16 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
-from lessons.catalog import Exercise, Lesson, get_catalog
+from lessons.catalog import Exercise
 from lessons.catalog.models import RULES
 from lessons.measure.exercises import DatasetVerdict, Verdict, check
 from lessons.web.editing import require_editing
-from lessons.web.render import is_htmx, learner_id, posted_code
-from lessons.web.room import progress_for
+from lessons.web.identity import learner_id, progress_for
+from lessons.web.lookups import get_exercise
+from lessons.web.render import is_htmx, posted_code
 
 # After this many failed checks the solution is offered outright.
 OFFER_SOLUTION_AFTER = 2
-
-
-def get_exercise(exercise_id: str) -> tuple[Lesson, Exercise]:
-    try:
-        return get_catalog().exercises[exercise_id]
-    except KeyError:
-        raise Http404(f"No exercise called {exercise_id[:60]!r}.") from None
 
 
 def _check(request: HttpRequest, exercise: Exercise) -> tuple[str, Verdict, dict[str, Any]]:

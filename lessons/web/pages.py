@@ -4,27 +4,21 @@ explain). Each form answers htmx with the fragment it swaps and a plain post wit
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.views.decorators.http import require_GET, require_POST
 
-from lessons.catalog import Lesson, Pair, Snippet, get_catalog
+from lessons.catalog import get_catalog
+from lessons.datasets import DatasetRef
 from lessons.errors import CourseError
 from lessons.measure.explain import explain
 from lessons.measure.runs import CodeRun, SnippetRun, is_edit, run_learner_code, run_lesson_snippet
 from lessons.measure.scale import MeasurementPending, ScaleReport, measure, shared_report
 from lessons.web.editing import require_editing
-from lessons.web.render import (
-    is_htmx,
-    learner_id,
-    page_or_partial,
-    posted_code,
-    request_alias,
-    request_dataset,
-    request_engine,
-)
-from lessons.web.room import progress_for
+from lessons.web.identity import learner_id, progress_for
+from lessons.web.lookups import get_lesson, get_pair, get_snippet
+from lessons.web.render import is_htmx, page_or_partial, posted_code
 from lessons.web.viewmodels import Card, ScaleView, lesson_context, unmeasurable
 
 
@@ -32,35 +26,14 @@ class NotRunHere(CourseError):
     status = 409
 
 
-def get_lesson(slug: str) -> Lesson:
-    try:
-        return get_catalog().by_slug[slug]
-    except KeyError:
-        raise Http404(f"No lesson called {slug!r}.") from None
-
-
-def get_snippet(lesson: Lesson, snippet_id: str) -> Snippet:
-    try:
-        return lesson.snippets[snippet_id]
-    except KeyError:
-        raise Http404(f"Lesson {lesson.slug!r} has no snippet {snippet_id[:60]!r}.") from None
-
-
-def get_pair(lesson: Lesson, pair_id: str) -> Pair:
-    try:
-        return lesson.pairs_by_id[pair_id]
-    except KeyError:
-        raise Http404(f"Lesson {lesson.slug!r} has no pair {pair_id[:60]!r}.") from None
-
-
 @require_GET
 def outline(request: HttpRequest) -> HttpResponse:
-    dataset = request_dataset(request)
+    dataset = DatasetRef.from_request(request, engine=False)
     catalog = get_catalog()
     overview = progress_for(request).overview(catalog)
     context = {
         "catalog": catalog,
-        "dataset": dataset,
+        "dataset": dataset.size,
         "progress": overview,
         "opened": sum(1 for p in overview.values() if p.opened),
         "correct": sum(p.correct for p in overview.values()),
@@ -72,11 +45,11 @@ def outline(request: HttpRequest) -> HttpResponse:
 @require_GET
 def lesson_detail(request: HttpRequest, slug: str) -> HttpResponse:
     lesson = get_lesson(slug)
-    dataset, engine = request_dataset(request), request_engine(request)
+    dataset = DatasetRef.from_request(request)
     progress = progress_for(request)
     if progress.learner is not None:
         progress.mark_opened(lesson)
-    context = lesson_context(progress, lesson, dataset, engine=engine)
+    context = lesson_context(progress, lesson, dataset)
     # A visitor with no learner yet: the page tells the server it was opened, if a browser
     # shows it (so a crawler or a one-off request stores nothing).
     context["opened_beacon"] = progress.learner is None and not settings.COURSE_ROOM
@@ -89,33 +62,28 @@ def run(request: HttpRequest, slug: str) -> HttpResponse:
     card (and the lesson's progress, out of band)."""
     lesson = get_lesson(slug)
     snippet = get_snippet(lesson, request.POST.get("snippet", ""))
-    dataset, engine, alias = (
-        request_dataset(request),
-        request_engine(request),
-        request_alias(request),
-    )
+    dataset = DatasetRef.from_request(request)
     code = posted_code(request, required=False)
     progress = progress_for(request)
     snippet_run: SnippetRun | CodeRun
     if code is not None and is_edit(snippet, code):
         require_editing(request)
         snippet_run = run_learner_code(
-            code, alias, learner=learner_id(request), lesson=lesson, snippet=snippet
+            code, dataset, learner=learner_id(request), lesson=lesson, snippet=snippet
         )
     else:
-        snippet_run = run_lesson_snippet(lesson, snippet, alias, learner=learner_id(request))
+        snippet_run = run_lesson_snippet(lesson, snippet, dataset, learner=learner_id(request))
         progress.mark_run(lesson, snippet.id)
     if is_htmx(request):
-        stats = snippet_run.stats
         context = {
-            "card": Card(snippet, snippet.expected_count(stats.counts, stats.engine), snippet_run),
+            "card": Card.on(snippet, snippet_run.stats, snippet_run),
             "lesson": lesson,
-            "dataset": dataset,
-            "engine": engine,
+            "dataset": dataset.size,
+            "engine": dataset.engine,
             "lesson_progress": progress.for_lesson(lesson),
         }
         return render(request, "lessons/_snippet_card_run.html", context)
-    context = lesson_context(progress, lesson, dataset, snippet_run, engine=engine)
+    context = lesson_context(progress, lesson, dataset, snippet_run)
     return render(request, "lessons/lesson.html", context)
 
 
@@ -126,17 +94,18 @@ def scale(request: HttpRequest, slug: str) -> HttpResponse:
     the learner did."""
     lesson = get_lesson(slug)
     pair = get_pair(lesson, request.POST.get("pair", ""))
-    dataset, engine = request_dataset(request), request_engine(request)
-    if reason := unmeasurable(pair, engine):
+    dataset = DatasetRef.from_request(request)
+    if reason := unmeasurable(pair, dataset.engine):
         raise NotRunHere(f"Measuring this pair on every data size needs {reason}.")
     progress = progress_for(request)
     if request.POST.get("measure") == "fresh":
-        report = ScaleReport(measure(lesson, pair, learner=learner_id(request), engine=engine))
+        series = measure(lesson, pair, learner=learner_id(request), engine=dataset.engine)
+        report = ScaleReport(series)
         for snippet in pair.snippets:
             progress.mark_run(lesson, snippet.id)
     else:
         try:
-            report = shared_report(lesson, pair, engine)
+            report = shared_report(lesson, pair, dataset.engine)
         except MeasurementPending as pending:
             if not is_htmx(request):
                 raise
@@ -144,8 +113,8 @@ def scale(request: HttpRequest, slug: str) -> HttpResponse:
             context = {
                 "lesson": lesson,
                 "pair": pair,
-                "dataset": dataset,
-                "engine": engine,
+                "dataset": dataset.size,
+                "engine": dataset.engine,
                 "pending": pending,
             }
             return render(request, "lessons/_scale.html", context)
@@ -154,12 +123,12 @@ def scale(request: HttpRequest, slug: str) -> HttpResponse:
             "lesson": lesson,
             "pair": pair,
             "scale": ScaleView(report),
-            "dataset": dataset,
-            "engine": engine,
+            "dataset": dataset.size,
+            "engine": dataset.engine,
             "lesson_progress": progress.for_lesson(lesson),
         }
         return render(request, "lessons/_scale_run.html", context)
-    context = lesson_context(progress, lesson, dataset, scale=(pair, report), engine=engine)
+    context = lesson_context(progress, lesson, dataset, scale=(pair, report))
     return render(request, "lessons/lesson.html", context)
 
 

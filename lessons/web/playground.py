@@ -17,15 +17,9 @@ from lessons.display.models_reference import blog_models
 from lessons.display.report import build_report
 from lessons.measure.runs import CodeRun, run_learner_code
 from lessons.web.editing import require_editing
-from lessons.web.pages import get_lesson, get_snippet
-from lessons.web.render import (
-    is_htmx,
-    learner_id,
-    posted_code,
-    request_alias,
-    request_dataset,
-    request_engine,
-)
+from lessons.web.identity import learner_id
+from lessons.web.lookups import get_lesson, get_snippet
+from lessons.web.render import is_htmx, posted_code
 from lessons.web.viewmodels import engine_choices
 
 STARTER = """\
@@ -51,7 +45,12 @@ def playground(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "lessons/playground.html",
-        _context(request, code if code is not None else STARTER, source=source),
+        _context(
+            request,
+            code if code is not None else STARTER,
+            datasets.DatasetRef.from_request(request),
+            source=source,
+        ),
     )
 
 
@@ -61,37 +60,38 @@ def run(request: HttpRequest) -> HttpResponse:
     require_editing(request)
     code = posted_code(request)
     assert code is not None
-    code_run = run_learner_code(code, request_alias(request), learner=learner_id(request))
-    context = _context(request, code, code_run=code_run)
+    dataset = datasets.DatasetRef.from_request(request)
+    code_run = run_learner_code(code, dataset, learner=learner_id(request))
+    context = _context(request, code, dataset, code_run=code_run)
     template = "lessons/_playground_result.html" if is_htmx(request) else "lessons/playground.html"
     return render(request, template, context)
 
 
-def share_url(request: HttpRequest, code: str, dataset: str, engine: str) -> str | None:
-    """An absolute link that opens `code` on `dataset` (on `engine`, when it is not the primary
-    one), or None if it would be too long."""
-    query = urlencode(
-        {"code": code, "dataset": dataset}
-        | ({"engine": engine} if engine != datasets.ENGINES[0] else {})
-    )
+def share_url(request: HttpRequest, code: str, dataset: datasets.DatasetRef) -> str | None:
+    """An absolute link that opens `code` on `dataset`, or None if it would be too long."""
+    query = urlencode({"code": code, **dataset.query})
     url = request.build_absolute_uri(f"{reverse('lessons:playground')}?{query}")
     return url if len(url) <= MAX_SHARE_URL else None
 
 
 def _context(
-    request: HttpRequest, code: str, *, source: str = "", code_run: CodeRun | None = None
+    request: HttpRequest,
+    code: str,
+    dataset: datasets.DatasetRef,
+    *,
+    source: str = "",
+    code_run: CodeRun | None = None,
 ) -> dict[str, Any]:
-    dataset, engine = request_dataset(request), request_engine(request)
     return {
         "code": code,
         "source": source,
-        "dataset": dataset,
+        "dataset": dataset.size,
         "datasets": list(datasets.SPECS.values()),
-        "engine": engine,
+        "engine": dataset.engine,
         "engines": engine_choices(),
         "models": blog_models(),
         "run": code_run,
         "report": build_report(code_run.result.queries) if code_run else None,
-        "share_url": share_url(request, code, dataset, engine),
+        "share_url": share_url(request, code, dataset),
         "max_share_url": MAX_SHARE_URL,
     }

@@ -9,12 +9,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from lessons.catalog import Question, get_catalog
-from lessons.datasets import with_dataset
+from lessons.datasets import DatasetRef
 from lessons.learner.progress import EXAM
 from lessons.learner.quiz import exam_questions, quiz_context, resolve_answer
-from lessons.web.pages import get_lesson
-from lessons.web.render import is_htmx, request_dataset, request_engine
-from lessons.web.room import progress_for
+from lessons.web.identity import progress_for
+from lessons.web.lookups import get_lesson
+from lessons.web.render import is_htmx
 
 
 @require_POST
@@ -32,13 +32,13 @@ def answer_exam(request: HttpRequest) -> HttpResponse:
 
 def _answer(request: HttpRequest, quiz: str, questions: list[Question], page: str) -> HttpResponse:
     progress = progress_for(request)
-    dataset = request_dataset(request)
+    dataset = DatasetRef.from_request(request)
     question, choice = resolve_answer(
         questions, progress.seed, request.POST.get("question", ""), request.POST.get("choice")
     )
     progress.record_answer(quiz, question, choice)
     if not is_htmx(request):
-        return redirect(f"{with_dataset(page, dataset, request_engine(request))}#q-{question.id}")
+        return redirect(f"{dataset.in_url(page)}#q-{question.id}")
     context = quiz_context(quiz, questions, progress)
     shown = next(q for q in context["questions"] if q.question.id == question.id)  # type: ignore[attr-defined]
     return render(
@@ -48,8 +48,8 @@ def _answer(request: HttpRequest, quiz: str, questions: list[Question], page: st
             **context,
             "sq": shown,
             "answer_url": request.path,
-            "dataset": dataset,
-            "engine": request_engine(request),
+            "dataset": dataset.size,
+            "engine": dataset.engine,
         },
     )
 
@@ -65,7 +65,7 @@ def exam(request: HttpRequest) -> HttpResponse:
         {
             **context,
             "answer_url": reverse("lessons:exam-answer"),
-            "dataset": request_dataset(request),
+            "dataset": DatasetRef.from_request(request, engine=False).size,
         },
     )
 

@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.backends.signed_cookies import SessionStore
-from django.http import HttpResponse
 from django.test import RequestFactory
+from django.urls import resolve, reverse
 
 from lessons.catalog import get_catalog
 from lessons.errors import CourseError
-from lessons.web import pages
 
 logger = logging.getLogger(__name__)
 
@@ -27,18 +25,16 @@ def draw_every_page() -> float:
     Returns the seconds it took."""
     started = time.monotonic()
     factory = RequestFactory()
-    views: list[tuple[str, Callable[..., HttpResponse], dict[str, str]]] = [
-        ("/", pages.outline, {})
-    ] + [
-        (f"/lessons/{lesson.slug}/", pages.lesson_detail, {"slug": lesson.slug})
-        for lesson in get_catalog().lessons
+    paths = [reverse("lessons:outline")] + [
+        reverse("lessons:detail", args=[lesson.slug]) for lesson in get_catalog().lessons
     ]
-    for path, view, kwargs in views:
+    for path in paths:
         request = factory.get(path)
         request.session = SessionStore()
         request.user = AnonymousUser()
+        view = resolve(path)  # the view the URL names, as a request would reach it
         try:
-            view(request, **kwargs)
+            view.func(request, *view.args, **view.kwargs)
         except CourseError as exc:  # a dataset not seeded yet: its page says so when asked
             logger.warning("Could not prepare %s: %s", path, exc)
     return time.monotonic() - started

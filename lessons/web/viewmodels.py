@@ -13,7 +13,6 @@ from django.utils.safestring import SafeString
 from lessons import datasets
 from lessons.catalog import Exercise, Lesson, Pair, Prose, Snippet, get_catalog
 from lessons.display.charts import Chart, log_log_chart
-from lessons.display.highlight import highlight_code
 from lessons.display.prose import render_markdown
 from lessons.display.report import QueryReport, build_report, gutter
 from lessons.learner.progress import Progress
@@ -29,6 +28,17 @@ class Card:
     snippet: Snippet
     expected: int | None
     run: SnippetRun | CodeRun | None = None
+
+    @classmethod
+    def on(
+        cls,
+        snippet: Snippet,
+        stats: datasets.DatasetStats | None,
+        run: SnippetRun | CodeRun | None = None,
+    ) -> Card:
+        """`snippet` promising its lesson's count on the data `stats` describes (no count when
+        the dataset cannot be read)."""
+        return cls(snippet, stats.expected_count(snippet) if stats else None, run)
 
     @property
     def dom_id(self) -> str:
@@ -110,10 +120,6 @@ class ExerciseView:
         return "exercise-" + self.exercise.id.replace(".", "-")
 
 
-def question_code(code: str) -> SafeString:
-    return highlight_code(code, "python")
-
-
 def unmeasurable(pair: Pair, engine: str) -> str:
     """Why this server cannot run `pair` on every data size ("" when it can)."""
     if not pair.runs_here:
@@ -134,26 +140,17 @@ def engine_choices() -> list[tuple[str, str]]:
 def lesson_context(
     progress: Progress,
     lesson: Lesson,
-    dataset: str,
+    dataset: datasets.DatasetRef,
     snippet_run: SnippetRun | CodeRun | None = None,
     scale: tuple[Pair, ScaleReport] | None = None,
-    engine: str = "",
 ) -> dict[str, Any]:
-    """`dataset`: the data size; `engine`: the engine it is read on (the primary by default)."""
+    """The lesson page on `dataset` (its data size on its engine)."""
     catalog = get_catalog()
-    engine = engine or datasets.ENGINES[0]
-    alias = datasets.alias(dataset, engine)
-    try:
-        stats: datasets.DatasetStats | None = datasets.stats(alias)
-    except (datasets.DatasetMissing, datasets.DatasetBroken) as exc:  # the notice names the cause
-        stats, missing = None, exc.message
-    else:
-        missing = ""
+    stats, missing = dataset.stats_or_problem()  # the page's notice names the cause
 
     def card(snippet: Snippet) -> Card:
-        expected = snippet.expected_count(stats.counts, stats.engine) if stats else None
         run = snippet_run if snippet_run and snippet_run.snippet == snippet else None
-        return Card(snippet, expected, run)
+        return Card.on(snippet, stats, run)
 
     def scale_view(pair: Pair) -> ScaleView | None:
         if scale and scale[0] == pair:
@@ -162,7 +159,7 @@ def lesson_context(
         # (without JavaScript too); otherwise the page asks for it as it loads.
         if pair.id != lesson.chart or stats is None:
             return None
-        stored = stored_report(lesson, pair, known={alias: stats.counts}, engine=engine)
+        stored = stored_report(lesson, pair, {dataset: stats.counts}, dataset.engine)
         return ScaleView(stored) if stored else None
 
     previous, following = catalog.neighbours(lesson)
@@ -178,15 +175,15 @@ def lesson_context(
                 [card(s) for s in block.snippets],
                 scale_view(block),
                 autoload=block.id == lesson.chart,
-                unmeasurable=unmeasurable(block, engine),
+                unmeasurable=unmeasurable(block, dataset.engine),
             )
             if isinstance(block, Pair)
             else prose_view(block)
             for block in lesson.blocks
         ],
-        "dataset": dataset,
+        "dataset": dataset.size,
         "datasets": list(datasets.SPECS.values()),
-        "engine": engine,
+        "engine": dataset.engine,
         # The engine switch, where more than one engine is configured: (engine, label) pairs.
         "engines": engine_choices(),
         "dataset_missing": missing,

@@ -39,12 +39,12 @@ class Command(BaseCommand):
         parser.add_argument("--dataset", default="tiny", choices=list(datasets.SPECS))
 
     def handle(self, *args: Any, **options: Any) -> None:
+        dataset = datasets.DatasetRef(options["dataset"])
         if options["slug"].endswith(".py"):
-            return self._run_file(Path(options["slug"]), options["dataset"])
+            return self._run_file(Path(options["slug"]), dataset)
         lesson = self._lesson(options["slug"])
-        dataset = options["dataset"]
         try:
-            stats = datasets.stats(dataset)
+            stats = dataset.stats()
         except datasets.DatasetMissing as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"{lesson.title} on {stats.spec.label} ({stats.counts['posts']:,} posts)")
@@ -86,7 +86,7 @@ class Command(BaseCommand):
         if mismatches:
             raise CommandError(f"{mismatches} snippet(s) did not match their expect.")
 
-    def _run_file(self, path: Path, dataset: str) -> None:
+    def _run_file(self, path: Path, dataset: datasets.DatasetRef) -> None:
         """Your own code, run as the playground runs it, reported as its panel is."""
         try:
             code = path.read_text(encoding="utf-8")

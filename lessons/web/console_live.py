@@ -1,0 +1,123 @@
+"""The console's live parts (the clicker, the learners, where the room is stuck): what each
+draws, and a version of it, so that a refresh of a part that has not changed swaps nothing."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.safestring import mark_safe
+
+from lessons.catalog import Catalog, Lesson, get_catalog
+from lessons.learner.console import (
+    LearnerRow,
+    clicker,
+    learner_rows,
+    stuck_exercises,
+    stuck_questions,
+)
+from lessons.learner.models import Room
+
+
+def clicker_lesson(room: Room, request: HttpRequest) -> Lesson:
+    """The lesson the clicker shows: asked for, else the one being taught, else the first."""
+    by_slug = get_catalog().by_slug
+    wanted = request.GET.get("lesson") or request.POST.get("lesson") or room.following
+    return by_slug.get(wanted) or get_catalog().lessons[0]
+
+
+# Each live part of the console: its body template, what it needs, and how often it is asked for.
+LIVE = {
+    "clicker": ("console/_clicker.html", 2),
+    "learners": ("console/_learners.html", 3),
+    "stuck": ("console/_stuck.html", 5),
+}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One learner in one lesson, as the matrix draws it (built here: a template looking each
+    figure up for 50 learners by 24 lessons takes most of a refresh)."""
+
+    lesson: str
+    css: str
+    text: str
+    solved: int
+    title: str
+
+
+def _cells(row: LearnerRow, catalog: Catalog) -> list[Cell]:
+    cells = []
+    for lesson in catalog.lessons:
+        p = row.lessons[lesson.slug]
+        css = "cell is-ran" if p.pairs_run else "cell is-opened" if p.opened else "cell"
+        text = f"{p.correct}/{p.answered}" if p.answered else "·" if p.opened else ""
+        title = (
+            f"{lesson.title}: {'opened' if p.opened else 'not opened'}, ran {p.pairs_run}/"
+            f"{p.pairs}, quiz {p.correct}/{p.answered} of {p.questions}, solved "
+            f"{p.exercises_solved}/{p.exercises}"
+        )
+        cells.append(Cell(lesson.slug, css, text, p.exercises_solved, title))
+    return cells
+
+
+def _live_context(kind: str, room: Room, request: HttpRequest) -> tuple[dict[str, Any], object]:
+    """What a live part draws, and a fingerprint of it: equal fingerprints, equal drawings (so an
+    unchanged part is known without drawing it)."""
+    catalog = get_catalog()
+    fingerprint: object
+    if kind == "clicker":
+        lesson = clicker_lesson(room, request)
+        questions = clicker(room, lesson)
+        fingerprint = [(q.question.id, q.revealed, [c.count for c in q.choices]) for q in questions]
+        return {"clicker_lesson": lesson, "questions": questions}, (lesson.slug, fingerprint)
+    if kind == "learners":
+        rows = learner_rows(room, catalog)
+        following = catalog.by_slug.get(room.following)
+        matrix = [(row, _cells(row, catalog)) for row in rows]
+        context = {
+            "rows": rows,
+            "matrix": matrix,
+            "active": sum(1 for row in rows if not row.idle and not row.left),
+            "catalog": catalog,
+            "following": following,
+        }
+        fingerprint = [
+            (
+                row.learner.pk,
+                row.learner.name,
+                row.learner.lesson,
+                row.left,
+                row.idle_minutes,
+                *(cell.title for cell in cells),
+            )
+            for row, cells in matrix
+        ]
+        return context, (room.following, fingerprint)
+    exercises, wrong = stuck_exercises(room, catalog), stuck_questions(room, catalog)
+    fingerprint = (
+        [(s.exercise.id, s.failed, s.failing, s.solved, s.common_failure) for s in exercises],
+        [(s.question.id, s.wrong, s.wrong_now, s.common_wrong) for s in wrong],
+    )
+    return {"stuck_exercises": exercises, "stuck_questions": wrong}, fingerprint
+
+
+def live_part(
+    kind: str, room: Room, request: HttpRequest, since: str = ""
+) -> dict[str, Any] | None:
+    """One live part, drawn, with the version its next refresh sends back; None when it is
+    still the version `since`."""
+    template, every = LIVE[kind]
+    context, fingerprint = _live_context(kind, room, request)
+    version = hashlib.sha256(repr(fingerprint).encode()).hexdigest()[:16]
+    if since == version:
+        return None
+    body = render_to_string(template, {"room": room, **context}, request)
+    url = reverse(f"console:{kind}", args=[room.token])
+    if kind == "clicker":
+        url += f"?lesson={context['clicker_lesson'].slug}"
+    return {"kind": kind, "body": mark_safe(body), "every": every, "version": version, "url": url}

@@ -1,0 +1,113 @@
+"""DatasetRef: a data size on an engine, as pages, runs and links name a dataset."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+from django.test import RequestFactory
+
+from lessons import datasets
+from lessons.datasets import DatasetRef, UnknownDataset, UnknownEngine
+
+PRIMARY = datasets.ENGINES[0]
+
+
+def test_on_the_primary_engine_the_alias_is_the_size() -> None:
+    assert DatasetRef("medium").alias == "medium"
+    assert DatasetRef("medium", PRIMARY) == DatasetRef("medium")
+
+
+@pytest.mark.skipif(len(datasets.ENGINES) < 2, reason="PostgreSQL is not configured")
+def test_on_the_other_engine_the_alias_names_the_engine() -> None:
+    other = datasets.ENGINES[1]
+
+    assert DatasetRef("tiny", other).alias == f"tiny_{other}"
+
+
+def test_a_size_or_an_engine_the_server_lacks_is_refused_with_400() -> None:
+    with pytest.raises(UnknownDataset) as size:
+        DatasetRef("huge")
+    with pytest.raises(UnknownEngine) as engine:
+        DatasetRef("tiny", "oracle")
+
+    assert size.value.status == engine.value.status == 400
+    assert "Unknown dataset 'huge'" in size.value.message
+
+
+def test_the_hidden_check_dataset_is_no_size_a_page_may_name() -> None:
+    with pytest.raises(UnknownDataset):
+        DatasetRef(datasets.CHECK.name)
+
+
+def test_naming_nothing_is_the_default_size_on_the_primary_engine() -> None:
+    default = DatasetRef(settings.COURSE_DEFAULT_DATASET, PRIMARY)
+
+    assert DatasetRef.named() == DatasetRef.named("", "") == default
+
+
+def test_a_request_names_it_posted_or_in_the_query_string() -> None:
+    factory = RequestFactory()
+
+    posted = factory.post("/?dataset=tiny", {"dataset": "large", "engine": PRIMARY})
+    asked = factory.get("/", {"dataset": "medium"})
+
+    assert DatasetRef.from_request(posted) == DatasetRef("large")
+    assert DatasetRef.from_request(asked) == DatasetRef("medium")
+
+
+def test_a_page_without_an_engine_switch_ignores_the_engine_asked_for() -> None:
+    request = RequestFactory().get("/", {"dataset": "tiny", "engine": "oracle"})
+
+    with pytest.raises(UnknownEngine):
+        DatasetRef.from_request(request)
+    assert DatasetRef.from_request(request, engine=False) == DatasetRef("tiny")
+
+
+def test_a_link_carries_the_size_and_leaves_the_primary_engine_out() -> None:
+    assert (
+        DatasetRef("large").in_url("/lessons/n-plus-one/") == "/lessons/n-plus-one/?dataset=large"
+    )
+    assert DatasetRef("tiny").in_url("/exam/?x=1") == "/exam/?x=1&dataset=tiny"
+
+
+@pytest.mark.skipif(len(datasets.ENGINES) < 2, reason="PostgreSQL is not configured")
+def test_a_link_carries_the_other_engine() -> None:
+    other = datasets.ENGINES[1]
+
+    assert DatasetRef("tiny", other).in_url("/") == f"/?dataset=tiny&engine={other}"
+
+
+def test_every_size_is_smallest_first_on_one_engine() -> None:
+    refs = DatasetRef.every_size()
+
+    assert [ref.size for ref in refs] == list(datasets.SPECS)
+    assert {ref.engine for ref in refs} == {PRIMARY}
+
+
+def test_its_stats_are_those_of_its_alias(data: None) -> None:
+    stats = DatasetRef("medium").stats()
+
+    assert (stats.name, stats.alias) == ("medium", "medium")
+    assert stats.counts == datasets.stats("medium").counts
+
+
+def test_stats_or_problem_says_why_a_dataset_cannot_be_read(
+    data: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert DatasetRef("tiny").stats_or_problem() == (DatasetRef("tiny").stats(), "")
+
+    monkeypatch.setattr(datasets, "SEED_VERSION", datasets.SEED_VERSION + 1)
+
+    stats, problem = DatasetRef("tiny").stats_or_problem()
+    assert stats is None
+    assert "has not been seeded yet" in problem and "seed --dataset tiny" in problem
+
+
+def test_stats_give_a_snippets_promised_count_on_their_data(data: None) -> None:
+    from lessons.catalog import get_catalog
+
+    snippet = get_catalog().by_slug["n-plus-one"].snippets["count-comments.bad"]
+    stats = DatasetRef("medium").stats()
+
+    assert stats.expected_count(snippet) == snippet.expected_count(stats.counts, stats.engine)
+    assert stats.expected_count(snippet) == 1 + stats.counts["posts"]
