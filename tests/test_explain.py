@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from lessons import datasets
-from lessons.engine.capture import CapturedQuery
+from lessons.engine import CapturedQuery
 from lessons.measure import explain as explain_module
 from lessons.measure.explain import SALT, PlanLine, PlanRefused, explain, parse_postgresql, sign
 from tests.test_postgresql import on_postgresql

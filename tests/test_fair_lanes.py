@@ -24,9 +24,7 @@ from django.test import Client
 from django.urls import reverse
 
 from lessons.catalog import get_catalog
-from lessons.engine import service
-from lessons.engine.runner import RunResult
-from lessons.engine.sandbox import Task
+from lessons.engine import RunResult, Task, service
 from lessons.measure.exercises import CheckBusy, check
 
 EXERCISE = next(exercise for lesson in get_catalog().lessons for exercise in lesson.exercises)

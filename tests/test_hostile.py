@@ -6,7 +6,7 @@ Limits are lowered so the file stays fast; the runs use a run directory of their
 here waits behind (or disturbs) another process using var/run/.
 
 The audit hook is Python and a run can switch it off; where the server runs as root the kernel's
-walls (lessons.engine.confine) still hold, and the last tests check them with the hook off.
+walls (lessons.engine.child.confine) still hold, and the last tests check them with the hook off.
 """
 
 from __future__ import annotations
@@ -27,9 +27,7 @@ from django.db import connections
 
 from lessons import datasets
 from lessons.datasets import pgguard
-from lessons.engine import service
-from lessons.engine.runner import RunResult
-from lessons.engine.sandbox import Task
+from lessons.engine import RunResult, Task, service
 
 LEARNER = "hostile-test"
 COUNT_POSTS = "print(Post.objects.count())"
@@ -423,7 +421,7 @@ CORPUS = [
         "patch-query-recorder",
         code(
             """
-            from lessons.engine.capture import QueryRecorder
+            from lessons.engine.child.capture import QueryRecorder
             QueryRecorder.__call__ = lambda self, execute, *args: execute(*args)
             Post.objects.count()
             """
@@ -435,7 +433,7 @@ CORPUS = [
         "patch-query-count",
         code(
             """
-            from lessons.engine.runner import RunResult
+            from lessons.engine import RunResult
             RunResult.query_count = property(lambda self: 1)
             Post.objects.count()
             Post.objects.count()
@@ -449,7 +447,7 @@ CORPUS = [
         code(
             """
             import gc
-            from lessons.engine.capture import QueryRecorder
+            from lessons.engine.child.capture import QueryRecorder
             Post.objects.count()
             next(o for o in gc.get_objects() if type(o) is QueryRecorder).queries.clear()
             """
@@ -809,7 +807,7 @@ SWITCH_OFF_THE_HOOK = [
     pytest.param(
         code(
             """
-            from lessons.engine import sandbox
+            from lessons.engine.child import sandbox
             sandbox._PROCESS_EVENTS = ("nothing",)
             import os
             print(os.system("true"))
@@ -839,7 +837,7 @@ SWITCH_OFF_THE_HOOK = [
 
 @pytest.fixture
 def walls() -> None:
-    from lessons.engine import confine
+    from lessons.engine.child import confine
 
     missing = [line for line in confine.describe() if not line.endswith(": on")]
     if missing:
@@ -938,7 +936,7 @@ def test_no_file_outside_the_scratch_folder_changes(
     assert result.error is not None and result.error.type == "Refused"
 
 
-# The server believes nothing in a run's reply (lessons.engine.reply)
+# The server believes nothing in a run's reply (lessons.engine.reply, lessons.engine.contract)
 
 FIND_THE_CHANNEL = (
     code(
@@ -956,7 +954,7 @@ FIND_THE_CHANNEL = (
 
 def test_huge_failing_statements_make_a_bounded_report(data: None) -> None:
     from lessons.display.report import build_report
-    from lessons.engine import reply
+    from lessons.engine import contract
 
     source = code(
         """
@@ -974,7 +972,7 @@ def test_huge_failing_statements_make_a_bounded_report(data: None) -> None:
     assert result.truncated == [
         "10 statements were longer than 100,000 characters: only the beginning is kept."
     ]
-    assert all(len(q.sql) < reply.MAX_SQL_CHARS + 100 for q in result.queries)
+    assert all(len(q.sql) < contract.MAX_SQL_CHARS + 100 for q in result.queries)
     report = build_report(result.queries)
     assert {row.unformatted for row in report.shown_rows} == {
         "Shown as sent, not highlighted: longer than 10,000 characters."
@@ -985,7 +983,7 @@ def test_huge_failing_statements_make_a_bounded_report(data: None) -> None:
 def test_a_forged_reply_of_too_many_statements_is_cut_to_the_limit(data: None) -> None:
     source = FIND_THE_CHANNEL + code(
         """
-        statement = ["SELECT 1", [], False, 0.0, 1]
+        statement = {"sql": "SELECT 1", "params": [], "many": False, "duration": 0.0, "line": 1}
         result = {
             "dataset": "tiny", "queries": [statement] * 100_000, "duration": 0.1, "output": "",
             "output_dropped": 0, "objects_built": {}, "peak_memory": None, "error": None,

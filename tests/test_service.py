@@ -16,8 +16,7 @@ from django.test import Client
 from django.urls import reverse
 
 from lessons import datasets
-from lessons.engine import service
-from lessons.engine.sandbox import Task
+from lessons.engine import Task, service
 
 # Per-run copies of the dataset files: on PostgreSQL nothing is copied (lessons.datasets.pgguard).
 sqlite_files = pytest.mark.skipif(connections["tiny"].vendor != "sqlite", reason="SQLite only")
@@ -305,7 +304,7 @@ def test_seed_force_forgets_every_run_template(data: None, settings: Any, tmp_pa
 
 
 def test_finding_out_the_walls_leaves_no_folder_behind(tmp_path: Path) -> None:
-    from lessons.engine import confine
+    from lessons.engine.child import confine
 
     before = set(Path("/tmp").glob("course-probe-*"))
     confine._probed = None

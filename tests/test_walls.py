@@ -1,5 +1,5 @@
-"""Each of the kernel's walls on its own (lessons.engine.confine), with the audit hook switched off
-from Python, as a determined learner would.
+"""Each of the kernel's walls on its own (lessons.engine.child.confine), with the audit hook
+switched off from Python, as a determined learner would.
 
 For every attack: with no wall at all the attack works (so each test can fail), every wall that
 promises to stop it stops it alone, and all the walls together stop it. The server switches walls
@@ -30,8 +30,8 @@ import pytest
 from django.conf import settings
 from django.db import connections
 
-from lessons.engine import confine, service
-from lessons.engine.sandbox import Task
+from lessons.engine import Task, service
+from lessons.engine.child import confine
 from tests.test_hostile import HOOK_OFF
 
 ROOT = os.geteuid() == 0
@@ -251,13 +251,13 @@ def walls(request: pytest.FixtureRequest, django_db_setup: None) -> Iterator[str
         pytest.skip(f"cannot build here: {'; '.join(missing)}")
     previous = os.environ.get("COURSE_RUN_WALLS")
     os.environ["COURSE_RUN_WALLS"] = ",".join(sorted(wanted))
-    service._restart_forkserver()
+    service.restart()
     yield config
     if previous is None:
         os.environ.pop("COURSE_RUN_WALLS", None)
     else:
         os.environ["COURSE_RUN_WALLS"] = previous
-    service._restart_forkserver()
+    service.restart()
 
 
 @pytest.fixture(autouse=True)
@@ -393,7 +393,7 @@ def test_the_warm_process_never_has_the_secret_key_in_its_environment(
     from multiprocessing import forkserver
 
     monkeypatch.setenv("COURSE_SECRET_KEY", "a-secret-the-runs-must-not-find")
-    service._restart_forkserver()
+    service.restart()
     run("print(1)")
     pid = forkserver._forkserver._forkserver_pid  # type: ignore[attr-defined]
 

@@ -37,7 +37,7 @@ import sqlite3
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from multiprocessing import spawn
 from multiprocessing.connection import Connection
@@ -48,9 +48,9 @@ from django.conf import settings
 from django.db import DatabaseError, connections
 
 from lessons.datasets import pgguard
-from lessons.engine import confine, reply, sandbox
-from lessons.engine.runner import RunError, RunResult
-from lessons.engine.sandbox import Job, Limits, Task
+from lessons.engine import contract, reply
+from lessons.engine.child import confine, sandbox
+from lessons.engine.contract import Job, Limits, RunError, RunResult, Task, WallPlan
 from lessons.errors import Unavailable
 
 RETRY_AFTER = 2  # seconds a busy answer asks the client to wait
@@ -168,7 +168,7 @@ _context: multiprocessing.context.ForkServerContext | None = None
 def _without_main_module(name: str) -> dict[str, Any]:
     """multiprocessing re-runs the server's main script (gunicorn, manage.py) in every new
     process so that functions defined there can be found; a run's target lives in
-    lessons.engine.sandbox, so that costly step is left out."""
+    lessons.engine.child.sandbox, so that costly step is left out."""
     data: dict[str, Any] = _preparation_data(name)
     data.pop("init_main_from_path", None)
     data.pop("init_main_from_name", None)
@@ -185,7 +185,7 @@ def _forkserver() -> multiprocessing.context.ForkServerContext:
     with _context_lock:
         if _context is None:
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["lessons.engine.warm"])
+            context.set_forkserver_preload(["lessons.engine.child.warm"])
             _context = context
         return _context
 
@@ -196,6 +196,12 @@ def _restart_forkserver() -> None:
 
     with contextlib.suppress(Exception):
         forkserver._forkserver._stop()  # type: ignore[attr-defined]
+
+
+def restart() -> None:
+    """Stop the warm process: the next run starts a new one, which reads the settings (and
+    COURSE_RUN_WALLS) from the environment again."""
+    _restart_forkserver()
 
 
 def start() -> None:
@@ -233,11 +239,11 @@ class Walls:
         return not self.missing
 
 
-def walls() -> Walls:
-    """The kernel's walls around runs on this server, as COURSE_RUN_WALLS asks and the kernel
-    allows (the warm process finds the same: same user, same kernel, same setting). Asked on
-    every request that may run learners' code: worked out once per setting."""
-    return _walls_for(tuple(settings.COURSE_RUN_WALLS))
+def walls(asked: Iterable[str] | None = None) -> Walls:
+    """The kernel's walls around runs on this server, as COURSE_RUN_WALLS (or `asked`) asks and
+    the kernel allows (the warm process finds the same: same user, same kernel, same setting).
+    Asked on every request that may run learners' code: worked out once per setting."""
+    return _walls_for(tuple(settings.COURSE_RUN_WALLS if asked is None else asked))
 
 
 @functools.cache
@@ -507,13 +513,14 @@ def _run_in_slot(slot: Path, tasks: list[Task], limits: Limits) -> list[RunResul
         process.join(timeout=5)
     finally:
         receiver.close()
-        _end_left_statements(files, sandbox.run_tag(str(scratch)), backends)
+        _end_left_statements(files, contract.run_tag(str(scratch)), backends)
         shutil.rmtree(scratch, ignore_errors=True)
     elapsed = time.monotonic() - started
     if message is not None and message.get("kind") == "ok":
         try:
-            return [_explained(result, limits) for result in reply.results(message, tasks, limits)]
-        except reply.Malformed:
+            decoded = contract.decode_results(message, tasks, limits)
+            return [_explained(result, limits) for result in decoded]  # type: ignore[arg-type]
+        except contract.Malformed:
             message = {"kind": "malformed"}
     error = _why_it_stopped(message, limits, killed)
     return [_failed(task, error, elapsed) for task in tasks]
@@ -610,15 +617,15 @@ _LANE_OFFSETS = {"slots": 0, "check-slots": 1000}
 
 def _plan(
     scratch: Path, copies: dict[str, str], limits: Limits, slot: Path | None = None
-) -> confine.Plan:
+) -> WallPlan:
     """The walls of one run, as far as the server decides them (the warm process knows which
     the kernel lets it build)."""
     uid = settings.COURSE_RUN_UID
     if slot is not None and slot.name.isdigit():
         uid += _LANE_OFFSETS.get(slot.parent.name, 2000) + int(slot.name)
     gid = uid
-    hidden, keep = sandbox.run_folders()
-    return confine.Plan(
+    hidden, keep = contract.run_folders()
+    return WallPlan(
         scratch=str(scratch),
         hidden=hidden,
         keep=keep,
@@ -685,6 +692,3 @@ def _copy_database(source: Path, copy: Path) -> None:
         # WAL, as every connection of the course asks for: a copy opens without converting.
         dst.execute("PRAGMA journal_mode = WAL")
     partial.replace(copy)
-
-
-__all__ = ["Busy", "CodeTooLong", "Config", "Task", "on_behalf_of", "run"]

@@ -20,7 +20,7 @@ from django.db import DatabaseError, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from lessons import datasets
-from lessons.engine.capture import CapturedQuery
+from lessons.engine import CapturedQuery
 from lessons.errors import CourseError
 
 SALT = "lessons.explain"

@@ -3,6 +3,6 @@ already done this, so a run starts in milliseconds."""
 
 from __future__ import annotations
 
-from lessons.engine.sandbox import warm_up
+from lessons.engine.child.sandbox import warm_up
 
 warm_up()
