@@ -11,11 +11,9 @@
 
 Needs the datasets seeded (`make seed`). Prints figures, never asserts them.
 
-Each run's process is forked from the service's warm process, and multiprocessing runs the main
-module of the submitting process again in every such child before the run starts. This script
-therefore keeps Django and the course out of its top level (they are imported in main()), so that
-what is timed is the service, not a second import of this script. Under gunicorn that main module
-is gunicorn's own script, which each run imports again: these figures do not include that.
+Each run's process is forked from the service's warm process, a program of the engine's own
+(`python -m lessons.engine.child`): neither it nor a run imports this script, so the figures are
+those a server under gunicorn gets.
 """
 
 from __future__ import annotations

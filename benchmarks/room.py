@@ -783,7 +783,7 @@ class Server:
             with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
                 times = process.cpu_times()
                 used = times.user + times.system + times.children_user + times.children_system
-                if "multiprocessing.forkserver" in " ".join(process.cmdline()):
+                if "lessons.engine.child" in " ".join(process.cmdline()):
                     runs += used
                 else:
                     web += used

@@ -30,7 +30,7 @@ import pytest
 from django.conf import settings
 from django.db import connections
 
-from lessons.engine import Task, service
+from lessons.engine import Task, service, warm_process
 from lessons.engine.child import confine
 from tests.test_hostile import HOOK_OFF
 
@@ -100,11 +100,11 @@ def written(t: Targets) -> list[Path]:
     return [p for p in (t.home_file, t.checkout_file, t.tmp_file) if p is not None]
 
 
-def forkserver_address() -> str:
-    from multiprocessing import forkserver
-
+def warm_pid() -> int:
     service.start()
-    return str(forkserver._forkserver._forkserver_address)  # type: ignore[attr-defined]
+    pid = warm_process.pid()
+    assert pid is not None
+    return pid
 
 
 NEW_USER_NAMESPACE = """
@@ -119,7 +119,7 @@ STOPPED_BY = {
     "read-the-server-user's-files": FILES,
     "write-outside-scratch": FILES,
     "network": ("network", "seccomp", "landlock"),
-    "reach-the-warm-process": ("namespaces", "user", "seccomp"),
+    "reach-the-warm-process": ("namespaces", "user"),
     "kernel-settings": FILES,
     "fill-the-disk": ("namespaces",),
     "namespace-calls": ("seccomp",),
@@ -132,10 +132,10 @@ STOPPED_BY = {
 
 
 def attack(name: str, t: Targets, control: bool) -> str:
-    folder = os.path.dirname(forkserver_address())
-    reach = f"os.listdir({folder!r})"
-    if not control:  # a connection that sent nothing would stop the warm process
-        reach += f"\nsocket.socket(socket.AF_UNIX).connect({forkserver_address()!r})"
+    # The warm process has no address (its one socket is a pair with the server, see
+    # test_the_warm_process_has_no_address_to_reach_it_by): what a run could reach is the
+    # process itself, to signal it (its memory is closed to a run by the capabilities it drops).
+    reach = f"os.kill({warm_pid()}, 0)"
     programs = {
         "read-the-server-user's-files": tries(
             home=f"open({str(t.home_secret)!r}).read()", var=f"open({str(t.var_secret)!r}).read()"
@@ -149,7 +149,7 @@ def attack(name: str, t: Targets, control: bool) -> str:
         "network": tries(
             tcp=f"socket.create_connection(('127.0.0.1', {t.port}), timeout=1).close()"
         ),
-        "reach-the-warm-process": tries(forkserver=reach),
+        "reach-the-warm-process": tries(warm=reach),
         "kernel-settings": tries(
             core_pattern="open('/proc/sys/kernel/core_pattern', 'w').close()",
             drop_caches="open('/proc/sys/vm/drop_caches', 'w').close()",
@@ -364,17 +364,16 @@ def test_the_runs_own_process_dies_with_the_run_even_out_of_its_session(
 
 INHERITED = f"""{HOOK_OFF}
 import os
-from multiprocessing import forkserver, resource_tracker
-inherited = {{
-    "resource tracker": resource_tracker._resource_tracker._fd,
-    "forkserver": forkserver._forkserver._forkserver_alive_fd,
-}}
-for name, descriptor in inherited.items():
+from lessons.engine.child import warm
+held = set()
+for name in os.listdir("/proc/self/fd"):
     try:
-        os.fstat(descriptor)
-        print(name + ":open")
-    except (OSError, TypeError):
-        print(name + ":closed")
+        stat = os.stat(f"/proc/self/fd/{{name}}")
+    except OSError:
+        continue
+    held.add((stat.st_dev, stat.st_ino))
+print("warm process known:" + ("open" if warm.control_socket else "closed"))
+print("warm process:" + ("open" if warm.control_socket in held else "closed"))
 """
 
 
@@ -383,22 +382,41 @@ def test_a_run_keeps_no_descriptor_of_a_process_outside_it(walls: str, data: Non
     output, error = run(INHERITED)
 
     said = [line for line in output.splitlines() if ":" in line]
-    assert error is None and said == ["resource tracker:closed", "forkserver:closed"]
+    assert error is None and said == ["warm process known:open", "warm process:closed"]
 
 
 @pytest.mark.parametrize("walls", ["all"], indirect=True)
 def test_the_warm_process_never_has_the_secret_key_in_its_environment(
     walls: str, data: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from multiprocessing import forkserver
-
     monkeypatch.setenv("COURSE_SECRET_KEY", "a-secret-the-runs-must-not-find")
     service.restart()
     run("print(1)")
-    pid = forkserver._forkserver._forkserver_pid  # type: ignore[attr-defined]
+    pid = warm_pid()
 
     environment = Path(f"/proc/{pid}/environ").read_bytes()
     assert b"a-secret-the-runs-must-not-find" not in environment
+
+
+@pytest.mark.parametrize("walls", ["all"], indirect=True)
+def test_the_warm_process_has_no_address_to_reach_it_by(walls: str, data: None) -> None:
+    run("print(1)")
+    pid = warm_pid()
+    held = {
+        link.removeprefix("socket:[").removesuffix("]")
+        for entry in Path(f"/proc/{pid}/fd").iterdir()
+        if (link := os.readlink(entry)).startswith("socket:[")
+    }
+    # Unix sockets by inode, with their flags and path (if bound), in the server's network
+    # namespace and in the warm process's own.
+    unix: dict[str, tuple[int, str]] = {}
+    for table in ("/proc/self/net/unix", f"/proc/{pid}/net/unix"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            unix[fields[6]] = (int(fields[3], 16), fields[7] if len(fields) > 7 else "")
+
+    assert held and held <= unix.keys()  # unix sockets only: nothing on any network
+    assert all(unix[inode] == (0, "") for inode in held)  # none bound to a path, none listening
 
 
 def test_no_two_worker_slots_run_code_as_the_same_user(tmp_path: Path) -> None:

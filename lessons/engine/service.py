@@ -18,8 +18,10 @@ Across every process of the server (all gunicorn workers share var/), the servic
   between learners). Runs always roll back; a copy is refreshed when its dataset is reseeded
   and after a run that was killed.
 
-Each run is forked from a warm process that already has Django set up (multiprocessing's
-forkserver), so a run costs milliseconds and nothing one run patches survives it.
+Each run is forked from a warm process that already has Django set up (lessons.engine.warm_process
+starts it and asks it for runs), so a run costs milliseconds and nothing one run patches survives
+it. What happens inside a run is lessons.engine.child's; what a run is asked and answers,
+lessons.engine.contract's.
 """
 
 from __future__ import annotations
@@ -29,17 +31,14 @@ import contextvars
 import fcntl
 import functools
 import hashlib
-import multiprocessing
 import os
 import shutil
 import signal
 import sqlite3
 import tempfile
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from multiprocessing import spawn
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import IO, Any
@@ -48,8 +47,7 @@ from django.conf import settings
 from django.db import DatabaseError, connections
 
 from lessons.datasets import pgguard
-from lessons.engine import contract, reply
-from lessons.engine.child import confine, sandbox
+from lessons.engine import contract, reply, warm_process
 from lessons.engine.contract import Job, Limits, RunError, RunResult, Task, WallPlan
 from lessons.errors import Unavailable
 
@@ -161,47 +159,10 @@ class Config:
         )
 
 
-_context_lock = threading.Lock()
-_context: multiprocessing.context.ForkServerContext | None = None
-
-
-def _without_main_module(name: str) -> dict[str, Any]:
-    """multiprocessing re-runs the server's main script (gunicorn, manage.py) in every new
-    process so that functions defined there can be found; a run's target lives in
-    lessons.engine.child.sandbox, so that costly step is left out."""
-    data: dict[str, Any] = _preparation_data(name)
-    data.pop("init_main_from_path", None)
-    data.pop("init_main_from_name", None)
-    return data
-
-
-_preparation_data = spawn.get_preparation_data
-spawn.get_preparation_data = _without_main_module
-
-
-def _forkserver() -> multiprocessing.context.ForkServerContext:
-    """One warm process per server process, started on first use."""
-    global _context
-    with _context_lock:
-        if _context is None:
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["lessons.engine.child.warm"])
-            _context = context
-        return _context
-
-
-def _restart_forkserver() -> None:
-    """Forget a warm process that died, so the next run starts a new one."""
-    from multiprocessing import forkserver
-
-    with contextlib.suppress(Exception):
-        forkserver._forkserver._stop()  # type: ignore[attr-defined]
-
-
 def restart() -> None:
     """Stop the warm process: the next run starts a new one, which reads the settings (and
     COURSE_RUN_WALLS) from the environment again."""
-    _restart_forkserver()
+    warm_process.restart()
 
 
 def start() -> None:
@@ -209,23 +170,7 @@ def start() -> None:
     find out which of the kernel's walls this server can build (tried in throwaway processes,
     best before the server starts threads)."""
     walls()
-    _ensure_warm()
-
-
-# Secrets the server may have in its environment. The warm process is a new program started with
-# the server's environment, whose first copy stays in its memory whatever it later does to
-# os.environ: it must never get them. The settings have read them already, so the server drops
-# them from its own environment before any warm process starts (and again should one appear).
-SECRET_VARIABLES = ("COURSE_SECRET_KEY", "DJANGO_SECRET_KEY")
-
-
-def _ensure_warm() -> None:
-    from multiprocessing import forkserver
-
-    _forkserver()
-    for name in SECRET_VARIABLES:
-        os.environ.pop(name, None)
-    forkserver.ensure_running()
+    warm_process.start()
 
 
 @dataclass(frozen=True)
@@ -248,6 +193,10 @@ def walls(asked: Iterable[str] | None = None) -> Walls:
 
 @functools.cache
 def _walls_for(asked: tuple[str, ...]) -> Walls:
+    # The one use of the run's side here: the walls are tried in throwaway processes forked from
+    # this one, built by the same code a run builds them with.
+    from lessons.engine.child import confine
+
     built = confine.available_walls(asked)
     return Walls(built, confine.describe(frozenset(asked)), confine.missing_essentials(built))
 
@@ -487,32 +436,28 @@ def _run_in_slot(slot: Path, tasks: list[Task], limits: Limits) -> list[RunResul
             # know.
             files[name] = str(connections[name].settings_dict["NAME"])
     job = Job(tuple(tasks), limits, files, _plan(scratch, copies, limits, slot))
-    context = _forkserver()
-    _ensure_warm()  # started without the server's secrets, before Process.start would start it
-    receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=sandbox.child_main, args=(job, sender), daemon=True)
     started = time.monotonic()
     backends: dict[str, list[int]] = {}
     try:
         try:
-            process.start()
-        except (OSError, EOFError) as exc:  # the warm process is gone or cannot fork
-            _restart_forkserver()
+            run = warm_process.fork(job)
+        except warm_process.WarmProcessGone as exc:  # the next run starts a new warm process
             error = RunError("ServiceUnavailable", f"No worker could be started ({exc}).", None)
             return [_failed(task, error, 0.0) for task in tasks]
-        sender.close()
-        deadline = started + limits.wall_seconds * len(tasks)
-        if any(connections[name].vendor == "postgresql" for name in files):
-            # Sent before any of the run's code: the pids of the only connections it can have.
-            backends = _backends(receiver, deadline)
-        killed = not receiver.poll(max(deadline - time.monotonic(), 0))
-        message = None if killed else _receive(receiver)
-        if not killed:  # it exits as it reports: let it, so its own parent reaps it
-            process.join(timeout=1)
-        _kill_group(process.pid)  # the run is over: nothing it started may stay
-        process.join(timeout=5)
+        try:
+            deadline = started + limits.wall_seconds * len(tasks)
+            if any(connections[name].vendor == "postgresql" for name in files):
+                # Sent before any of the run's code: the pids of the only connections it can have.
+                backends = _backends(run.channel, deadline)
+            killed = not run.channel.poll(max(deadline - time.monotonic(), 0))
+            message = None if killed else _receive(run.channel)
+            if not killed:  # it exits as it reports: let it end by itself
+                run.wait(timeout=1)
+            _kill_group(run.pid)  # the run is over: nothing it started may stay
+            run.wait(timeout=5)
+        finally:
+            run.close()
     finally:
-        receiver.close()
         _end_left_statements(files, contract.run_tag(str(scratch)), backends)
         shutil.rmtree(scratch, ignore_errors=True)
     elapsed = time.monotonic() - started

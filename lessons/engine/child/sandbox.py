@@ -25,8 +25,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import django
-
 from lessons.engine.child import confine
 from lessons.engine.contract import (
     Explain,
@@ -35,7 +33,6 @@ from lessons.engine.contract import (
     Task,
     WallPlan,
     encode_result,
-    run_folders,
     run_tag,
 )
 
@@ -47,73 +44,9 @@ class Refused(PermissionError):
     """Raised inside a run for something the sandbox does not allow."""
 
 
-_warm = False
-
-
-def warm_up() -> None:
-    """Run once in the warm process every run is forked from: Django set up, modules imported."""
-    global _warm
-    if _warm:
-        return
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "course.settings")
-    # The warm process never loads the server's secret key, so no run can find it in memory.
-    os.environ["COURSE_SECRET_KEY"] = "runs-have-no-secret-key"
-    django.setup()
-    import asyncio  # noqa: F401  (async snippets; imported before the audit hook is in place)
-
-    from django.db import connections
-    from django.test import utils  # noqa: F401  (CaptureQueriesContext, used by lessons)
-
-    import lessons.engine.child.plans
-    import lessons.engine.child.runner
-    import lessons.engine.child.tamper  # noqa: F401
-
-    for alias in connections:
-        connections[alias]  # imports each database backend now, not inside a run
-        _rehearse(alias)
-    connections.close_all()  # no run may inherit a connection to the real datasets
-    _build_walls()
-    _warm = True
-
-
-_walls: frozenset[str] = frozenset()  # the kernel's walls every run forked from here gets
-
-
-def _build_walls() -> None:
-    """Tried once here, so every run forked from here knows which walls it gets; the network
-    namespace and the system call filter are made here once, for all of them."""
-    from django.conf import settings
-
-    global _walls
-    walls = set(confine.available_walls(settings.COURSE_RUN_WALLS))
-    if "network" in walls and not confine.leave_network():
-        walls.discard("network")
-    if "seccomp" in walls:
-        confine.prepare_filter()
-    confine.prepare_paths(*run_folders())
-    _walls = frozenset(walls)
-
-
-def _rehearse(alias: str) -> None:
-    """Write the SQL of a typical QuerySet without running it: Django imports its compilers and
-    expression machinery on first use, and every run would pay for that again."""
-    from django.db.models import Count, Exists, OuterRef
-
-    from blog.models import Comment, Post
-
-    queryset = (
-        Post.objects.using(alias)
-        .select_related("author")
-        .prefetch_related("tags")
-        .annotate(comments_count=Count("comments"))
-        .filter(Exists(Comment.objects.filter(post=OuterRef("pk"))))
-        .order_by("-published_at")[:5]
-    )
-    queryset.query.get_compiler(alias).as_sql()
-
-
-def child_main(job: Job, channel: Connection) -> None:
-    """The run's processes. This one watches; where the server may, it first walls the run in
+def child_main(job: Job, channel: Connection, walls: frozenset[str]) -> None:
+    """The run's processes, forked from the warm process (lessons.engine.child.warm), which built
+    `walls` for it. This one watches; where the server may, it first walls the run in
     (lessons.engine.child.confine) and the watcher is the first process of the run's own PID
     namespace, so when it leaves, the kernel kills whatever the run started. Never returns
     (os._exit)."""
@@ -121,8 +54,7 @@ def child_main(job: Job, channel: Connection) -> None:
         os.setsid()  # its own process group: the parent can kill everything it started
         # Runs yield the CPU to the web server, so pages stay quick while code runs.
         os.nice(RUN_NICENESS)
-        warm_up()
-        plan = replace(job.plan, walls=_walls)
+        plan = replace(job.plan, walls=walls)
         confine.enter_namespaces(plan.walls)
         worker = os.fork()  # walled: the first process of the new PID namespace
         if worker == 0:
@@ -185,8 +117,8 @@ def _work(job: Job, plan: WallPlan, channel: Connection) -> None:
 
 def _close_inherited(keep: set[int]) -> None:
     """Close every descriptor the run inherited but its reply channel and its database
-    connections: multiprocessing leaves the forkserver's pipes and the resource tracker's open
-    in each child, and the tracker is a process outside every wall."""
+    connections: the warm process's own (its channel to the server among them), and the pipe
+    that tells the server the watcher has ended."""
     for name in os.listdir("/proc/self/fd"):
         descriptor = int(name)
         if descriptor > 2 and descriptor not in keep:
