@@ -19,7 +19,15 @@ from typing import Any
 import pytest
 
 from lessons.engine import contract, reply
-from lessons.engine.contract import CapturedQuery, Limits, RunError, RunResult, Task
+from lessons.engine.contract import (
+    CapturedQuery,
+    Explain,
+    ExplainResult,
+    Limits,
+    RunError,
+    RunResult,
+    Task,
+)
 
 TASK = Task("print(1)", "tiny")
 RESULT_FIELDS = (
@@ -412,3 +420,83 @@ def test_counts_of_objects_built_are_capped() -> None:
 
     assert list(result.objects_built) == [f"Model{i}" for i in range(contract.MAX_MODELS)]
     assert result.truncated == ["Objects of 1,000 kinds were counted as built: only 100 are shown."]
+
+
+# A plan's rows (an Explain task): checked and capped the same way
+
+EXPLAIN = Explain("tiny", "SELECT 1", [])
+PLAN_ROWS: list[list[Any]] = [[2, 0, 0, "SCAN blog_post"]]
+
+
+def plan_data(**fields: Any) -> dict[str, Any]:
+    """A plan as the run's own encoder writes it."""
+    return {**contract.encode_result(ExplainResult("tiny", rows=PLAN_ROWS)), **fields}
+
+
+def read_plan(data: dict[str, Any]) -> ExplainResult:
+    message = reply.decode(json.dumps(ok(data)).encode())
+    [result] = contract.decode_results(message, [EXPLAIN], LIMITS)
+    assert isinstance(result, ExplainResult)
+    return result
+
+
+def test_a_plan_the_run_encodes_reads_back_as_it_was() -> None:
+    canceled = {"type": "QueryCanceled", "message": "canceling statement", "line": None}
+
+    result = read_plan(plan_data(error=canceled, timeout_ms=50))
+
+    assert result == ExplainResult(
+        "tiny", PLAN_ROWS, RunError("QueryCanceled", "canceling statement", None), timeout_ms=50
+    )
+
+
+def test_a_plan_of_too_many_lines_is_cut_with_a_note() -> None:
+    result = read_plan(plan_data(rows=[["Seq Scan"]] * (contract.MAX_PLAN_ROWS + 5)))
+
+    assert len(result.rows) == contract.MAX_PLAN_ROWS
+    assert result.truncated == ["The plan had 10,005 lines: only the first 10,000 are kept."]
+
+
+def test_a_line_of_a_plan_too_long_is_cut() -> None:
+    result = read_plan(plan_data(rows=[["x" * (contract.MAX_PLAN_TEXT + 10)]]))
+
+    assert result.rows == [["x" * contract.MAX_PLAN_TEXT + "… (10 more characters not kept)"]]
+
+
+BAD_PLANS = [
+    pytest.param(
+        removed("timeout_ms"),
+        "a plan has the fields dataset, rows, error, timeout_ms",
+        id="missing-field",
+    ),
+    pytest.param(changed("dataset", "large"), "a result for another dataset", id="other-dataset"),
+    pytest.param(changed("rows", {}), "expected list, got dict", id="rows-not-a-list"),
+    pytest.param(
+        changed("rows", ["Seq Scan"]), "a row of a plan is a list of at most 8 values", id="flat"
+    ),
+    pytest.param(
+        changed("rows", [[1] * 9]), "a row of a plan is a list of at most 8 values", id="wide"
+    ),
+    pytest.param(
+        changed("rows", [[{"a": 1}]]), "a value of a plan is text, a number or null", id="dict"
+    ),
+    pytest.param(
+        changed("rows", [[True]]), "a value of a plan is text, a number or null", id="bool"
+    ),
+    pytest.param(changed("rows", [[10**30]]), "a number out of range", id="huge-number"),
+    pytest.param(changed("timeout_ms", -1), "a count out of range", id="timeout-negative"),
+    pytest.param(
+        changed("error", "boom"), "an error has the fields type, message, line", id="error-text"
+    ),
+]
+
+
+@pytest.mark.parametrize(("change", "why"), BAD_PLANS)
+def test_a_plan_field_of_the_wrong_type_is_malformed(
+    change: Callable[[dict[str, Any]], None], why: str
+) -> None:
+    data = copy.deepcopy(plan_data())
+    change(data)
+
+    with refused(why):
+        read_plan(data)

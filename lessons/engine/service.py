@@ -1,6 +1,7 @@
 """The run service: every run happens in a disposable worker process, never in a web thread.
 
-A caller (a page, the API, a measurement) submits code and waits for the result with a deadline.
+A caller (a page, the API, a measurement) submits code, or a statement to explain, and waits for
+the result with a deadline.
 Across every process of the server (all gunicorn workers share var/), the service keeps:
 
 - a bounded pool: at most `workers` runs at once, each holding a slot (a locked file);
@@ -37,18 +38,28 @@ import signal
 import sqlite3
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from django.conf import settings
 from django.db import DatabaseError, connections
 
 from lessons.datasets import pgguard
 from lessons.engine import contract, reply, warm_process
-from lessons.engine.contract import Job, Limits, RunError, RunResult, Task, WallPlan
+from lessons.engine.contract import (
+    Explain,
+    ExplainResult,
+    Job,
+    Limits,
+    Result,
+    RunError,
+    RunResult,
+    Task,
+    WallPlan,
+)
 from lessons.errors import Unavailable
 
 RETRY_AFTER = 2  # seconds a busy answer asks the client to wait
@@ -225,10 +236,33 @@ def run(
 ) -> list[RunResult]:
     """Run `tasks` one after the other in one worker; Busy if the service cannot take them now.
     `check`: an exercise check, which runs in the check lane."""
+    results = _submit(tasks, learner, course_code=course_code, check=check, config=config)
+    return cast("list[RunResult]", results)
+
+
+def explain(
+    statement: Explain, *, learner: str | None = None, config: Config | None = None
+) -> ExplainResult:
+    """The plan of one statement, made in a worker like any run: the same pool, lanes, walls and
+    limits (a page's request never runs EXPLAIN itself). Busy if the service cannot take it now.
+    `learner`: the learner whose one run in flight it is (None: nobody's, for a page that does
+    not know the learner; the client address's limit still counts it)."""
+    [result] = _submit([statement], learner, config=config)
+    return cast(ExplainResult, result)
+
+
+def _submit(
+    tasks: Sequence[Task | Explain],
+    learner: str | None,
+    *,
+    course_code: bool = False,
+    check: bool = False,
+    config: Config | None = None,
+) -> list[Result]:
     config = config or Config.from_settings()
     limits = config.limits.scaled(config.course_factor) if course_code else config.limits
     for task in tasks:
-        if len(task.code) > limits.max_code_chars:
+        if isinstance(task, Task) and len(task.code) > limits.max_code_chars:
             raise CodeTooLong(
                 f"The code is {len(task.code):,} characters long; a run takes at most "
                 f"{limits.max_code_chars:,}."
@@ -240,7 +274,8 @@ def run(
     with contextlib.ExitStack() as holding:
         try:
             root.mkdir(parents=True, exist_ok=True)
-            holding.enter_context(_learner_lock(root, learner))
+            if learner is not None:
+                holding.enter_context(_learner_lock(root, learner))
             if address is not None and config.per_address > 0:  # 0 turns the limit off
                 holding.enter_context(_address_lock(root, address, config.per_address))
             slot = holding.enter_context(_slot(root, config, heavy=heavy, check=check))
@@ -420,7 +455,7 @@ def _end_left_statements(
         pgguard.reset_run_role(alias)
 
 
-def _run_in_slot(slot: Path, tasks: list[Task], limits: Limits) -> list[RunResult]:
+def _run_in_slot(slot: Path, tasks: Sequence[Task | Explain], limits: Limits) -> list[Result]:
     # Every run gets fresh copies of its datasets in a scratch folder of its own, removed after:
     # whatever it does to them, and however it ends, no other run ever sees it.
     # The run makes them itself, inside its walls, from templates kept here.
@@ -464,7 +499,7 @@ def _run_in_slot(slot: Path, tasks: list[Task], limits: Limits) -> list[RunResul
     if message is not None and message.get("kind") == "ok":
         try:
             decoded = contract.decode_results(message, tasks, limits)
-            return [_explained(result, limits) for result in decoded]  # type: ignore[arg-type]
+            return [_explained(result, limits) for result in decoded]
         except contract.Malformed:
             message = {"kind": "malformed"}
     error = _why_it_stopped(message, limits, killed)
@@ -532,7 +567,7 @@ def _out_of_cpu(message: dict[str, Any], limits: Limits) -> bool:
 _OUT_OF_SPACE = ("[Errno 28] ", "[Errno 27] ", "database or disk is full")
 
 
-def _explained(result: RunResult, limits: Limits) -> RunResult:
+def _explained(result: Result, limits: Limits) -> Result:
     """Errors that are limits get a message saying so."""
     error = result.error
     if error is not None and error.type == "MemoryError":
@@ -551,7 +586,9 @@ def _explained(result: RunResult, limits: Limits) -> RunResult:
     return result
 
 
-def _failed(task: Task, error: RunError, elapsed: float) -> RunResult:
+def _failed(task: Task | Explain, error: RunError, elapsed: float) -> Result:
+    if isinstance(task, Explain):
+        return ExplainResult(dataset=task.dataset, error=error)
     return RunResult(dataset=task.dataset, duration=elapsed, error=error)
 
 
