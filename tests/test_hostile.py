@@ -25,9 +25,9 @@ from typing import Any, NamedTuple
 import pytest
 from django.db import connections
 
-from lessons import datasets
+from lessons import datasets, engine
 from lessons.datasets import pgguard
-from lessons.engine import RunResult, Task, service
+from lessons.engine import RunResult, Task
 
 LEARNER = "hostile-test"
 COUNT_POSTS = "print(Post.objects.count())"
@@ -547,7 +547,7 @@ def checksums() -> dict[str, str]:
 
 
 def run(source: str, dataset: str = "tiny", learner: str = LEARNER) -> RunResult:
-    [result] = service.run([Task(source, dataset)], learner=learner)
+    [result] = engine.run([Task(source, dataset)], learner=learner)
     return result
 
 
@@ -556,7 +556,7 @@ def outcome(source: str, dataset: str) -> tuple[RunResult | None, str | None, st
     back: in the result, or as a refusal before anything runs."""
     try:
         result = run(source, dataset)
-    except service.CodeTooLong as exc:
+    except engine.CodeTooLong as exc:
         return None, type(exc).__name__, str(exc)
     if result.error is None:
         return result, None, None
@@ -654,12 +654,12 @@ def test_other_learners_are_served_while_one_loops(
 def test_a_learner_with_a_run_in_flight_is_told_to_wait(data: None, limits: Any) -> None:
     limits.COURSE_RUN_WALL_SECONDS = ROOMY_WALL_SECONDS
     with in_flight(LOOPING, "hostile-impatient") as looper:
-        with pytest.raises(service.LearnerBusy) as busy:
+        with pytest.raises(engine.LearnerBusy) as busy:
             run(COUNT_POSTS, learner="hostile-impatient")
         assert "result" not in looper
 
     assert str(busy.value) == "Your previous run is still going. Wait for it, then try again."
-    assert busy.value.status == 503 and busy.value.retry_after == service.RETRY_AFTER
+    assert busy.value.status == 503 and busy.value.retry_after == engine.RETRY_AFTER
     assert looper["result"].error.type == "CPULimit"
     assert run(COUNT_POSTS, learner="hostile-impatient").output == posts("tiny")  # free again
 
@@ -669,7 +669,7 @@ def test_a_full_pool_answers_busy_while_a_loop_holds_it(data: None, limits: Any)
     limits.COURSE_RUN_WALL_SECONDS = ROOMY_WALL_SECONDS
 
     with in_flight(LOOPING, "hostile-hog") as looper:
-        with pytest.raises(service.ServiceBusy) as busy:
+        with pytest.raises(engine.ServiceBusy) as busy:
             run(COUNT_POSTS, learner="hostile-crowd")
         assert "result" not in looper
 
@@ -837,9 +837,7 @@ SWITCH_OFF_THE_HOOK = [
 
 @pytest.fixture
 def walls() -> None:
-    from lessons.engine.child import confine
-
-    missing = [line for line in confine.describe() if not line.endswith(": on")]
+    missing = [line for line in engine.walls(engine.WALLS).lines if not line.endswith(": on")]
     if missing:
         message = f"the kernel's walls are not all built here: {'; '.join(missing)}"
         if os.environ.get("CI"):
@@ -901,7 +899,7 @@ def test_a_forged_reply_is_an_error_for_that_run(data: None) -> None:
         """
     )
 
-    [result] = service.run([Task(source, "tiny")], learner=LEARNER)
+    [result] = engine.run([Task(source, "tiny")], learner=LEARNER)
 
     assert result.error is not None
 

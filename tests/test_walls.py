@@ -30,6 +30,7 @@ import pytest
 from django.conf import settings
 from django.db import connections
 
+from lessons import engine
 from lessons.engine import Task, service, warm_process
 from lessons.engine.child import confine
 from tests.test_hostile import HOOK_OFF
@@ -101,7 +102,7 @@ def written(t: Targets) -> list[Path]:
 
 
 def warm_pid() -> int:
-    service.start()
+    engine.start()
     pid = warm_process.pid()
     assert pid is not None
     return pid
@@ -251,13 +252,13 @@ def walls(request: pytest.FixtureRequest, django_db_setup: None) -> Iterator[str
         pytest.skip(f"cannot build here: {'; '.join(missing)}")
     previous = os.environ.get("COURSE_RUN_WALLS")
     os.environ["COURSE_RUN_WALLS"] = ",".join(sorted(wanted))
-    service.restart()
+    engine.restart()
     yield config
     if previous is None:
         os.environ.pop("COURSE_RUN_WALLS", None)
     else:
         os.environ["COURSE_RUN_WALLS"] = previous
-    service.restart()
+    engine.restart()
 
 
 @pytest.fixture(autouse=True)
@@ -268,7 +269,7 @@ def small_scratch(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> No
 
 
 def run(code: str) -> tuple[str, Any]:
-    [result] = service.run([Task(code, "tiny")], learner="walls-test")
+    [result] = engine.run([Task(code, "tiny")], learner="walls-test")
     return result.output, result.error
 
 
@@ -390,7 +391,7 @@ def test_the_warm_process_never_has_the_secret_key_in_its_environment(
     walls: str, data: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("COURSE_SECRET_KEY", "a-secret-the-runs-must-not-find")
-    service.restart()
+    engine.restart()
     run("print(1)")
     pid = warm_pid()
 
@@ -420,7 +421,7 @@ def test_the_warm_process_has_no_address_to_reach_it_by(walls: str, data: None) 
 
 
 def test_no_two_worker_slots_run_code_as_the_same_user(tmp_path: Path) -> None:
-    limits = service.Config.from_settings().limits
+    limits = engine.Config.from_settings().limits
     slots = [tmp_path / "slots" / "0", tmp_path / "slots" / "1", tmp_path / "check-slots" / "0"]
 
     users = {service._plan(tmp_path, {}, limits, slot).run_uid for slot in slots}
@@ -433,7 +434,7 @@ def test_the_checkouts_own_var_is_hidden_wherever_var_is_configured(
 ) -> None:
     settings.VAR_DIR = tmp_path / "elsewhere"
 
-    plan = service._plan(tmp_path / "scratch", {}, service.Config.from_settings().limits)
+    plan = service._plan(tmp_path / "scratch", {}, engine.Config.from_settings().limits)
 
     assert set(plan.hidden) == {str(tmp_path / "elsewhere"), str(Path(settings.BASE_DIR) / "var")}
 
