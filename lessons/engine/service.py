@@ -1,8 +1,8 @@
 """The run service: every run happens in a disposable worker process, never in a web thread.
 
 A caller (a page, the API, a measurement) submits code, or a statement to explain, and waits for
-the result with a deadline.
-Across every process of the server (all gunicorn workers share var/), the service keeps:
+the result with a deadline. Across every process of the server (all gunicorn workers share
+var/), the service keeps:
 
 - a bounded pool: at most `workers` runs at once, each holding a slot (a locked file);
 - a short queue: at most `queue` callers waiting for a slot; beyond that the answer is "busy";

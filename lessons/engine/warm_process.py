@@ -101,7 +101,7 @@ class WarmProcess:
                     (pid,) = LENGTH.unpack(_read_exactly(self._control, LENGTH.size))
                 except OSError as exc:
                     self._stop()
-                    raise WarmProcessGone(exc.errno, f"the warm process is gone ({exc})") from exc
+                    raise WarmProcessGone(f"the warm process is gone: {exc}") from exc
         except BaseException:
             receiver.close()
             os.close(ended)
@@ -127,7 +127,7 @@ class WarmProcess:
             )
         except OSError as exc:
             ours.close()
-            raise WarmProcessGone(exc.errno, f"the warm process could not start ({exc})") from exc
+            raise WarmProcessGone(f"the warm process could not start: {exc}") from exc
         finally:
             theirs.close()
         ours.settimeout(ANSWER_SECONDS)
@@ -160,7 +160,7 @@ def _read_exactly(control: socket.socket, count: int) -> bytes:
     while count:
         chunk = control.recv(count)
         if not chunk:
-            raise ConnectionResetError("the warm process closed its end")
+            raise ConnectionResetError("it closed its end of the channel")
         chunks.append(chunk)
         count -= len(chunk)
     return b"".join(chunks)
