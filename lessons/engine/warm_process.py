@@ -95,9 +95,10 @@ class WarmProcess:
                 self._start()
                 assert self._control is not None
                 try:
-                    lengths = [LENGTH.pack(len(payload))]
-                    socket.send_fds(self._control, lengths, [sender.fileno(), ended_for_run])
-                    self._control.sendall(payload)
+                    head = LENGTH.pack(len(payload))
+                    descriptors = [sender.fileno(), ended_for_run]
+                    sent = socket.send_fds(self._control, [head], descriptors)
+                    self._control.sendall(head[sent:] + payload)
                     (pid,) = LENGTH.unpack(_read_exactly(self._control, LENGTH.size))
                 except OSError as exc:
                     self._stop()

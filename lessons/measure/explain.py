@@ -100,7 +100,7 @@ def explainable(query: CapturedQuery) -> bool:
 def sign(dataset: str, query: CapturedQuery, *, run_it: bool = True) -> str:
     """A token for this statement's plan. `run_it`: whether the plan may run the statement
     (EXPLAIN ANALYZE on PostgreSQL). Only for the course's own code: a learner's run may report
-    any statement it likes, and the web process, outside every wall of the run, would run it."""
+    any statement it likes, and the plan would run it again on the course's behalf."""
     params = query.jsonable_params() or []
     data = {"d": dataset, "s": query.sql, "p": params, "a": run_it}
     return signing.dumps(data, salt=SALT, compress=True)
