@@ -21,8 +21,8 @@ from django.test import Client, RequestFactory  # noqa: E402
 
 from lessons import datasets  # noqa: E402
 from lessons.catalog import get_catalog  # noqa: E402
-from lessons.engine.runner import SNIPPET_GLOBALS  # noqa: E402
-from lessons.engine.runner import run_code as run_snippet  # noqa: E402
+from lessons.engine.child.runner import SNIPPET_GLOBALS  # noqa: E402
+from lessons.engine.child.runner import run_code as run_snippet  # noqa: E402
 
 LESSON, SNIPPET, DATASET = "n-plus-one", "count-comments.bad", "large"
 

@@ -3,19 +3,17 @@
 - submit to first statement of a trivial snippet on tiny: the wall-clock time from just before
   service.run to the snippet's first SQL statement in the worker (target: median at most 30 ms);
 - the n-plus-one bad snippet on large (5,001 queries) through the service, in a worker process
-  forked for the run, against the same snippet run by lessons.engine.runner in this process
+  forked for the run, against the same snippet run by lessons.engine.child.runner in this process
   (bare Django plus the course's capture, no fork): interleaved rounds, medians, the ratio
   (target: at most 1.25);
-- what each of the kernel's walls (lessons.engine.confine) adds to the first figure: no walls,
-  each wall alone, all of them.
+- what each of the kernel's walls (lessons.engine.child.confine) adds to the first figure: no
+  walls, each wall alone, all of them.
 
 Needs the datasets seeded (`make seed`). Prints figures, never asserts them.
 
-Each run's process is forked from the service's warm process, and multiprocessing runs the main
-module of the submitting process again in every such child before the run starts. This script
-therefore keeps Django and the course out of its top level (they are imported in main()), so that
-what is timed is the service, not a second import of this script. Under gunicorn that main module
-is gunicorn's own script, which each run imports again: these figures do not include that.
+Each run's process is forked from the service's warm process, a program of the engine's own
+(`python -m lessons.engine.child`): neither it nor a run imports this script, so the figures are
+those a server under gunicorn gets.
 """
 
 from __future__ import annotations
@@ -43,7 +41,7 @@ def percentile(values: list[float], fraction: float) -> float:
 def service_versus_in_process(rounds: int) -> None:
     from lessons import datasets
     from lessons.catalog import get_catalog
-    from lessons.engine.runner import run_code
+    from lessons.engine.child.runner import run_code
     from lessons.measure.runs import run_lesson_snippet
 
     lesson = get_catalog().by_slug[LESSON]
@@ -78,12 +76,12 @@ def service_versus_in_process(rounds: int) -> None:
 
 
 def submit_to_first_statement(runs: int) -> None:
-    from lessons.engine import service
-    from lessons.engine.sandbox import Task
+    from lessons import engine
+    from lessons.engine import Task
 
     task = Task(TRIVIAL, TRIVIAL_DATASET)
     started = perf_counter()
-    [first] = service.run([task], learner="bench-first-statement")  # may start the warm process
+    [first] = engine.run([task], learner="bench-first-statement")  # may start the warm process
     cold_ms = (perf_counter() - started) * 1000
     if first.error is not None:
         raise SystemExit(f"the trivial snippet failed: {first.error}")
@@ -92,7 +90,7 @@ def submit_to_first_statement(runs: int) -> None:
     round_trip: list[float] = []
     for _ in range(runs):
         submitted = time.time()
-        [result] = service.run([task], learner="bench-first-statement")
+        [result] = engine.run([task], learner="bench-first-statement")
         returned = time.time()
         if result.error is not None or result.first_statement_at is None:
             raise SystemExit(f"the trivial snippet failed: {result.error}")
@@ -118,15 +116,15 @@ def submit_to_first_statement(runs: int) -> None:
 
 
 def first_statement_median(runs: int) -> float:
-    from lessons.engine import service
-    from lessons.engine.sandbox import Task
+    from lessons import engine
+    from lessons.engine import Task
 
     task = Task(TRIVIAL, TRIVIAL_DATASET)
-    service.run([task], learner="bench-walls")  # starts the warm process: not counted
+    engine.run([task], learner="bench-walls")  # starts the warm process: not counted
     times = []
     for _ in range(runs):
         submitted = time.time()
-        [result] = service.run([task], learner="bench-walls")
+        [result] = engine.run([task], learner="bench-walls")
         if result.error is not None or result.first_statement_at is None:
             raise SystemExit(f"the trivial snippet failed: {result.error}")
         times.append((result.first_statement_at - submitted) * 1000)
@@ -139,34 +137,34 @@ def cost_of_each_wall(runs: int, rounds: int) -> None:
     sets take turns over several rounds."""
     import os
 
-    from lessons.engine import confine, service
+    from lessons import engine
 
-    built = confine.probe()
-    sets = {"no walls": "", **{name: name for name in confine.WALLS if built[name].on}}
-    sets["all walls"] = ",".join(name for name in confine.WALLS if built[name].on)
+    every = engine.walls(engine.WALLS)
+    built = [name for name in engine.WALLS if name in every.built]
+    sets = {"no walls": "", **{name: name for name in built}, "all walls": ",".join(built)}
     previous = os.environ.get("COURSE_RUN_WALLS")
     medians: dict[str, list[float]] = {name: [] for name in sets}
     try:
         for _ in range(rounds):
             for name, walls in sets.items():
                 os.environ["COURSE_RUN_WALLS"] = walls
-                service._restart_forkserver()
+                engine.restart()
                 medians[name].append(first_statement_median(runs))
     finally:
         if previous is None:
             os.environ.pop("COURSE_RUN_WALLS", None)
         else:
             os.environ["COURSE_RUN_WALLS"] = previous
-        service._restart_forkserver()
+        engine.restart()
     base = statistics.median(medians["no walls"])
     print(f"What each wall costs: submit to first statement, median of {rounds} rounds of {runs}")
     for name, values in medians.items():
         value = statistics.median(values)
         extra = "" if name == "no walls" else f"   {value - base:+6.1f} ms over no walls"
         print(f"  {name:<12} {value:7.1f} ms   {value / base:5.2f}x{extra}")
-    for name, wall in built.items():
-        if not wall.on:
-            print(f"  {name:<12} not built here: {wall.why}")
+    for line in every.lines:
+        if not line.endswith(": on"):
+            print(f"  not built here: {line}")
 
 
 def main() -> None:

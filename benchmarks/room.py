@@ -662,7 +662,7 @@ class Server:
         for process in self.tree():
             with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
                 t = process.cpu_times()
-                runs = "multiprocessing.forkserver" in " ".join(process.cmdline())
+                runs = "lessons.engine.child" in " ".join(process.cmdline())
                 used["runs" if runs else "web"] += sum(t[:4])  # its own and its reaped children's
         return used["web"], used["runs"]
 

@@ -236,7 +236,7 @@ COURSE_RUN_MAX_STATEMENTS = int(_env_number("COURSE_RUN_MAX_STATEMENTS", 20_000)
 COURSE_RUN_MAX_CODE_CHARS = int(_env_number("COURSE_RUN_MAX_CODE_CHARS", 20_000))
 # The course's own snippets must finish on the large dataset: they get this many times the limits.
 COURSE_RUN_COURSE_FACTOR = int(_env_number("COURSE_RUN_COURSE_FACTOR", 3))
-# The kernel's walls around each run (lessons.engine.confine): every one the server can build,
+# The kernel's walls around each run (lessons.engine.child.confine): every one the server can build,
 # unless this names fewer (the tests switch them on one at a time to check each alone).
 _WALLS = ("namespaces", "network", "user", "landlock", "seccomp")
 COURSE_RUN_WALLS = tuple(

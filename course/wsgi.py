@@ -11,10 +11,10 @@ application = get_wsgi_application()
 # first learner to press Run does not wait for it.
 import logging  # noqa: E402
 
-from lessons.engine import service  # noqa: E402
+from lessons import engine  # noqa: E402
 
-service.start()
-for line in service.walls().lines:  # what the kernel walls each run in with, said at start
+engine.start()
+for line in engine.walls().lines:  # what the kernel walls each run in with, said at start
     if not line.endswith(": on"):
         logging.getLogger("course.walls").warning("Run wall %s", line)
 

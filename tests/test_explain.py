@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core import signing
 from django.db import connections
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from lessons import datasets
-from lessons.engine.capture import CapturedQuery
+from lessons import datasets, engine
+from lessons.engine import CapturedQuery
 from lessons.measure import explain as explain_module
 from lessons.measure.explain import SALT, PlanLine, PlanRefused, explain, parse_postgresql, sign
 from tests.test_postgresql import on_postgresql
+from tests.test_service import holding
 
 BAD = "count-comments.bad"
 on_sqlite = pytest.mark.skipif(
@@ -105,6 +108,44 @@ def test_sqlite_plan_keeps_its_tree_lines(data: None) -> None:
     assert not plan.analyzed
     assert [line.node for line in plan.lines] == [""] * len(plan.lines)  # no nodes to parse
     assert any(line.indent for line in plan.lines)  # the subquery's step sits under its parent
+
+
+# The plan is made by the run service, like any run
+
+
+POSTS = CapturedQuery('SELECT "blog_post"."id" FROM "blog_post"', None, False, 0, 1)
+
+
+def test_a_plan_is_made_in_a_run_never_on_the_pages_own_connection(data: None) -> None:
+    with CaptureQueriesContext(connections["medium"]) as page:
+        plan = explain(sign("medium", POSTS))
+
+    assert plan.lines
+    assert not [query for query in page.captured_queries if "EXPLAIN" in query["sql"].upper()]
+
+
+def test_a_plan_waits_for_a_worker_like_any_run(client: Client, data: None, settings: Any) -> None:
+    settings.COURSE_RUN_WORKERS, settings.COURSE_RUN_QUEUE = 1, 0
+    token = sign("tiny", POSTS)
+
+    with holding(Path(settings.COURSE_RUN_DIR) / "slots" / "0.lock"):
+        with pytest.raises(engine.ServiceBusy):
+            explain(token)
+        response = client.post(reverse("lessons:explain"), {"token": token}, HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == str(engine.RETRY_AFTER)
+    assert "The course is busy running other learners" in response.content.decode()
+
+
+def test_a_plan_on_a_heavy_dataset_takes_the_heavy_lane(data: None, settings: Any) -> None:
+    settings.COURSE_RUN_HEAVY_WORKERS, settings.COURSE_RUN_HEAVY_QUEUE = 1, 0
+
+    with (
+        holding(Path(settings.COURSE_RUN_DIR) / "heavy" / "0.lock"),
+        pytest.raises(engine.HeavyBusy),
+    ):
+        explain(sign("large", POSTS))
 
 
 def nodes(lines: list[PlanLine]) -> list[str]:

@@ -23,10 +23,9 @@ from django.db import connections
 from django.test import Client
 from django.urls import reverse
 
+from lessons import engine
 from lessons.catalog import get_catalog
-from lessons.engine import service
-from lessons.engine.runner import RunResult
-from lessons.engine.sandbox import Task
+from lessons.engine import RunResult, Task, service
 from lessons.measure.exercises import CheckBusy, check
 
 EXERCISE = next(exercise for lesson in get_catalog().lessons for exercise in lesson.exercises)
@@ -88,8 +87,8 @@ def looping(dataset: str, learner: str) -> Iterator[None]:
     def loop() -> None:
         try:
             while not stop.is_set():
-                with contextlib.suppress(service.Busy):
-                    service.run([Task(LOOPING, dataset)], learner=learner)
+                with contextlib.suppress(engine.Busy):
+                    engine.run([Task(LOOPING, dataset)], learner=learner)
         finally:
             connections.close_all()
 
@@ -139,7 +138,7 @@ def test_a_full_check_lane_says_to_check_again(data: None, pool: Any) -> None:
         "Every worker for exercise checks is taken by other learners' checks. Check again in a "
         "moment: your code is still in the editor."
     )
-    assert busy.value.status == 503 and busy.value.retry_after == service.RETRY_AFTER
+    assert busy.value.status == 503 and busy.value.retry_after == engine.RETRY_AFTER
 
 
 def test_a_learner_asking_again_queues_behind_one_who_waits(data: None, pool: Any) -> None:
@@ -148,14 +147,14 @@ def test_a_learner_asking_again_queues_behind_one_who_waits(data: None, pool: An
     stamp = "import time\nprint(time.time())"
     waiter: list[RunResult] = []
     thread = threading.Thread(
-        target=lambda: waiter.extend(service.run([Task(stamp, "tiny")], learner="fair-waiter"))
+        target=lambda: waiter.extend(engine.run([Task(stamp, "tiny")], learner="fair-waiter"))
     )
     with holding(root / "slots/0.lock"):  # the looper's run, still going
         thread.start()
         wait_until(lambda: in_flight("fair-waiter"), "the waiter never asked")
         time.sleep(0.1)  # in the queue by now
     # The looper's run ended, and the looper asks again at once.
-    [again] = service.run([Task(stamp, "tiny")], learner="fair-looper")
+    [again] = engine.run([Task(stamp, "tiny")], learner="fair-looper")
     thread.join()
 
     assert float(waiter[0].output) < float(again.output)
@@ -198,7 +197,7 @@ def test_two_identities_from_one_address_cannot_hold_the_whole_pool(
         thread.join()
 
     assert refused.status_code == 503
-    assert refused["Retry-After"] == str(service.RETRY_AFTER)
+    assert refused["Retry-After"] == str(engine.RETRY_AFTER)
     assert refused.json()["error"] == {
         "type": "AddressBusy",
         "message": f"Another run from your address ({ADDRESS}) is still going, and the course "

@@ -6,7 +6,7 @@ Limits are lowered so the file stays fast; the runs use a run directory of their
 here waits behind (or disturbs) another process using var/run/.
 
 The audit hook is Python and a run can switch it off; where the server runs as root the kernel's
-walls (lessons.engine.confine) still hold, and the last tests check them with the hook off.
+walls (lessons.engine.child.confine) still hold, and the last tests check them with the hook off.
 """
 
 from __future__ import annotations
@@ -25,11 +25,9 @@ from typing import Any, NamedTuple
 import pytest
 from django.db import connections
 
-from lessons import datasets
+from lessons import datasets, engine
 from lessons.datasets import pgguard
-from lessons.engine import service
-from lessons.engine.runner import RunResult
-from lessons.engine.sandbox import Task
+from lessons.engine import RunResult, Task
 
 LEARNER = "hostile-test"
 COUNT_POSTS = "print(Post.objects.count())"
@@ -178,8 +176,8 @@ CORPUS = [
     case(
         "multiprocessing",
         "import multiprocessing\nmultiprocessing.Process(target=print).start()",
-        "AssertionError",
-        "daemonic processes are not allowed to have children",
+        "Refused",
+        NO_PROCESS,
     ),
     case("signal-the-parent", "import os\nos.kill(os.getppid(), 9)", "Refused", NO_SIGNAL),
     case("sys-exit", "import sys\nsys.exit(3)", "SystemExit", "3"),
@@ -423,7 +421,7 @@ CORPUS = [
         "patch-query-recorder",
         code(
             """
-            from lessons.engine.capture import QueryRecorder
+            from lessons.engine.child.capture import QueryRecorder
             QueryRecorder.__call__ = lambda self, execute, *args: execute(*args)
             Post.objects.count()
             """
@@ -435,7 +433,7 @@ CORPUS = [
         "patch-query-count",
         code(
             """
-            from lessons.engine.runner import RunResult
+            from lessons.engine import RunResult
             RunResult.query_count = property(lambda self: 1)
             Post.objects.count()
             Post.objects.count()
@@ -449,7 +447,7 @@ CORPUS = [
         code(
             """
             import gc
-            from lessons.engine.capture import QueryRecorder
+            from lessons.engine.child.capture import QueryRecorder
             Post.objects.count()
             next(o for o in gc.get_objects() if type(o) is QueryRecorder).queries.clear()
             """
@@ -549,7 +547,7 @@ def checksums() -> dict[str, str]:
 
 
 def run(source: str, dataset: str = "tiny", learner: str = LEARNER) -> RunResult:
-    [result] = service.run([Task(source, dataset)], learner=learner)
+    [result] = engine.run([Task(source, dataset)], learner=learner)
     return result
 
 
@@ -558,7 +556,7 @@ def outcome(source: str, dataset: str) -> tuple[RunResult | None, str | None, st
     back: in the result, or as a refusal before anything runs."""
     try:
         result = run(source, dataset)
-    except service.CodeTooLong as exc:
+    except engine.CodeTooLong as exc:
         return None, type(exc).__name__, str(exc)
     if result.error is None:
         return result, None, None
@@ -656,12 +654,12 @@ def test_other_learners_are_served_while_one_loops(
 def test_a_learner_with_a_run_in_flight_is_told_to_wait(data: None, limits: Any) -> None:
     limits.COURSE_RUN_WALL_SECONDS = ROOMY_WALL_SECONDS
     with in_flight(LOOPING, "hostile-impatient") as looper:
-        with pytest.raises(service.LearnerBusy) as busy:
+        with pytest.raises(engine.LearnerBusy) as busy:
             run(COUNT_POSTS, learner="hostile-impatient")
         assert "result" not in looper
 
     assert str(busy.value) == "Your previous run is still going. Wait for it, then try again."
-    assert busy.value.status == 503 and busy.value.retry_after == service.RETRY_AFTER
+    assert busy.value.status == 503 and busy.value.retry_after == engine.RETRY_AFTER
     assert looper["result"].error.type == "CPULimit"
     assert run(COUNT_POSTS, learner="hostile-impatient").output == posts("tiny")  # free again
 
@@ -671,7 +669,7 @@ def test_a_full_pool_answers_busy_while_a_loop_holds_it(data: None, limits: Any)
     limits.COURSE_RUN_WALL_SECONDS = ROOMY_WALL_SECONDS
 
     with in_flight(LOOPING, "hostile-hog") as looper:
-        with pytest.raises(service.ServiceBusy) as busy:
+        with pytest.raises(engine.ServiceBusy) as busy:
             run(COUNT_POSTS, learner="hostile-crowd")
         assert "result" not in looper
 
@@ -810,7 +808,7 @@ SWITCH_OFF_THE_HOOK = [
     pytest.param(
         code(
             """
-            from lessons.engine import sandbox
+            from lessons.engine.child import sandbox
             sandbox._PROCESS_EVENTS = ("nothing",)
             import os
             print(os.system("true"))
@@ -840,9 +838,7 @@ SWITCH_OFF_THE_HOOK = [
 
 @pytest.fixture
 def walls() -> None:
-    from lessons.engine import confine
-
-    missing = [line for line in confine.describe() if not line.endswith(": on")]
+    missing = [line for line in engine.walls(engine.WALLS).lines if not line.endswith(": on")]
     if missing:
         message = f"the kernel's walls are not all built here: {'; '.join(missing)}"
         if os.environ.get("CI"):
@@ -904,7 +900,7 @@ def test_a_forged_reply_is_an_error_for_that_run(data: None) -> None:
         """
     )
 
-    [result] = service.run([Task(source, "tiny")], learner=LEARNER)
+    [result] = engine.run([Task(source, "tiny")], learner=LEARNER)
 
     assert result.error is not None
 
@@ -939,7 +935,7 @@ def test_no_file_outside_the_scratch_folder_changes(
     assert result.error is not None and result.error.type == "Refused"
 
 
-# The server believes nothing in a run's reply (lessons.engine.reply)
+# The server believes nothing in a run's reply (lessons.engine.reply, lessons.engine.contract)
 
 FIND_THE_CHANNEL = (
     code(
@@ -957,7 +953,7 @@ FIND_THE_CHANNEL = (
 
 def test_huge_failing_statements_make_a_bounded_report(data: None) -> None:
     from lessons.display.report import build_report
-    from lessons.engine import reply
+    from lessons.engine import contract
 
     source = code(
         """
@@ -975,7 +971,7 @@ def test_huge_failing_statements_make_a_bounded_report(data: None) -> None:
     assert result.truncated == [
         "10 statements were longer than 100,000 characters: only the beginning is kept."
     ]
-    assert all(len(q.sql) < reply.MAX_SQL_CHARS + 100 for q in result.queries)
+    assert all(len(q.sql) < contract.MAX_SQL_CHARS + 100 for q in result.queries)
     report = build_report(result.queries)
     assert {row.unformatted for row in report.shown_rows} == {
         "Shown as sent, not highlighted: longer than 10,000 characters."
@@ -986,7 +982,7 @@ def test_huge_failing_statements_make_a_bounded_report(data: None) -> None:
 def test_a_forged_reply_of_too_many_statements_is_cut_to_the_limit(data: None) -> None:
     source = FIND_THE_CHANNEL + code(
         """
-        statement = ["SELECT 1", [], False, 0.0, 1]
+        statement = {"sql": "SELECT 1", "params": [], "many": False, "duration": 0.0, "line": 1}
         result = {
             "dataset": "tiny", "queries": [statement] * 100_000, "duration": 0.1, "output": "",
             "output_dropped": 0, "objects_built": {}, "peak_memory": None, "error": None,

@@ -91,7 +91,10 @@ def test_the_contracts_hold_on_the_code_as_it_is(tmp_path: Path) -> None:
     [
         ("lessons/errors.py", "lessons.web.pages"),  # the bottom floor reaching the top
         ("lessons/datasets/router.py", "lessons.engine.service"),  # datasets above the engine
-        ("lessons/engine/capture.py", "lessons.measure.runs"),  # the engine reaching measure
+        ("lessons/engine/child/capture.py", "lessons.measure.runs"),  # the engine reaching measure
+        ("lessons/engine/child/plans.py", "lessons.engine.service"),  # a run reaching the server
+        ("lessons/engine/reply.py", "lessons.engine.child.sandbox"),  # the server reaching a run
+        ("lessons/measure/rules.py", "lessons.engine.contract"),  # past the engine's public face
         ("blog/models.py", "lessons.datasets"),  # the sample domain reaching the course
         ("lessons/web/render.py", "course.settings"),  # a page importing the roof
     ],

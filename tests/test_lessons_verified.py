@@ -6,7 +6,7 @@ import pytest
 
 from lessons.catalog import get_catalog
 from lessons.datasets import DatasetRef
-from lessons.engine.runner import run_code
+from lessons.engine.child.runner import run_code
 from lessons.measure.runs import run_lesson_snippet
 from tests.conftest import expected
 

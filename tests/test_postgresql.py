@@ -22,7 +22,7 @@ from lessons.catalog import get_catalog
 from lessons.datasets import DatasetRef, pgguard
 from lessons.datasets.guards import writable
 from lessons.engine import service
-from lessons.engine.runner import run_code
+from lessons.engine.child.runner import run_code
 from lessons.measure.runs import run_learner_code, run_lesson_snippet
 
 on_postgresql = pytest.mark.skipif(

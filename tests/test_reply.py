@@ -1,6 +1,7 @@
-"""The web process reads a run's reply as data it does not believe (lessons.engine.reply): read
-with a byte cap and a deadline, nesting and size bounded before parsing, every type checked, every
-size capped again, and what is cut said to the learner."""
+"""The web process reads a run's reply as data it does not believe: read with a byte cap and a
+deadline, nesting and size bounded before parsing (lessons.engine.reply), every field and type
+checked, every size capped again, and what is cut said to the learner (the contract's codec,
+lessons.engine.contract)."""
 
 from __future__ import annotations
 
@@ -17,14 +18,38 @@ from typing import Any
 
 import pytest
 
-from lessons.engine import reply, sandbox
-from lessons.engine.capture import CapturedQuery
-from lessons.engine.runner import RunError, RunResult
-from lessons.engine.sandbox import Limits, Task
+from lessons.engine import contract, reply
+from lessons.engine.contract import (
+    CapturedQuery,
+    Explain,
+    ExplainResult,
+    Limits,
+    RunError,
+    RunResult,
+    Task,
+)
 
 TASK = Task("print(1)", "tiny")
+RESULT_FIELDS = (
+    "dataset, queries, duration, output, output_dropped, objects_built, peak_memory, error, "
+    "first_statement_at"
+)
+QUERY_FIELDS = "sql, params, many, duration, line"
 LIMITS = Limits()
-STATEMENT = ["SELECT 1 WHERE id = %s", [3], False, 0.001, 2]
+
+
+def query(sql: str, params: Any = None) -> dict[str, Any]:
+    """A statement as the run's own encoder writes it."""
+    return {"sql": sql, "params": params, "many": False, "duration": 0.0, "line": 1}
+
+
+STATEMENT = {
+    "sql": "SELECT 1 WHERE id = %s",
+    "params": [3],
+    "many": False,
+    "duration": 0.001,
+    "line": 2,
+}
 
 
 def result_data(**fields: Any) -> dict[str, Any]:
@@ -37,7 +62,7 @@ def result_data(**fields: Any) -> dict[str, Any]:
         objects_built={"Post": 5},
         first_statement_at=1_750_000_000.25,
     )
-    return {**sandbox.result_to_data(result), **fields}
+    return {**contract.encode_result(result), **fields}
 
 
 def ok(*results: dict[str, Any]) -> dict[str, Any]:
@@ -46,13 +71,13 @@ def ok(*results: dict[str, Any]) -> dict[str, Any]:
 
 def refused(why: str) -> Any:
     """Malformed, for exactly this reason."""
-    return pytest.raises(reply.Malformed, match=f"^{re.escape(why)}$")
+    return pytest.raises(contract.Malformed, match=f"^{re.escape(why)}$")
 
 
 def read(data: dict[str, Any], limits: Limits = LIMITS) -> RunResult:
     """One result through the whole decoder: bytes, message, result."""
     message = reply.decode(json.dumps(ok(data)).encode())
-    [result] = reply.results(message, [TASK], limits)
+    [result] = contract.decode_results(message, [TASK], limits)
     return result
 
 
@@ -60,7 +85,11 @@ def read(data: dict[str, Any], limits: Limits = LIMITS) -> RunResult:
 
 
 def test_a_result_the_run_encodes_reads_back_as_it_was() -> None:
-    data = result_data(error=["ValueError", "bad", 3], peak_memory=1024, output_dropped=4)
+    data = result_data(
+        error={"type": "ValueError", "message": "bad", "line": 3},
+        peak_memory=1024,
+        output_dropped=4,
+    )
 
     result = read(data)
 
@@ -84,7 +113,7 @@ def test_other_kinds_of_message_pass_through() -> None:
 def test_a_forged_million_statements_are_cut_to_the_run_limit() -> None:
     data = result_data(queries=[STATEMENT] * 1_000_000)
 
-    [result] = reply.results(ok(data), [TASK], Limits(max_statements=20_000))
+    [result] = contract.decode_results(ok(data), [TASK], Limits(max_statements=20_000))
 
     assert result.query_count == 20_000
     assert result.truncated == [
@@ -178,9 +207,7 @@ def test_a_reply_that_stops_halfway_is_given_up_on(channel: tuple[Any, Any]) -> 
 
 def test_a_large_honest_reply_is_read_whole(channel: tuple[Any, Any]) -> None:
     receiver, sender = channel
-    data = result_data(
-        queries=[["SELECT %s" + " " * 200, [i], False, 0.0, 1] for i in range(20_000)]
-    )
+    data = result_data(queries=[query("SELECT %s" + " " * 200, [i]) for i in range(20_000)])
     # Larger than a pipe holds: written from another thread while it is read.
     writer = threading.Thread(target=sender.send_bytes, args=(json.dumps(ok(data)).encode(),))
     writer.start()
@@ -188,7 +215,7 @@ def test_a_large_honest_reply_is_read_whole(channel: tuple[Any, Any]) -> None:
     message = reply.receive(receiver)
     writer.join()
 
-    [result] = reply.results(message, [TASK], LIMITS)
+    [result] = contract.decode_results(message, [TASK], LIMITS)
     assert result.query_count == 20_000
 
 
@@ -231,7 +258,7 @@ def test_numbers_json_allows_but_no_run_reports_are_malformed(number: bytes, why
     raw = json.dumps(ok(result_data(duration=0.5))).encode().replace(b"0.5", number)
 
     with refused(why):
-        reply.results(reply.decode(raw), [TASK], LIMITS)
+        contract.decode_results(reply.decode(raw), [TASK], LIMITS)
 
 
 def test_a_crash_without_text_is_malformed() -> None:
@@ -249,11 +276,15 @@ def changed(name: str, value: Any) -> Callable[[dict[str, Any]], None]:
     return change
 
 
-def statement(index: int, value: Any) -> Callable[[dict[str, Any]], None]:
+def statement(name: str, value: Any) -> Callable[[dict[str, Any]], None]:
     def change(data: dict[str, Any]) -> None:
-        data["queries"][0][index] = value
+        data["queries"][0][name] = value
 
     return change
+
+
+def without(name: str, fields: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in fields.items() if key != name}
 
 
 def removed(name: str) -> Callable[[dict[str, Any]], None]:
@@ -264,24 +295,37 @@ def removed(name: str) -> Callable[[dict[str, Any]], None]:
 
 
 BAD_TYPES = [
-    pytest.param(removed("output"), "a result without its fields", id="missing-field"),
+    pytest.param(removed("output"), f"a result has the fields {RESULT_FIELDS}", id="missing-field"),
+    pytest.param(
+        changed("extra", 1), f"a result has the fields {RESULT_FIELDS}", id="field-it-never-writes"
+    ),
     pytest.param(changed("dataset", "large"), "a result for another dataset", id="other-dataset"),
     pytest.param(changed("queries", {}), "expected list, got dict", id="queries-not-a-list"),
     pytest.param(
-        changed("queries", [STATEMENT[:4]]),
-        "a statement is [sql, params, many, duration, line]",
+        changed("queries", [without("line", STATEMENT)]),
+        f"a statement has the fields {QUERY_FIELDS}",
         id="statement-of-four",
     ),
-    pytest.param(statement(0, 1), "expected str, got int", id="sql-not-text"),
     pytest.param(
-        statement(1, "3"), "parameters are a list, a dict or null", id="params-not-a-list"
+        changed("queries", [[*STATEMENT.values()]]),
+        f"a statement has the fields {QUERY_FIELDS}",
+        id="statement-as-a-list",
     ),
-    pytest.param(statement(2, 0), "expected bool, got int", id="many-not-a-bool"),
-    pytest.param(statement(3, True), "a time is a number", id="duration-a-bool"),
-    pytest.param(statement(3, -1), "a time out of range", id="duration-negative"),
-    pytest.param(statement(4, 0), "a line number out of range", id="line-zero"),
-    pytest.param(statement(4, 10**1000), "a count out of range", id="line-of-a-thousand-digits"),
-    pytest.param(statement(4, "2"), "expected int, got str", id="line-not-a-number"),
+    pytest.param(
+        statement("rows", 1), f"a statement has the fields {QUERY_FIELDS}", id="statement-extra"
+    ),
+    pytest.param(statement("sql", 1), "expected str, got int", id="sql-not-text"),
+    pytest.param(
+        statement("params", "3"), "parameters are a list, a dict or null", id="params-not-a-list"
+    ),
+    pytest.param(statement("many", 0), "expected bool, got int", id="many-not-a-bool"),
+    pytest.param(statement("duration", True), "a time is a number", id="duration-a-bool"),
+    pytest.param(statement("duration", -1), "a time out of range", id="duration-negative"),
+    pytest.param(statement("line", 0), "a line number out of range", id="line-zero"),
+    pytest.param(
+        statement("line", 10**1000), "a count out of range", id="line-of-a-thousand-digits"
+    ),
+    pytest.param(statement("line", "2"), "expected int, got str", id="line-not-a-number"),
     pytest.param(changed("output", None), "expected str, got NoneType", id="output-null"),
     pytest.param(changed("output_dropped", 1.5), "expected int, got float", id="dropped-float"),
     pytest.param(changed("output_dropped", -1), "a count out of range", id="dropped-negative"),
@@ -290,9 +334,20 @@ BAD_TYPES = [
     ),
     pytest.param(changed("peak_memory", "1 MB"), "expected int, got str", id="memory-text"),
     pytest.param(
-        changed("error", ["ValueError", "bad"]), "an error is [type, message, line]", id="error-2"
+        changed("error", {"type": "ValueError", "message": "bad"}),
+        "an error has the fields type, message, line",
+        id="error-2",
     ),
-    pytest.param(changed("error", ["ValueError", 7, None]), "expected str, got int", id="msg"),
+    pytest.param(
+        changed("error", ["ValueError", "bad", None]),
+        "an error has the fields type, message, line",
+        id="error-as-a-list",
+    ),
+    pytest.param(
+        changed("error", {"type": "ValueError", "message": 7, "line": None}),
+        "expected str, got int",
+        id="msg",
+    ),
     pytest.param(changed("first_statement_at", "now"), "a time is a number", id="when-text"),
 ]
 
@@ -310,7 +365,7 @@ def test_a_field_of_the_wrong_type_is_malformed(
 
 def test_one_result_per_task() -> None:
     with refused("one result per task"):
-        reply.results(ok(result_data(), result_data()), [TASK], LIMITS)
+        contract.decode_results(ok(result_data(), result_data()), [TASK], LIMITS)
 
 
 # Sizes, capped again, with a note the learner reads
@@ -319,11 +374,11 @@ def test_one_result_per_task() -> None:
 def test_a_statement_too_long_is_cut_with_a_note() -> None:
     sql = "SELECT " + "1, " * 100_000 + "1"
 
-    result = read(result_data(queries=[[sql, None, False, 0.0, 1]] * 2))
+    result = read(result_data(queries=[query(sql)] * 2))
 
-    cut = len(sql) - reply.MAX_SQL_CHARS
+    cut = len(sql) - contract.MAX_SQL_CHARS
     assert [q.sql for q in result.queries] == [
-        f"{sql[: reply.MAX_SQL_CHARS]}… ({cut:,} more characters not kept)"
+        f"{sql[: contract.MAX_SQL_CHARS]}… ({cut:,} more characters not kept)"
     ] * 2
     assert result.truncated == [
         "2 statements were longer than 100,000 characters: only the beginning is kept."
@@ -333,23 +388,23 @@ def test_a_statement_too_long_is_cut_with_a_note() -> None:
 def test_parameters_too_large_are_not_kept() -> None:
     params = ["x" * 1_000] * 200
 
-    result = read(result_data(queries=[["SELECT %s", params, False, 0.0, 1], STATEMENT]))
+    result = read(result_data(queries=[query("SELECT %s", params), STATEMENT]))
 
     assert [q.params for q in result.queries] == [None, [3]]
     assert result.truncated == ["1 statement had parameters too large to keep: shown without them."]
 
 
 def test_output_too_long_is_cut_with_a_note() -> None:
-    result = read(result_data(output="x" * (reply.MAX_OUTPUT_CHARS + 1)))
+    result = read(result_data(output="x" * (contract.MAX_OUTPUT_CHARS + 1)))
 
-    assert result.output == "x" * reply.MAX_OUTPUT_CHARS
+    assert result.output == "x" * contract.MAX_OUTPUT_CHARS
     assert result.truncated == [
         "The output was longer than 128,000 characters: the rest was not kept."
     ]
 
 
 def test_an_error_message_too_long_is_cut() -> None:
-    result = read(result_data(error=["E" * 300, "m" * 20_000, 1]))
+    result = read(result_data(error={"type": "E" * 300, "message": "m" * 20_000, "line": 1}))
 
     assert result.error == RunError(
         "E" * 200 + "… (100 more characters not kept)",
@@ -363,5 +418,85 @@ def test_counts_of_objects_built_are_capped() -> None:
 
     result = read(result_data(objects_built=built))
 
-    assert list(result.objects_built) == [f"Model{i}" for i in range(reply.MAX_MODELS)]
+    assert list(result.objects_built) == [f"Model{i}" for i in range(contract.MAX_MODELS)]
     assert result.truncated == ["Objects of 1,000 kinds were counted as built: only 100 are shown."]
+
+
+# A plan's rows (an Explain task): checked and capped the same way
+
+EXPLAIN = Explain("tiny", "SELECT 1", [])
+PLAN_ROWS: list[list[Any]] = [[2, 0, 0, "SCAN blog_post"]]
+
+
+def plan_data(**fields: Any) -> dict[str, Any]:
+    """A plan as the run's own encoder writes it."""
+    return {**contract.encode_result(ExplainResult("tiny", rows=PLAN_ROWS)), **fields}
+
+
+def read_plan(data: dict[str, Any]) -> ExplainResult:
+    message = reply.decode(json.dumps(ok(data)).encode())
+    [result] = contract.decode_results(message, [EXPLAIN], LIMITS)
+    assert isinstance(result, ExplainResult)
+    return result
+
+
+def test_a_plan_the_run_encodes_reads_back_as_it_was() -> None:
+    canceled = {"type": "QueryCanceled", "message": "canceling statement", "line": None}
+
+    result = read_plan(plan_data(error=canceled, timeout_ms=50))
+
+    assert result == ExplainResult(
+        "tiny", PLAN_ROWS, RunError("QueryCanceled", "canceling statement", None), timeout_ms=50
+    )
+
+
+def test_a_plan_of_too_many_lines_is_cut_with_a_note() -> None:
+    result = read_plan(plan_data(rows=[["Seq Scan"]] * (contract.MAX_PLAN_ROWS + 5)))
+
+    assert len(result.rows) == contract.MAX_PLAN_ROWS
+    assert result.truncated == ["The plan had 10,005 lines: only the first 10,000 are kept."]
+
+
+def test_a_line_of_a_plan_too_long_is_cut() -> None:
+    result = read_plan(plan_data(rows=[["x" * (contract.MAX_PLAN_TEXT + 10)]]))
+
+    assert result.rows == [["x" * contract.MAX_PLAN_TEXT + "… (10 more characters not kept)"]]
+
+
+BAD_PLANS = [
+    pytest.param(
+        removed("timeout_ms"),
+        "a plan has the fields dataset, rows, error, timeout_ms",
+        id="missing-field",
+    ),
+    pytest.param(changed("dataset", "large"), "a result for another dataset", id="other-dataset"),
+    pytest.param(changed("rows", {}), "expected list, got dict", id="rows-not-a-list"),
+    pytest.param(
+        changed("rows", ["Seq Scan"]), "a row of a plan is a list of at most 8 values", id="flat"
+    ),
+    pytest.param(
+        changed("rows", [[1] * 9]), "a row of a plan is a list of at most 8 values", id="wide"
+    ),
+    pytest.param(
+        changed("rows", [[{"a": 1}]]), "a value of a plan is text, a number or null", id="dict"
+    ),
+    pytest.param(
+        changed("rows", [[True]]), "a value of a plan is text, a number or null", id="bool"
+    ),
+    pytest.param(changed("rows", [[10**30]]), "a number out of range", id="huge-number"),
+    pytest.param(changed("timeout_ms", -1), "a count out of range", id="timeout-negative"),
+    pytest.param(
+        changed("error", "boom"), "an error has the fields type, message, line", id="error-text"
+    ),
+]
+
+
+@pytest.mark.parametrize(("change", "why"), BAD_PLANS)
+def test_a_plan_field_of_the_wrong_type_is_malformed(
+    change: Callable[[dict[str, Any]], None], why: str
+) -> None:
+    data = copy.deepcopy(plan_data())
+    change(data)
+
+    with refused(why):
+        read_plan(data)

@@ -15,7 +15,7 @@ from lessons.display.report import (
     build_report,
     interpolate,
 )
-from lessons.engine.capture import CapturedQuery
+from lessons.engine import CapturedQuery
 
 
 def query(sql: str, params: tuple[object, ...] = (), line: int | None = 1) -> CapturedQuery:
@@ -184,7 +184,7 @@ def test_the_panel_says_what_was_cut_and_offers_no_plan_for_a_cut_statement() ->
 
     from django.template.loader import render_to_string
 
-    from lessons.engine.runner import RunResult
+    from lessons.engine import RunResult
 
     queries = [query("SELECT 1, " + "1, " * 5_000 + "1 FROM blog_post")]
     note = (

@@ -10,7 +10,7 @@ from django.db import connections
 
 from lessons import datasets
 from lessons.datasets import pgguard
-from lessons.engine.runner import run_code as run_snippet
+from lessons.engine.child.runner import run_code as run_snippet
 
 MUTATING = textwrap.dedent(
     """

@@ -15,9 +15,8 @@ from django.db import connections
 from django.test import Client
 from django.urls import reverse
 
-from lessons import datasets
-from lessons.engine import service
-from lessons.engine.sandbox import Task
+from lessons import datasets, engine
+from lessons.engine import Task, service
 
 # Per-run copies of the dataset files: on PostgreSQL nothing is copied (lessons.datasets.pgguard).
 sqlite_files = pytest.mark.skipif(connections["tiny"].vendor != "sqlite", reason="SQLite only")
@@ -26,7 +25,7 @@ RUN_API = reverse("lessons:api-run", args=["n-plus-one", "count-comments.bad"])
 
 
 def run(code: str, dataset: str = "tiny", learner: str = "service-test") -> Any:
-    [result] = service.run([Task(code, dataset)], learner=learner)
+    [result] = engine.run([Task(code, dataset)], learner=learner)
     return result
 
 
@@ -71,7 +70,7 @@ def test_what_a_run_writes_is_gone_for_the_next_run(data: None) -> None:
 
 def test_a_learner_with_a_run_in_flight_is_told_to_wait(data: None, settings: Any) -> None:
     root = Path(settings.COURSE_RUN_DIR)
-    with service._learner_lock(root, "busy-learner"), pytest.raises(service.LearnerBusy):
+    with service._learner_lock(root, "busy-learner"), pytest.raises(engine.LearnerBusy):
         run("print(1)", learner="busy-learner")
 
 
@@ -79,7 +78,7 @@ def test_a_full_pool_and_queue_answer_busy(data: None, settings: Any) -> None:
     settings.COURSE_RUN_WORKERS, settings.COURSE_RUN_QUEUE = 1, 0
     slots = Path(settings.COURSE_RUN_DIR) / "slots"
 
-    with holding(slots / "0.lock"), pytest.raises(service.ServiceBusy):
+    with holding(slots / "0.lock"), pytest.raises(engine.ServiceBusy):
         run("print(1)")
 
 
@@ -110,7 +109,7 @@ def test_a_queue_that_never_frees_answers_busy_in_time(data: None, settings: Any
     slots = Path(settings.COURSE_RUN_DIR) / "slots"
 
     started = time.monotonic()
-    with holding(slots / "0.lock"), pytest.raises(service.ServiceBusy):
+    with holding(slots / "0.lock"), pytest.raises(engine.ServiceBusy):
         run("print(1)")
     assert time.monotonic() - started < 3
 
@@ -137,7 +136,7 @@ def test_a_heavy_run_beyond_its_lane_answers_busy_with_a_way_out(
 ) -> None:
     with (
         holding(one_heavy_lane / "heavy" / "0.lock"),
-        pytest.raises(service.HeavyBusy, match="smaller dataset"),
+        pytest.raises(engine.HeavyBusy, match="smaller dataset"),
     ):
         run("print(1)", dataset="medium")
 
@@ -147,8 +146,8 @@ def test_a_measurement_touching_a_heavy_dataset_takes_the_heavy_lane(
 ) -> None:
     tasks = [Task("print(1)", "tiny"), Task("print(1)", "medium")]
 
-    with holding(one_heavy_lane / "heavy" / "0.lock"), pytest.raises(service.HeavyBusy):
-        service.run(tasks, learner="service-test")
+    with holding(one_heavy_lane / "heavy" / "0.lock"), pytest.raises(engine.HeavyBusy):
+        engine.run(tasks, learner="service-test")
 
 
 def test_busy_api_answer_is_503_with_retry_after(client: Client, data: None, settings: Any) -> None:
@@ -157,7 +156,7 @@ def test_busy_api_answer_is_503_with_retry_after(client: Client, data: None, set
         response = client.post(RUN_API, {"dataset": "tiny"})
 
     assert response.status_code == 503
-    assert response["Retry-After"] == str(service.RETRY_AFTER)
+    assert response["Retry-After"] == str(engine.RETRY_AFTER)
     assert response.json()["error"]["type"] == "LearnerBusy"
 
 
@@ -211,7 +210,7 @@ def test_too_many_statements_stop_the_run(data: None, settings: Any) -> None:
 def test_code_over_the_size_limit_is_refused_before_running(data: None, settings: Any) -> None:
     settings.COURSE_RUN_MAX_CODE_CHARS = 100
 
-    with pytest.raises(service.CodeTooLong, match="at most 100"):
+    with pytest.raises(engine.CodeTooLong, match="at most 100"):
         run("x = 1\n" * 50)
 
 
@@ -264,7 +263,7 @@ def _first_of_its_namespace(pid: int) -> bool:
 
 
 def test_a_run_killed_by_the_cpu_hard_limit_is_a_cpu_limit(data: None) -> None:
-    limits = service.Config.from_settings().limits
+    limits = engine.Config.from_settings().limits
     message = {"kind": "signal", "signal": 9, "cpu": float(limits.cpu_seconds) + 0.9}
 
     error = service._why_it_stopped(message, limits, killed=False)
@@ -305,7 +304,7 @@ def test_seed_force_forgets_every_run_template(data: None, settings: Any, tmp_pa
 
 
 def test_finding_out_the_walls_leaves_no_folder_behind(tmp_path: Path) -> None:
-    from lessons.engine import confine
+    from lessons.engine.child import confine
 
     before = set(Path("/tmp").glob("course-probe-*"))
     confine._probed = None

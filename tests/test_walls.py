@@ -1,5 +1,5 @@
-"""Each of the kernel's walls on its own (lessons.engine.confine), with the audit hook switched off
-from Python, as a determined learner would.
+"""Each of the kernel's walls on its own (lessons.engine.child.confine), with the audit hook
+switched off from Python, as a determined learner would.
 
 For every attack: with no wall at all the attack works (so each test can fail), every wall that
 promises to stop it stops it alone, and all the walls together stop it. The server switches walls
@@ -30,8 +30,9 @@ import pytest
 from django.conf import settings
 from django.db import connections
 
-from lessons.engine import confine, service
-from lessons.engine.sandbox import Task
+from lessons import engine
+from lessons.engine import Task, service, warm_process
+from lessons.engine.child import confine
 from tests.test_hostile import HOOK_OFF
 
 ROOT = os.geteuid() == 0
@@ -100,11 +101,11 @@ def written(t: Targets) -> list[Path]:
     return [p for p in (t.home_file, t.checkout_file, t.tmp_file) if p is not None]
 
 
-def forkserver_address() -> str:
-    from multiprocessing import forkserver
-
-    service.start()
-    return str(forkserver._forkserver._forkserver_address)  # type: ignore[attr-defined]
+def warm_pid() -> int:
+    engine.start()
+    pid = warm_process.pid()
+    assert pid is not None
+    return pid
 
 
 NEW_USER_NAMESPACE = """
@@ -119,7 +120,7 @@ STOPPED_BY = {
     "read-the-server-user's-files": FILES,
     "write-outside-scratch": FILES,
     "network": ("network", "seccomp", "landlock"),
-    "reach-the-warm-process": ("namespaces", "user", "seccomp"),
+    "reach-the-warm-process": ("namespaces", "user"),
     "kernel-settings": FILES,
     "fill-the-disk": ("namespaces",),
     "namespace-calls": ("seccomp",),
@@ -132,10 +133,10 @@ STOPPED_BY = {
 
 
 def attack(name: str, t: Targets, control: bool) -> str:
-    folder = os.path.dirname(forkserver_address())
-    reach = f"os.listdir({folder!r})"
-    if not control:  # a connection that sent nothing would stop the warm process
-        reach += f"\nsocket.socket(socket.AF_UNIX).connect({forkserver_address()!r})"
+    # The warm process has no address (its one socket is a pair with the server, see
+    # test_the_warm_process_has_no_address_to_reach_it_by): what a run could reach is the
+    # process itself, to signal it (its memory is closed to a run by the capabilities it drops).
+    reach = f"os.kill({warm_pid()}, 0)"
     programs = {
         "read-the-server-user's-files": tries(
             home=f"open({str(t.home_secret)!r}).read()", var=f"open({str(t.var_secret)!r}).read()"
@@ -149,7 +150,7 @@ def attack(name: str, t: Targets, control: bool) -> str:
         "network": tries(
             tcp=f"socket.create_connection(('127.0.0.1', {t.port}), timeout=1).close()"
         ),
-        "reach-the-warm-process": tries(forkserver=reach),
+        "reach-the-warm-process": tries(warm=reach),
         "kernel-settings": tries(
             core_pattern="open('/proc/sys/kernel/core_pattern', 'w').close()",
             drop_caches="open('/proc/sys/vm/drop_caches', 'w').close()",
@@ -251,13 +252,13 @@ def walls(request: pytest.FixtureRequest, django_db_setup: None) -> Iterator[str
         pytest.skip(f"cannot build here: {'; '.join(missing)}")
     previous = os.environ.get("COURSE_RUN_WALLS")
     os.environ["COURSE_RUN_WALLS"] = ",".join(sorted(wanted))
-    service._restart_forkserver()
+    engine.restart()
     yield config
     if previous is None:
         os.environ.pop("COURSE_RUN_WALLS", None)
     else:
         os.environ["COURSE_RUN_WALLS"] = previous
-    service._restart_forkserver()
+    engine.restart()
 
 
 @pytest.fixture(autouse=True)
@@ -268,7 +269,7 @@ def small_scratch(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> No
 
 
 def run(code: str) -> tuple[str, Any]:
-    [result] = service.run([Task(code, "tiny")], learner="walls-test")
+    [result] = engine.run([Task(code, "tiny")], learner="walls-test")
     return result.output, result.error
 
 
@@ -364,17 +365,16 @@ def test_the_runs_own_process_dies_with_the_run_even_out_of_its_session(
 
 INHERITED = f"""{HOOK_OFF}
 import os
-from multiprocessing import forkserver, resource_tracker
-inherited = {{
-    "resource tracker": resource_tracker._resource_tracker._fd,
-    "forkserver": forkserver._forkserver._forkserver_alive_fd,
-}}
-for name, descriptor in inherited.items():
+from lessons.engine.child import warm
+held = set()
+for name in os.listdir("/proc/self/fd"):
     try:
-        os.fstat(descriptor)
-        print(name + ":open")
-    except (OSError, TypeError):
-        print(name + ":closed")
+        stat = os.stat(f"/proc/self/fd/{{name}}")
+    except OSError:
+        continue
+    held.add((stat.st_dev, stat.st_ino))
+print("warm process known:" + ("open" if warm.control_socket else "closed"))
+print("warm process:" + ("open" if warm.control_socket in held else "closed"))
 """
 
 
@@ -383,26 +383,45 @@ def test_a_run_keeps_no_descriptor_of_a_process_outside_it(walls: str, data: Non
     output, error = run(INHERITED)
 
     said = [line for line in output.splitlines() if ":" in line]
-    assert error is None and said == ["resource tracker:closed", "forkserver:closed"]
+    assert error is None and said == ["warm process known:open", "warm process:closed"]
 
 
 @pytest.mark.parametrize("walls", ["all"], indirect=True)
 def test_the_warm_process_never_has_the_secret_key_in_its_environment(
     walls: str, data: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from multiprocessing import forkserver
-
     monkeypatch.setenv("COURSE_SECRET_KEY", "a-secret-the-runs-must-not-find")
-    service._restart_forkserver()
+    engine.restart()
     run("print(1)")
-    pid = forkserver._forkserver._forkserver_pid  # type: ignore[attr-defined]
+    pid = warm_pid()
 
     environment = Path(f"/proc/{pid}/environ").read_bytes()
     assert b"a-secret-the-runs-must-not-find" not in environment
 
 
+@pytest.mark.parametrize("walls", ["all"], indirect=True)
+def test_the_warm_process_has_no_address_to_reach_it_by(walls: str, data: None) -> None:
+    run("print(1)")
+    pid = warm_pid()
+    held = {
+        link.removeprefix("socket:[").removesuffix("]")
+        for entry in Path(f"/proc/{pid}/fd").iterdir()
+        if (link := os.readlink(entry)).startswith("socket:[")
+    }
+    # Unix sockets by inode, with their flags and path (if bound), in the server's network
+    # namespace and in the warm process's own.
+    unix: dict[str, tuple[int, str]] = {}
+    for table in ("/proc/self/net/unix", f"/proc/{pid}/net/unix"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            unix[fields[6]] = (int(fields[3], 16), fields[7] if len(fields) > 7 else "")
+
+    assert held and held <= unix.keys()  # unix sockets only: nothing on any network
+    assert all(unix[inode] == (0, "") for inode in held)  # none bound to a path, none listening
+
+
 def test_no_two_worker_slots_run_code_as_the_same_user(tmp_path: Path) -> None:
-    limits = service.Config.from_settings().limits
+    limits = engine.Config.from_settings().limits
     slots = [tmp_path / "slots" / "0", tmp_path / "slots" / "1", tmp_path / "check-slots" / "0"]
 
     users = {service._plan(tmp_path, {}, limits, slot).run_uid for slot in slots}
@@ -415,7 +434,7 @@ def test_the_checkouts_own_var_is_hidden_wherever_var_is_configured(
 ) -> None:
     settings.VAR_DIR = tmp_path / "elsewhere"
 
-    plan = service._plan(tmp_path / "scratch", {}, service.Config.from_settings().limits)
+    plan = service._plan(tmp_path / "scratch", {}, engine.Config.from_settings().limits)
 
     assert set(plan.hidden) == {str(tmp_path / "elsewhere"), str(Path(settings.BASE_DIR) / "var")}
 

@@ -5,7 +5,7 @@ Three layers, each enough on its own for the usual case:
    seeding and test set-up, and a running snippet for its own connection only.
 2. On that one connection, SQLite's authorizer refuses any statement that would end the run's
    transaction or reach another database file, however it is spelled or sent.
-3. The runner always rolls its transaction back (see lessons.engine.runner).
+3. The runner always rolls its transaction back (see lessons.engine.child.runner).
 On PostgreSQL, layers 1 and 2 are the server's: runs log in as a role that cannot commit a change
 to a dataset (lessons.datasets.pgguard); writable() logs in as the owner instead.
 A regular expression check in front gives the common attempt (`COMMIT` in raw SQL) a clear message.

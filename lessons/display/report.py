@@ -1,5 +1,6 @@
 """Presentation of a run: SQL formatting and highlighting, similar/duplicate grouping, per-line
-counts for the code gutter. It reads what `lessons.engine.capture` recorded, never a database.
+counts for the code gutter. It reads what a run recorded (`lessons.engine.CapturedQuery`), never a
+database.
 
 Grouping follows django-debug-toolbar's idea: *similar* queries share their SQL text, *duplicate*
 queries share SQL text and parameters. A similar group whose parameters vary is the N+1 signature.
@@ -31,7 +32,7 @@ from lessons.display.highlight import (
     highlight_python_lines,
     highlight_sql,
 )
-from lessons.engine.capture import CapturedQuery
+from lessons.engine import CapturedQuery
 
 SHOWN_QUERIES = 50  # the panel lists this many statements; the JSON API returns all of them
 SHOWN_GROUPS = 10  # the panel flags this many N+1 groups, and as many duplicate groups

@@ -1,7 +1,8 @@
 """The run service: every run happens in a disposable worker process, never in a web thread.
 
-A caller (a page, the API, a measurement) submits code and waits for the result with a deadline.
-Across every process of the server (all gunicorn workers share var/), the service keeps:
+A caller (a page, the API, a measurement) submits code, or a statement to explain, and waits for
+the result with a deadline. Across every process of the server (all gunicorn workers share
+var/), the service keeps:
 
 - a bounded pool: at most `workers` runs at once, each holding a slot (a locked file);
 - a short queue: at most `queue` callers waiting for a slot; beyond that the answer is "busy";
@@ -18,8 +19,10 @@ Across every process of the server (all gunicorn workers share var/), the servic
   between learners). Runs always roll back; a copy is refreshed when its dataset is reseeded
   and after a run that was killed.
 
-Each run is forked from a warm process that already has Django set up (multiprocessing's
-forkserver), so a run costs milliseconds and nothing one run patches survives it.
+Each run is forked from a warm process that already has Django set up (lessons.engine.warm_process
+starts it and asks it for runs), so a run costs milliseconds and nothing one run patches survives
+it. What happens inside a run is lessons.engine.child's; what a run is asked and answers,
+lessons.engine.contract's.
 """
 
 from __future__ import annotations
@@ -29,28 +32,34 @@ import contextvars
 import fcntl
 import functools
 import hashlib
-import multiprocessing
 import os
 import shutil
 import signal
 import sqlite3
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from multiprocessing import spawn
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from django.conf import settings
 from django.db import DatabaseError, connections
 
 from lessons.datasets import pgguard
-from lessons.engine import confine, reply, sandbox
-from lessons.engine.runner import RunError, RunResult
-from lessons.engine.sandbox import Job, Limits, Task
+from lessons.engine import contract, reply, warm_process
+from lessons.engine.contract import (
+    Explain,
+    ExplainResult,
+    Job,
+    Limits,
+    Result,
+    RunError,
+    RunResult,
+    Task,
+    WallPlan,
+)
 from lessons.errors import Unavailable
 
 RETRY_AFTER = 2  # seconds a busy answer asks the client to wait
@@ -161,41 +170,10 @@ class Config:
         )
 
 
-_context_lock = threading.Lock()
-_context: multiprocessing.context.ForkServerContext | None = None
-
-
-def _without_main_module(name: str) -> dict[str, Any]:
-    """multiprocessing re-runs the server's main script (gunicorn, manage.py) in every new
-    process so that functions defined there can be found; a run's target lives in
-    lessons.engine.sandbox, so that costly step is left out."""
-    data: dict[str, Any] = _preparation_data(name)
-    data.pop("init_main_from_path", None)
-    data.pop("init_main_from_name", None)
-    return data
-
-
-_preparation_data = spawn.get_preparation_data
-spawn.get_preparation_data = _without_main_module
-
-
-def _forkserver() -> multiprocessing.context.ForkServerContext:
-    """One warm process per server process, started on first use."""
-    global _context
-    with _context_lock:
-        if _context is None:
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["lessons.engine.warm"])
-            _context = context
-        return _context
-
-
-def _restart_forkserver() -> None:
-    """Forget a warm process that died, so the next run starts a new one."""
-    from multiprocessing import forkserver
-
-    with contextlib.suppress(Exception):
-        forkserver._forkserver._stop()  # type: ignore[attr-defined]
+def restart() -> None:
+    """Stop the warm process: the next run starts a new one, which reads the settings (and
+    COURSE_RUN_WALLS) from the environment again."""
+    warm_process.restart()
 
 
 def start() -> None:
@@ -203,23 +181,7 @@ def start() -> None:
     find out which of the kernel's walls this server can build (tried in throwaway processes,
     best before the server starts threads)."""
     walls()
-    _ensure_warm()
-
-
-# Secrets the server may have in its environment. The warm process is a new program started with
-# the server's environment, whose first copy stays in its memory whatever it later does to
-# os.environ: it must never get them. The settings have read them already, so the server drops
-# them from its own environment before any warm process starts (and again should one appear).
-SECRET_VARIABLES = ("COURSE_SECRET_KEY", "DJANGO_SECRET_KEY")
-
-
-def _ensure_warm() -> None:
-    from multiprocessing import forkserver
-
-    _forkserver()
-    for name in SECRET_VARIABLES:
-        os.environ.pop(name, None)
-    forkserver.ensure_running()
+    warm_process.start()
 
 
 @dataclass(frozen=True)
@@ -233,15 +195,19 @@ class Walls:
         return not self.missing
 
 
-def walls() -> Walls:
-    """The kernel's walls around runs on this server, as COURSE_RUN_WALLS asks and the kernel
-    allows (the warm process finds the same: same user, same kernel, same setting). Asked on
-    every request that may run learners' code: worked out once per setting."""
-    return _walls_for(tuple(settings.COURSE_RUN_WALLS))
+def walls(asked: Iterable[str] | None = None) -> Walls:
+    """The kernel's walls around runs on this server, as COURSE_RUN_WALLS (or `asked`) asks and
+    the kernel allows (the warm process finds the same: same user, same kernel, same setting).
+    Asked on every request that may run learners' code: worked out once per setting."""
+    return _walls_for(tuple(settings.COURSE_RUN_WALLS if asked is None else asked))
 
 
 @functools.cache
 def _walls_for(asked: tuple[str, ...]) -> Walls:
+    # The one use of the run's side here: the walls are tried in throwaway processes forked from
+    # this one, built by the same code a run builds them with.
+    from lessons.engine.child import confine
+
     built = confine.available_walls(asked)
     return Walls(built, confine.describe(frozenset(asked)), confine.missing_essentials(built))
 
@@ -270,10 +236,33 @@ def run(
 ) -> list[RunResult]:
     """Run `tasks` one after the other in one worker; Busy if the service cannot take them now.
     `check`: an exercise check, which runs in the check lane."""
+    results = _submit(tasks, learner, course_code=course_code, check=check, config=config)
+    return cast("list[RunResult]", results)
+
+
+def explain(
+    statement: Explain, *, learner: str | None = None, config: Config | None = None
+) -> ExplainResult:
+    """The plan of one statement, made in a worker like any run: the same pool, lanes, walls and
+    limits (a page's request never runs EXPLAIN itself). Busy if the service cannot take it now.
+    `learner`: the learner whose one run in flight it is (None: nobody's, for a page that does
+    not know the learner; the client address's limit still counts it)."""
+    [result] = _submit([statement], learner, config=config)
+    return cast(ExplainResult, result)
+
+
+def _submit(
+    tasks: Sequence[Task | Explain],
+    learner: str | None,
+    *,
+    course_code: bool = False,
+    check: bool = False,
+    config: Config | None = None,
+) -> list[Result]:
     config = config or Config.from_settings()
     limits = config.limits.scaled(config.course_factor) if course_code else config.limits
     for task in tasks:
-        if len(task.code) > limits.max_code_chars:
+        if isinstance(task, Task) and len(task.code) > limits.max_code_chars:
             raise CodeTooLong(
                 f"The code is {len(task.code):,} characters long; a run takes at most "
                 f"{limits.max_code_chars:,}."
@@ -285,7 +274,8 @@ def run(
     with contextlib.ExitStack() as holding:
         try:
             root.mkdir(parents=True, exist_ok=True)
-            holding.enter_context(_learner_lock(root, learner))
+            if learner is not None:
+                holding.enter_context(_learner_lock(root, learner))
             if address is not None and config.per_address > 0:  # 0 turns the limit off
                 holding.enter_context(_address_lock(root, address, config.per_address))
             slot = holding.enter_context(_slot(root, config, heavy=heavy, check=check))
@@ -465,7 +455,7 @@ def _end_left_statements(
         pgguard.reset_run_role(alias)
 
 
-def _run_in_slot(slot: Path, tasks: list[Task], limits: Limits) -> list[RunResult]:
+def _run_in_slot(slot: Path, tasks: Sequence[Task | Explain], limits: Limits) -> list[Result]:
     # Every run gets fresh copies of its datasets in a scratch folder of its own, removed after:
     # whatever it does to them, and however it ends, no other run ever sees it.
     # The run makes them itself, inside its walls, from templates kept here.
@@ -481,39 +471,36 @@ def _run_in_slot(slot: Path, tasks: list[Task], limits: Limits) -> list[RunResul
             # know.
             files[name] = str(connections[name].settings_dict["NAME"])
     job = Job(tuple(tasks), limits, files, _plan(scratch, copies, limits, slot))
-    context = _forkserver()
-    _ensure_warm()  # started without the server's secrets, before Process.start would start it
-    receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=sandbox.child_main, args=(job, sender), daemon=True)
     started = time.monotonic()
     backends: dict[str, list[int]] = {}
     try:
         try:
-            process.start()
-        except (OSError, EOFError) as exc:  # the warm process is gone or cannot fork
-            _restart_forkserver()
+            run = warm_process.fork(job)
+        except warm_process.WarmProcessGone as exc:  # the next run starts a new warm process
             error = RunError("ServiceUnavailable", f"No worker could be started ({exc}).", None)
             return [_failed(task, error, 0.0) for task in tasks]
-        sender.close()
-        deadline = started + limits.wall_seconds * len(tasks)
-        if any(connections[name].vendor == "postgresql" for name in files):
-            # Sent before any of the run's code: the pids of the only connections it can have.
-            backends = _backends(receiver, deadline)
-        killed = not receiver.poll(max(deadline - time.monotonic(), 0))
-        message = None if killed else _receive(receiver)
-        if not killed:  # it exits as it reports: let it, so its own parent reaps it
-            process.join(timeout=1)
-        _kill_group(process.pid)  # the run is over: nothing it started may stay
-        process.join(timeout=5)
+        try:
+            deadline = started + limits.wall_seconds * len(tasks)
+            if any(connections[name].vendor == "postgresql" for name in files):
+                # Sent before any of the run's code: the pids of the only connections it can have.
+                backends = _backends(run.channel, deadline)
+            killed = not run.channel.poll(max(deadline - time.monotonic(), 0))
+            message = None if killed else _receive(run.channel)
+            if not killed:  # it exits as it reports: let it end by itself
+                run.wait(timeout=1)
+            _kill_group(run.pid)  # the run is over: nothing it started may stay
+            run.wait(timeout=5)
+        finally:
+            run.close()
     finally:
-        receiver.close()
-        _end_left_statements(files, sandbox.run_tag(str(scratch)), backends)
+        _end_left_statements(files, contract.run_tag(str(scratch)), backends)
         shutil.rmtree(scratch, ignore_errors=True)
     elapsed = time.monotonic() - started
     if message is not None and message.get("kind") == "ok":
         try:
-            return [_explained(result, limits) for result in reply.results(message, tasks, limits)]
-        except reply.Malformed:
+            decoded = contract.decode_results(message, tasks, limits)
+            return [_explained(result, limits) for result in decoded]
+        except contract.Malformed:
             message = {"kind": "malformed"}
     error = _why_it_stopped(message, limits, killed)
     return [_failed(task, error, elapsed) for task in tasks]
@@ -580,7 +567,7 @@ def _out_of_cpu(message: dict[str, Any], limits: Limits) -> bool:
 _OUT_OF_SPACE = ("[Errno 28] ", "[Errno 27] ", "database or disk is full")
 
 
-def _explained(result: RunResult, limits: Limits) -> RunResult:
+def _explained(result: Result, limits: Limits) -> Result:
     """Errors that are limits get a message saying so."""
     error = result.error
     if error is not None and error.type == "MemoryError":
@@ -599,7 +586,9 @@ def _explained(result: RunResult, limits: Limits) -> RunResult:
     return result
 
 
-def _failed(task: Task, error: RunError, elapsed: float) -> RunResult:
+def _failed(task: Task | Explain, error: RunError, elapsed: float) -> Result:
+    if isinstance(task, Explain):
+        return ExplainResult(dataset=task.dataset, error=error)
     return RunResult(dataset=task.dataset, duration=elapsed, error=error)
 
 
@@ -610,15 +599,15 @@ _LANE_OFFSETS = {"slots": 0, "check-slots": 1000}
 
 def _plan(
     scratch: Path, copies: dict[str, str], limits: Limits, slot: Path | None = None
-) -> confine.Plan:
+) -> WallPlan:
     """The walls of one run, as far as the server decides them (the warm process knows which
     the kernel lets it build)."""
     uid = settings.COURSE_RUN_UID
     if slot is not None and slot.name.isdigit():
         uid += _LANE_OFFSETS.get(slot.parent.name, 2000) + int(slot.name)
     gid = uid
-    hidden, keep = sandbox.run_folders()
-    return confine.Plan(
+    hidden, keep = contract.run_folders()
+    return WallPlan(
         scratch=str(scratch),
         hidden=hidden,
         keep=keep,
@@ -685,6 +674,3 @@ def _copy_database(source: Path, copy: Path) -> None:
         # WAL, as every connection of the course asks for: a copy opens without converting.
         dst.execute("PRAGMA journal_mode = WAL")
     partial.replace(copy)
-
-
-__all__ = ["Busy", "CodeTooLong", "Config", "Task", "on_behalf_of", "run"]

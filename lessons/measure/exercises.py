@@ -14,11 +14,9 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from lessons import datasets
+from lessons import datasets, engine
 from lessons.catalog import Exercise
-from lessons.engine import service
-from lessons.engine.runner import RunError, RunResult
-from lessons.engine.sandbox import Task
+from lessons.engine import RunError, RunResult, Task
 from lessons.measure.rules import broken_rules
 
 # Smallest first; after the first, the rest run in one worker.
@@ -63,7 +61,7 @@ class Verdict:
 
 
 # Every worker of the check lane taken (checks run there, the reference's runs too).
-CheckBusy = service.CheckLaneBusy
+CheckBusy = engine.CheckLaneBusy
 
 
 def check(exercise: Exercise, code: str, *, learner: str) -> Verdict:
@@ -76,7 +74,7 @@ def check(exercise: Exercise, code: str, *, learner: str) -> Verdict:
     expected = reference_outputs(exercise, counts)
     results: list[DatasetVerdict] = []
     for names in (ORDER[:1], ORDER[1:]):
-        runs = service.run([Task(code, name) for name in names], learner=learner, check=True)
+        runs = engine.run([Task(code, name) for name in names], learner=learner, check=True)
         for name, run in zip(names, runs, strict=True):
             verdict = _judge(exercise, name, run, expected[name], counts[name])
             results.append(verdict)
@@ -129,10 +127,10 @@ def _run_reference(exercise: Exercise) -> list[RunResult]:
     deadline = time.monotonic() + REFERENCE_WAIT
     while True:
         try:
-            return service.run(
+            return engine.run(
                 tasks, learner=f"reference:{exercise.id}", course_code=True, check=True
             )
-        except service.LearnerBusy:  # another thread or server process is running it
+        except engine.LearnerBusy:  # another thread or server process is running it
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)

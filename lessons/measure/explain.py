@@ -4,10 +4,13 @@ The panel hands the browser a signed token for each statement it shows. EXPLAIN 
 token whose signature checks out, so the browser can ask for the plan of a captured statement but
 can never send SQL of its own.
 
-SQLite answers EXPLAIN QUERY PLAN: the steps it would take, without running the statement.
-PostgreSQL answers EXPLAIN (ANALYZE, BUFFERS): it runs the statement, so the plan carries real
-times, rows and buffers, inside a transaction that is always rolled back. The text PostgreSQL
-returns is parsed here into `PlanLine`s; templates/lessons/_plan.html draws them."""
+The EXPLAIN itself happens in a run of the run service (lessons.engine.explain), like any code the
+course runs: a worker's own copy of the dataset, the same walls, limits and lanes, and a busy
+answer when the service is full; the page's request never runs it. SQLite answers EXPLAIN QUERY
+PLAN: the steps it would take, without running the statement. PostgreSQL answers EXPLAIN (ANALYZE,
+BUFFERS): it runs the statement, so the plan carries real times, rows and buffers, inside a
+transaction that is always rolled back. The text PostgreSQL returns is parsed here into
+`PlanLine`s; templates/lessons/_plan.html draws them."""
 
 from __future__ import annotations
 
@@ -16,21 +19,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core import signing
-from django.db import DatabaseError, connections, transaction
+from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from lessons import datasets
-from lessons.engine.capture import CapturedQuery
+from lessons import datasets, engine
+from lessons.engine import CapturedQuery
 from lessons.errors import CourseError
 
 SALT = "lessons.explain"
 MAX_AGE = 60 * 60 * 24  # a day: long enough for a lesson, short enough to let old pages lapse
-# EXPLAIN ANALYZE runs the statement in the page's own request, outside the run service's pool:
-# it may take this long at most (or less, if the server's statement_timeout is shorter).
+# EXPLAIN ANALYZE runs the statement (in a run, within its limits): it may take this long at most
+# (or less, if the server's statement_timeout is shorter).
 ANALYZE_SECONDS = 5.0
 MISESTIMATE = 10  # a node's actual rows this many times off the planner's estimate is flagged
 _EXPLAINABLE = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b", re.IGNORECASE)
-_QUERY_CANCELED = "57014"  # PostgreSQL's SQLSTATE when statement_timeout stops a statement
 
 # One node of PostgreSQL's text plan, e.g.
 # "  ->  Index Scan using blog_post_pkey on blog_post p  (cost=0.28..5.21 rows=1 width=966)
@@ -98,13 +100,16 @@ def explainable(query: CapturedQuery) -> bool:
 def sign(dataset: str, query: CapturedQuery, *, run_it: bool = True) -> str:
     """A token for this statement's plan. `run_it`: whether the plan may run the statement
     (EXPLAIN ANALYZE on PostgreSQL). Only for the course's own code: a learner's run may report
-    any statement it likes, and the web process, outside every wall of the run, would run it."""
+    any statement it likes, and the plan would run it again on the course's behalf."""
     params = query.jsonable_params() or []
     data = {"d": dataset, "s": query.sql, "p": params, "a": run_it}
     return signing.dumps(data, salt=SALT, compress=True)
 
 
 def explain(token: str) -> Plan:
+    """The plan of the statement a token names, made by the run service: PlanRefused for a token
+    the course did not sign or a statement the database cannot explain, Busy when the service
+    cannot take it now."""
     try:
         data = signing.loads(token, salt=SALT, max_age=MAX_AGE)
     except signing.BadSignature:
@@ -118,53 +123,39 @@ def explain(token: str) -> Plan:
         raise PlanRefused("This plan request is malformed. Run the snippet again.") from None
     if dataset not in datasets.PAGE_ALIASES or not _EXPLAINABLE.match(sql):
         raise PlanRefused("This plan request is malformed. Run the snippet again.")
-    connection = connections[dataset]
+    connection = connections[dataset]  # its settings only: the run opens the connection
     analyze = connection.vendor == "postgresql" and data.get("a") is True
-    prefix = (
-        connection.ops.explain_query_prefix(analyze=True, buffers=True)
-        if analyze
-        else connection.ops.explain_query_prefix()
-    )
-    limit_ms = 0
-    try:
-        # ANALYZE really runs the statement: its writes (and anything else) are rolled back.
-        with transaction.atomic(using=dataset), connection.cursor() as cursor:
-            if analyze:
-                limit_ms = _limit_time(cursor)
-            cursor.execute(f"{prefix} {sql}", params)
-            rows = cursor.fetchall()
-            transaction.set_rollback(True, using=dataset)
-    except DatabaseError as exc:
-        if getattr(exc.__cause__, "sqlstate", None) == _QUERY_CANCELED:
-            raise PlanRefused(
-                f"This statement ran longer than the {limit_ms / 1000:g} s a plan may take, so "
-                "PostgreSQL stopped it and rolled it back. EXPLAIN ANALYZE runs the statement to "
-                "time it; try the plan on a smaller dataset."
-            ) from None
-        raise PlanRefused(f"The database could not explain this statement: {exc}") from None
-    except (TypeError, ValueError, IndexError) as exc:
-        raise PlanRefused(f"The database could not explain this statement: {exc}") from None
+    statement = engine.Explain(dataset, sql, params, analyze=analyze, seconds=ANALYZE_SECONDS)
+    result = engine.explain(statement)
+    error = result.error
+    if error is not None and error.type == "QueryCanceled":
+        raise PlanRefused(
+            f"This statement ran longer than the {result.timeout_ms / 1000:g} s a plan may take, "
+            "so PostgreSQL stopped it and rolled it back. EXPLAIN ANALYZE runs the statement to "
+            "time it; try the plan on a smaller dataset."
+        )
+    if error is not None and error.type in _DATABASE_ERRORS:
+        raise PlanRefused(f"The database could not explain this statement: {error.message}")
+    if error is not None:  # the run itself did not finish (a limit, a crash)
+        raise PlanRefused(f"The plan could not be made: {error.message}")
     if connection.vendor == "postgresql":
-        text = [str(row[0]) for row in rows]
+        text = [str(row[0]) for row in result.rows if row]
         return _postgresql_plan(dataset, sql, params, connection, text, analyzed=analyze)
-    return Plan(dataset, sql, params, connection.display_name, False, _plan_lines(rows))
+    return Plan(dataset, sql, params, connection.display_name, False, _plan_lines(result.rows))
 
 
-def _limit_time(cursor: Any) -> int:
-    """Lower statement_timeout to ANALYZE_SECONDS for this transaction only (never raise it past
-    the server's); answer the limit in milliseconds."""
-    cursor.execute("SELECT setting::int FROM pg_settings WHERE name = 'statement_timeout'")
-    server_ms = int(cursor.fetchone()[0])  # 0: no limit
-    limit_ms = min(ms for ms in (server_ms, int(ANALYZE_SECONDS * 1000)) if ms)
-    cursor.execute("SELECT set_config('statement_timeout', %s, true)", [str(limit_ms)])
-    return limit_ms
+# How lessons.engine.child.plans names what the database refused.
+_DATABASE_ERRORS = ("DatabaseError", "TypeError", "ValueError", "IndexError")
 
 
-def _plan_lines(rows: list[tuple[Any, ...]]) -> list[PlanLine]:
+def _plan_lines(rows: list[list[engine.PlanValue]]) -> list[PlanLine]:
     # SQLite: (id, parent, unused, detail) rows forming a tree.
-    depth: dict[int, int] = {0: -1}
+    depth: dict[engine.PlanValue, int] = {0: -1}
     lines = []
-    for node, parent, _unused, detail in rows:
+    for row in rows:
+        if len(row) != 4:
+            raise PlanRefused("The database answered a plan the course cannot read.")
+        node, parent, _unused, detail = row
         depth[node] = depth.get(parent, -1) + 1
         lines.append(PlanLine("  " * depth[node], str(detail)))
     return lines

@@ -9,9 +9,7 @@ import django
 
 from lessons import datasets
 from lessons.catalog import Lesson, Snippet
-from lessons.engine import service
-from lessons.engine.runner import RunError, RunResult
-from lessons.engine.sandbox import Task
+from lessons.engine import RunError, RunResult, Task, run
 
 
 @dataclass
@@ -116,7 +114,7 @@ def run_learner_code(
     """Run a learner's code through the run service, with the learner limits. Raises
     UnknownDataset or DatasetMissing before running, CodeTooLong or Busy from the service."""
     stats = dataset.stats()
-    [result] = service.run([Task(code, dataset.alias)], learner=learner)
+    [result] = run([Task(code, dataset.alias)], learner=learner)
     return CodeRun(stats, result, code, lesson, snippet)
 
 
@@ -128,7 +126,7 @@ def run_lesson_snippet(
     stats = dataset.stats()
     if not snippet.runs_on(stats.engine):
         return SnippetRun(lesson, snippet, stats, not_run_here(snippet, stats))
-    [result] = service.run(
+    [result] = run(
         [Task(snippet.code, dataset.alias, snippet.measure_memory)],
         learner=learner,
         course_code=True,
@@ -171,7 +169,7 @@ def run_pair_everywhere(
         for snippet, ref in pairs
         if snippet.runs_on(stats[ref].engine)
     ]
-    ran = iter(service.run(tasks, learner=learner, course_code=True) if tasks else [])
+    ran = iter(run(tasks, learner=learner, course_code=True) if tasks else [])
     results = [
         next(ran) if snippet.runs_on(stats[ref].engine) else not_run_here(snippet, stats[ref])
         for snippet, ref in pairs

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from lessons import datasets
 from lessons.catalog import Lesson, Pair, Snippet
-from lessons.engine.service import LearnerBusy
+from lessons.engine import LearnerBusy
 from lessons.errors import Unavailable
 from lessons.measure.runs import run_pair_everywhere
 

@@ -8,7 +8,7 @@ from django import template
 from django.utils.safestring import SafeString
 
 from lessons.display.highlight import highlight_code
-from lessons.engine.capture import CapturedQuery
+from lessons.engine import CapturedQuery
 from lessons.measure import explain
 
 register = template.Library()

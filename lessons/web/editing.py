@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 
-from lessons.engine import service
+from lessons import engine
 from lessons.errors import CourseError
 from lessons.web.identity import current_room
 
@@ -36,7 +36,7 @@ def require_editing(request: HttpRequest) -> None:
     if editing_allowed(request):
         return
     if _strangers_unwalled():
-        missing = " and ".join(service.walls().missing)
+        missing = " and ".join(engine.walls().missing)
         raise EditingOff(
             f"Learners' own code is refused on this server: the kernel cannot wall runs off from "
             f"the {missing} here (see the server's start-up lines and SECURITY.md). Whoever "
@@ -66,7 +66,7 @@ def _strangers_unwalled() -> bool:
     serving_others = settings.COURSE_ROOM or settings.COURSE_EDITING == "on"
     if not serving_others or settings.COURSE_ACCEPT_RISK:
         return False
-    return not service.walls().enough_for_strangers
+    return not engine.walls().enough_for_strangers
 
 
 def context(request: HttpRequest) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from lessons.engine import service
+from lessons import engine
 from lessons.errors import CourseError
 from lessons.web.errors import GetResponse
 
@@ -52,14 +52,14 @@ def limited_address(request: HttpRequest) -> str | None:
 
 
 class RunAddressMiddleware:
-    """Every run a request starts counts against its client's address (lessons.engine.service),
+    """Every run a request starts counts against its client's address (lessons.engine),
     whichever path starts it."""
 
     def __init__(self, get_response: GetResponse) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        with service.on_behalf_of(limited_address(request)):
+        with engine.on_behalf_of(limited_address(request)):
             return self.get_response(request)
 
 
@@ -89,7 +89,7 @@ def count_new_learner(request: HttpRequest) -> None:
             handle.truncate()
             handle.write("".join(f"{stamp}\n" for stamp in [*recent, now]))
     except OSError as exc:
-        raise service.RunFolderUnwritable(root, exc) from exc
+        raise engine.RunFolderUnwritable(root, exc) from exc
 
 
 def _stamps(text: str) -> list[float]:

@@ -16,7 +16,7 @@ from lessons.catalog import (
 )
 from lessons.display.highlight import format_sql
 from lessons.display.report import build_report
-from lessons.engine.service import Busy, CodeTooLong
+from lessons.engine import Busy, CodeTooLong
 from lessons.measure.runs import CodeRun, SnippetRun, run_learner_code, run_lesson_snippet
 
 SHOWN_STATEMENTS = 10

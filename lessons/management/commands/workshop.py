@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from lessons.engine import service
+from lessons import engine
 from lessons.learner import rooms
 from lessons.management.commands.seed import prepare_var
 from lessons.network import lan_address
@@ -64,7 +64,7 @@ class Command(BaseCommand):
 
     def _walls(self) -> list[str]:
         """The kernel's walls around each run, and what follows for learners' own code."""
-        walls = service.walls()
+        walls = engine.walls()
         lines = ["  Walls around each run (SECURITY.md):", *(f"    {line}" for line in walls.lines)]
         if walls.missing and not settings.COURSE_ACCEPT_RISK:
             lines.append(

@@ -10,7 +10,8 @@ from typing import Any
 from django.db.backends import utils
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from lessons.engine import capture, runner
+from lessons.engine import contract
+from lessons.engine.child import capture, runner
 
 
 def _watched() -> dict[str, Any]:
@@ -21,7 +22,7 @@ def _watched() -> dict[str, Any]:
         "CursorWrapper.executemany": utils.CursorWrapper.executemany,
         "CursorWrapper._execute_with_wrappers": utils.CursorWrapper._execute_with_wrappers,  # type: ignore[attr-defined]
         "BaseDatabaseWrapper.execute_wrapper": BaseDatabaseWrapper.execute_wrapper,
-        "RunResult.query_count": runner.RunResult.query_count,
+        "RunResult.query_count": contract.RunResult.query_count,
         "run_code": runner.run_code,
         "list.append": list.append,
     }
@@ -34,12 +35,12 @@ class Seal:
     def __init__(self) -> None:
         self.originals = _watched()
 
-    def check(self, result: runner.RunResult) -> None:
+    def check(self, result: contract.RunResult) -> None:
         now = _watched()
         changed = [name for name, original in self.originals.items() if now[name] is not original]
         if changed:
             result.queries = []
-            result.error = runner.RunError(
+            result.error = contract.RunError(
                 "MeasurementTampered",
                 f"The run replaced {changed[0]}, which the course uses to count queries, so its "
                 "query count cannot be trusted.",

@@ -1,5 +1,6 @@
-"""The kernel's walls around one run. The audit hook in lessons.engine.sandbox is Python code a
-determined run can switch off; these are the kernel's, and stay up whatever the run's Python does.
+"""The kernel's walls around one run. The audit hook in lessons.engine.child.sandbox is Python code
+a determined run can switch off; these are the kernel's, and stay up whatever the run's Python
+does.
 Each is built where the kernel lets the server's user build it, and each holds on its own:
 
 - `namespaces`: new mount, PID and IPC namespaces (in a user namespace of the run's own when the
@@ -14,10 +15,10 @@ Each is built where the kernel lets the server's user build it, and each holds o
   its worker slot's own (COURSE_RUN_UID and up: no two runs at once share one, so no run's
   process count is another's) once its mounts are made; a server running as an ordinary user
   is one already. Every capability is dropped, from the bounding set too, with no_new_privs.
-- `landlock` (lessons.engine.landlock): reading only the system folders, the Python installation
-  and the checkout without var/; writing only in scratch; no TCP; abstract unix sockets and
-  signals scoped to the run.
-- `seccomp` (lessons.engine.syscalls): no new sockets or connections once the run's database
+- `landlock` (lessons.engine.child.landlock): reading only the system folders, the Python
+  installation and the checkout without var/; writing only in scratch; no TCP; abstract unix
+  sockets and signals scoped to the run.
+- `seccomp` (lessons.engine.child.syscalls): no new sockets or connections once the run's database
   connections are open, no leaving the process group, no ptrace, mounts, namespaces, keyrings,
   BPF, io_uring, memfds or System V IPC.
 
@@ -39,13 +40,13 @@ import site
 import sys
 import tempfile
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from lessons.engine import landlock, syscalls
+from lessons.engine.child import landlock, syscalls
+from lessons.engine.contract import WALLS, WallPlan
 
-WALLS = ("namespaces", "network", "user", "landlock", "seccomp")
 # Without a wall on files and one on the network, learner code is refused in a room.
 ESSENTIAL = {"files": ("namespaces", "landlock"), "network": ("network", "seccomp")}
 
@@ -86,27 +87,12 @@ SHARED_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm", "/run", "/var/lock")
 SYSTEM_FOLDERS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/proc")
 # The only devices a run sees (a /dev of its own) and may open: no terminals, no fuse, no tun.
 DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
-DEFAULT_RUN_UID = 1_640_000  # the first of the run user ids: no account needed, none uses them
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
 class ConfinementFailed(OSError):
     pass
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What the walls of one run are made of; the service fills it in, the run builds it."""
-
-    scratch: str  # the one folder a run may write in (a capped tmpfs where namespaces are up)
-    hidden: tuple[str, ...] = ()  # folders the run must not see at all (var/)
-    keep: tuple[str, ...] = ()  # folders a run reads even inside a hidden home (the checkout)
-    walls: frozenset[str] = frozenset(WALLS)
-    scratch_mb: int = 256
-    run_uid: int = DEFAULT_RUN_UID
-    run_gid: int = DEFAULT_RUN_UID
-    copies: dict[str, str] = field(default_factory=dict)  # template -> file name in scratch
 
 
 @dataclass(frozen=True)
@@ -126,7 +112,7 @@ def probe(checkout: str | None = None) -> dict[str, Wall]:
     by one to those that worked, so a later one is tried as runs will build it). Cached."""
     global _probed
     if _probed is None:
-        checkout = checkout or str(Path(__file__).resolve().parents[2])
+        checkout = checkout or str(Path(__file__).resolve().parents[3])
         found: dict[str, Wall] = {}
         kept: set[str] = set()
         for name in WALLS:
@@ -205,7 +191,7 @@ def _rehearse(walls: frozenset[str], checkout: str, scratch: str) -> None:
     if inner == 0:
         code = 1
         try:
-            plan = Plan(scratch, keep=(checkout,), walls=walls)
+            plan = WallPlan(scratch, keep=(checkout,), walls=walls)
             wall_in(plan)
             # What every run needs: the standard library, the checkout, its scratch folder.
             os.listdir(os.path.dirname(os.__file__))
@@ -269,7 +255,7 @@ def enter_namespaces(walls: frozenset[str]) -> None:
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
 
 
-def wall_in(plan: Plan) -> None:
+def wall_in(plan: WallPlan) -> None:
     """In the run's process (the first of its PID namespace), before any of its code and once its
     database connections are open: the mounts, the dataset copies in scratch, the user, Landlock,
     and the system call filter last."""
@@ -316,7 +302,7 @@ def _filter() -> object:
     return _built_filter
 
 
-def _mount_walls(plan: Plan) -> None:
+def _mount_walls(plan: WallPlan) -> None:
     """A read-only /proc of the run's own with /proc/sys masked, /sys masked, the shared folders
     and homes hidden (with what the run reads put back), and scratch a capped tmpfs."""
     keep = _kept_paths(plan)
@@ -349,7 +335,7 @@ def _mount_walls(plan: Plan) -> None:
     _mount("tmpfs", scratch, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, size)
 
 
-def _kept_paths(plan: Plan) -> list[str]:
+def _kept_paths(plan: WallPlan) -> list[str]:
     return list(_kept(plan.keep))
 
 
@@ -443,7 +429,7 @@ def _become(uid: int, gid: int, scratch: str) -> None:
     os.setresuid(uid, uid, uid)  # the kernel clears every capability as the uid leaves 0
 
 
-def _readable(plan: Plan) -> list[str]:
+def _readable(plan: WallPlan) -> list[str]:
     return list(_readable_for(plan.hidden, plan.keep))
 
 

@@ -1,6 +1,7 @@
 """A seccomp filter for one run, built with libseccomp (the `pyseccomp` binding): system calls a
 run has no business making fail with EPERM, whatever its Python does, for it and for everything it
-starts. Loaded last, once the run's database connections are open (see lessons.engine.confine).
+starts. Loaded last, once the run's database connections are open (see
+lessons.engine.child.confine).
 
 Refused:
 - new sockets and connections (`socket`, `connect`, `bind`, `listen`, `accept`): the run keeps the
@@ -158,7 +159,7 @@ def build() -> Any:
     for option in SOCKET_BUFFER_OPTIONS:
         level = seccomp.Arg(1, seccomp.EQ, SOL_SOCKET)
         syscalls.add_rule(refuse, "setsockopt", level, seccomp.Arg(2, seccomp.EQ, option))
-    # The parent-death signal that ends the run with its watcher (lessons.engine.confine), and
+    # The parent-death signal that ends the run with its watcher (lessons.engine.child.confine), and
     # whether the process may be dumped (which would open its memory to /proc readers again).
     for option in (PR_SET_PDEATHSIG, PR_SET_DUMPABLE):
         syscalls.add_rule(refuse, "prctl", seccomp.Arg(0, seccomp.EQ, option))

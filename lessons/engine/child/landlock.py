@@ -1,4 +1,5 @@
-"""Landlock, the kernel's unprivileged access control, for one run (see lessons.engine.confine).
+"""Landlock, the kernel's unprivileged access control, for one run (see
+lessons.engine.child.confine).
 
 A ruleset lists what a process may still do; once it restricts itself, the kernel refuses the
 rest to it and to everything it starts, whatever its user, and nothing undoes that. The `landlock`

@@ -16,7 +16,6 @@ import inspect
 import threading
 import tracemalloc
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from time import perf_counter
 from types import CodeType, TracebackType
 from typing import Any
@@ -29,7 +28,8 @@ from django.utils import timezone
 from blog.models import Author, Category, Comment, Post, Profile, Tag
 from lessons import datasets
 from lessons.datasets import guards
-from lessons.engine.capture import BoundedOutput, CapturedQuery, QueryRecorder, count_instances
+from lessons.engine.child.capture import BoundedOutput, QueryRecorder, count_instances
+from lessons.engine.contract import RunError, RunResult
 
 PSEUDO_FILENAME = "<snippet>"
 
@@ -68,38 +68,6 @@ class DatasetTransaction:
             return attribute(*args, using=using or self.alias, **kwargs)
 
         return with_dataset
-
-
-@dataclass(frozen=True)
-class RunError:
-    type: str
-    message: str
-    line: int | None
-
-
-@dataclass
-class RunResult:
-    dataset: str
-    queries: list[CapturedQuery] = field(default_factory=list)
-    duration: float = 0.0  # seconds spent executing the snippet
-    output: str = ""
-    output_dropped: int = 0  # printed lines beyond the output bound
-    objects_built: dict[str, int] = field(default_factory=dict)
-    peak_memory: int | None = None  # bytes, when measured
-    error: RunError | None = None
-    first_statement_at: float | None = None  # wall-clock time of the first statement
-    queued: float = 0.0  # seconds spent waiting for a free worker before the run started
-    # What the web process cut from the run's reply to keep it bounded, said for the learner
-    # (lessons.engine.reply); empty when everything the run sent was kept.
-    truncated: list[str] = field(default_factory=list)
-
-    @property
-    def query_count(self) -> int:
-        return len(self.queries)
-
-    @property
-    def objects_built_total(self) -> int:
-        return sum(self.objects_built.values())
 
 
 _memory_lock = threading.Lock()

@@ -1,6 +1,7 @@
 """The inside of one run: a disposable process forked from a warm one, with limits set, an audit
 hook that refuses what a run has no business doing, and the datasets pointed at this worker's own
-copies. It runs the code (lessons.engine.runner), sends the result back and exits.
+copies. It runs the code (lessons.engine.child.runner), sends the results back
+(lessons.engine.contract.encode_result) and exits.
 
 Everything here happens in the child; lessons.engine.service is the parent's side.
 """
@@ -17,146 +18,43 @@ import socket
 import sys
 import sysconfig
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from importlib.machinery import EXTENSION_SUFFIXES
 from multiprocessing.connection import Connection
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import django
-
-from lessons.engine import confine
+from lessons.engine.child import confine
+from lessons.engine.contract import (
+    Explain,
+    Job,
+    Limits,
+    Task,
+    WallPlan,
+    encode_result,
+    run_tag,
+)
 
 MB = 1024 * 1024
 RUN_NICENESS = 10
-
-
-@dataclass(frozen=True)
-class Limits:
-    cpu_seconds: int = 5
-    memory_mb: int = 512
-    wall_seconds: float = 10.0
-    max_statements: int = 20_000
-    max_code_chars: int = 20_000
-    scratch_mb: int = 256  # the scratch folder's size, dataset copies included
-
-    def scaled(self, factor: int) -> Limits:
-        """More room for the course's own snippets, which must finish on the large dataset."""
-        return replace(
-            self,
-            cpu_seconds=self.cpu_seconds * factor,
-            memory_mb=self.memory_mb * factor,
-            wall_seconds=self.wall_seconds * factor,
-        )
-
-
-@dataclass(frozen=True)
-class Task:
-    code: str
-    dataset: str
-    measure_memory: bool = False
-
-
-@dataclass(frozen=True)
-class Job:
-    tasks: tuple[Task, ...]
-    limits: Limits
-    dataset_files: dict[str, str]  # dataset alias -> this run's own copy, inside scratch
-    plan: confine.Plan  # its walls: scratch, hidden folders, the dataset copies to make
-
-    @property
-    def scratch(self) -> str:  # the one directory a run may write files in
-        return self.plan.scratch
 
 
 class Refused(PermissionError):
     """Raised inside a run for something the sandbox does not allow."""
 
 
-_warm = False
-
-
-def warm_up() -> None:
-    """Run once in the warm process every run is forked from: Django set up, modules imported."""
-    global _warm
-    if _warm:
-        return
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "course.settings")
-    # The warm process never loads the server's secret key, so no run can find it in memory.
-    os.environ["COURSE_SECRET_KEY"] = "runs-have-no-secret-key"
-    django.setup()
-    import asyncio  # noqa: F401  (async snippets; imported before the audit hook is in place)
-
-    from django.db import connections
-    from django.test import utils  # noqa: F401  (CaptureQueriesContext, used by lessons)
-
-    import lessons.engine.runner
-    import lessons.engine.tamper  # noqa: F401
-
-    for alias in connections:
-        connections[alias]  # imports each database backend now, not inside a run
-        _rehearse(alias)
-    connections.close_all()  # no run may inherit a connection to the real datasets
-    _build_walls()
-    _warm = True
-
-
-_walls: frozenset[str] = frozenset()  # the kernel's walls every run forked from here gets
-
-
-def _build_walls() -> None:
-    """Tried once here, so every run forked from here knows which walls it gets; the network
-    namespace and the system call filter are made here once, for all of them."""
-    from django.conf import settings
-
-    global _walls
-    walls = set(confine.available_walls(settings.COURSE_RUN_WALLS))
-    if "network" in walls and not confine.leave_network():
-        walls.discard("network")
-    if "seccomp" in walls:
-        confine.prepare_filter()
-    confine.prepare_paths(*run_folders())
-    _walls = frozenset(walls)
-
-
-def run_folders() -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The folders every run must not see (var/ as configured, and the checkout's own var/ if
-    that is another folder) and those it reads even inside a hidden home (the checkout)."""
-    from django.conf import settings
-
-    base = str(settings.BASE_DIR)
-    return tuple(sorted({str(settings.VAR_DIR), str(Path(base) / "var")})), (base,)
-
-
-def _rehearse(alias: str) -> None:
-    """Write the SQL of a typical QuerySet without running it: Django imports its compilers and
-    expression machinery on first use, and every run would pay for that again."""
-    from django.db.models import Count, Exists, OuterRef
-
-    from blog.models import Comment, Post
-
-    queryset = (
-        Post.objects.using(alias)
-        .select_related("author")
-        .prefetch_related("tags")
-        .annotate(comments_count=Count("comments"))
-        .filter(Exists(Comment.objects.filter(post=OuterRef("pk"))))
-        .order_by("-published_at")[:5]
-    )
-    queryset.query.get_compiler(alias).as_sql()
-
-
-def child_main(job: Job, channel: Connection) -> None:
-    """The run's processes. This one watches; where the server may, it first walls the run in
-    (lessons.engine.confine) and the watcher is the first process of the run's own PID namespace,
-    so when it leaves, the kernel kills whatever the run started. Never returns (os._exit)."""
+def child_main(job: Job, channel: Connection, walls: frozenset[str]) -> None:
+    """The run's processes, forked from the warm process (lessons.engine.child.warm), which built
+    `walls` for it. This one watches; where the server may, it first walls the run in
+    (lessons.engine.child.confine) and the watcher is the first process of the run's own PID
+    namespace, so when it leaves, the kernel kills whatever the run started. Never returns
+    (os._exit)."""
     try:
         os.setsid()  # its own process group: the parent can kill everything it started
         # Runs yield the CPU to the web server, so pages stay quick while code runs.
         os.nice(RUN_NICENESS)
-        warm_up()
-        plan = replace(job.plan, walls=_walls)
+        plan = replace(job.plan, walls=walls)
         confine.enter_namespaces(plan.walls)
         worker = os.fork()  # walled: the first process of the new PID namespace
         if worker == 0:
@@ -173,9 +71,9 @@ def child_main(job: Job, channel: Connection) -> None:
         os._exit(0)
 
 
-def _work(job: Job, plan: confine.Plan, channel: Connection) -> None:
+def _work(job: Job, plan: WallPlan, channel: Connection) -> None:
     """The process that runs the code: its own datasets, the walls, limits, the audit hook, then
-    the run."""
+    each task: code through the runner, a statement's plan through lessons.engine.child.plans."""
     try:
         _use_own_datasets(job.dataset_files, run_tag(job.scratch))
         # The database connections a run may use are opened before the walls, which allow no new
@@ -191,14 +89,17 @@ def _work(job: Job, plan: confine.Plan, channel: Connection) -> None:
         _limit_resources(job.limits, plan)
         os.chdir(job.scratch)
         _silence_standard_streams()
-        from lessons.engine import runner
-        from lessons.engine.tamper import Seal
+        from lessons.engine.child import plans, runner
+        from lessons.engine.child.tamper import Seal
 
         seal = Seal()
         sys.dont_write_bytecode = True  # an import inside a run must not try to write .pyc files
         sys.addaudithook(_audit_hook(job))
         results = []
         for task in job.tasks:
+            if isinstance(task, Explain):
+                results.append(encode_result(plans.explain(task)))
+                continue
             result = runner.run_code(
                 task.code,
                 task.dataset,
@@ -206,7 +107,7 @@ def _work(job: Job, plan: confine.Plan, channel: Connection) -> None:
                 max_statements=job.limits.max_statements,
             )
             seal.check(result)
-            results.append(result_to_data(result))
+            results.append(encode_result(result))
         _send(channel, {"kind": "ok", "results": results})
     except BaseException as exc:
         _send(channel, {"kind": "crash", "message": f"{type(exc).__name__}: {exc}"})
@@ -216,8 +117,8 @@ def _work(job: Job, plan: confine.Plan, channel: Connection) -> None:
 
 def _close_inherited(keep: set[int]) -> None:
     """Close every descriptor the run inherited but its reply channel and its database
-    connections: multiprocessing leaves the forkserver's pipes and the resource tracker's open
-    in each child, and the tracker is a process outside every wall."""
+    connections: the warm process's own (its channel to the server among them), and the pipe
+    that tells the server the watcher has ended."""
     for name in os.listdir("/proc/self/fd"):
         descriptor = int(name)
         if descriptor > 2 and descriptor not in keep:
@@ -250,30 +151,6 @@ def _silence_standard_streams() -> None:
     os.close(null)
 
 
-def result_to_data(result: Any) -> dict[str, Any]:
-    """The reply's JSON. Texts longer than the web process keeps (lessons.engine.reply) are cut
-    here already, one character past its cap so that it still says what it cut: a few huge
-    statements must not push an honest reply past the reply's size cap."""
-    from lessons.engine import reply  # imports the models: only once Django is set up
-
-    error = result.error
-    sql_cap, error_cap = reply.MAX_SQL_CHARS + 1, reply.MAX_ERROR_CHARS + 1
-    return {
-        "dataset": result.dataset,
-        "queries": [
-            [q.sql[:sql_cap], q.jsonable_params(), q.many, q.duration, q.line]
-            for q in result.queries
-        ],
-        "duration": result.duration,
-        "output": result.output,
-        "output_dropped": result.output_dropped,
-        "objects_built": result.objects_built,
-        "peak_memory": result.peak_memory,
-        "error": None if error is None else [error.type, error.message[:error_cap], error.line],
-        "first_statement_at": result.first_statement_at,
-    }
-
-
 # Processes and threads of the run's user (its slot's own, where the server is root), and open
 # files per process: together they bound the kernel memory a run can hold in socket buffers and
 # the like, which the address-space limit does not count.
@@ -281,7 +158,7 @@ RUN_PROCESSES = 64
 RUN_OPEN_FILES = 128
 
 
-def _limit_resources(limits: Limits, plan: confine.Plan) -> None:
+def _limit_resources(limits: Limits, plan: WallPlan) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
     # Address space counts what the warm process already mapped: the limit is on top of it.
     baseline = _address_space()
@@ -304,12 +181,6 @@ def _address_space() -> int:
             return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
     except OSError:
         return 256 * MB
-
-
-def run_tag(scratch: str) -> str:
-    """The name a run's PostgreSQL connections give the server (application_name), so the service
-    can end what a run it killed left running there."""
-    return f"course-run-{Path(scratch).name}"
 
 
 def _use_own_datasets(files: dict[str, str], tag: str) -> None:
@@ -363,7 +234,9 @@ def _open_postgresql(job: Job) -> dict[str, list[int]]:
     that names it); their backend pids, per dataset alias."""
     from django.db import connections
 
-    wants_spare = any("another_worker" in task.code for task in job.tasks)
+    wants_spare = any(
+        isinstance(task, Task) and "another_worker" in task.code for task in job.tasks
+    )
     pids: dict[str, list[int]] = {}
     for alias in job.dataset_files:
         connection = connections[alias]

@@ -1,5 +1,6 @@
-"""Recording what a snippet does: its SQL (through Django's public `execute_wrapper` hook) and
-the model instances it builds. Nothing here formats or groups: see `lessons.display.report`."""
+"""Recording what a snippet does, in the run: its SQL (through Django's public `execute_wrapper`
+hook) and the model instances it builds. Nothing here formats or groups: see
+`lessons.display.report`."""
 
 from __future__ import annotations
 
@@ -7,38 +8,16 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
 from time import perf_counter
 from types import FrameType
 from typing import Any
 
 from django.db.models.signals import post_init
 
-
-@dataclass(slots=True)
-class CapturedQuery:
-    sql: str
-    params: Sequence[Any] | None
-    many: bool
-    duration: float  # seconds
-    line: int | None  # the snippet line that fired it
-
-    def jsonable_params(self) -> Any:
-        """The parameters as JSON can carry them: dates, decimals and the like as text."""
-        return _jsonable(self.params)
-
-
-def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, dict):
-        return {str(key): _jsonable(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(item) for item in value]
-    return str(value)
+from lessons.engine.contract import CapturedQuery
 
 
 class StatementLimitExceeded(RuntimeError):
