@@ -109,12 +109,12 @@ test:
 leg: $(LEG_NEEDS)
 	@echo "== Django $(DJANGO) on $(ENGINE)"
 	$(if $(filter postgresql,$(ENGINE)),$(PG_ENV)) COURSE_TEST_LEG="$(DJANGO) $(ENGINE)" \
-		$(LEG_VENV)/bin/pytest -n $(TEST_WORKERS) $(TESTS_$(DJANGO)-$(ENGINE))
+		$(LEG_VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadgroup $(TESTS_$(DJANGO)-$(ENGINE))
 
 # A developer's loop: Django 5.2 on SQLite without the tests marked slow (browsers, real servers,
 # every snippet on every dataset); about a minute.
 test-fast: $(INSTALLED)
-	COURSE_TEST_LEG="5.2 sqlite" $(BIN)/pytest -n $(TEST_WORKERS) -m "not slow" -q
+	COURSE_TEST_LEG="5.2 sqlite" $(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup -m "not slow" -q
 
 # One leg each, by the names the README has long used.
 test-next:

@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 
 from lessons.catalog import get_catalog
 from lessons.datasets import DatasetRef
 from lessons.engine.child.runner import run_code
-from lessons.measure.runs import run_lesson_snippet
+from lessons.measure.runs import SnippetRun, run_lesson_snippet
 from tests.conftest import expected
 
+
+@functools.cache
+def ran(lesson_slug: str, snippet_id: str, dataset: str) -> SnippetRun:
+    """A course snippet's run on a dataset, made once per worker and shared by the test of its
+    count and the test comparing its pair's outputs: a real run through the run service either way.
+    """
+    lesson = get_catalog().by_slug[lesson_slug]
+    return run_lesson_snippet(lesson, lesson.snippets[snippet_id], DatasetRef(dataset))
+
+
+# A lesson's tests run on one pytest-xdist worker (`--dist loadgroup`), so its runs are shared.
 SNIPPETS = [
-    pytest.param(lesson, snippet, id=f"{lesson.slug}:{snippet.id}")
+    pytest.param(
+        lesson,
+        snippet,
+        id=f"{lesson.slug}:{snippet.id}",
+        marks=pytest.mark.xdist_group(lesson.slug),
+    )
     for lesson in get_catalog().lessons
     for snippet in lesson.snippets.values()
 ]
@@ -25,7 +43,7 @@ def test_snippet_matches_its_expect(lesson, snippet, dataset: str) -> None:
     if not snippet.runs_on(engine):
         checked_by = "make test-pg" if snippet.engine == "postgresql" else "make test"
         pytest.skip(f"uses {snippet.engine}'s own features: {checked_by} checks it")
-    run = run_lesson_snippet(lesson, snippet, DatasetRef(dataset))
+    run = ran(lesson.slug, snippet.id, dataset)
 
     if snippet.raises:
         assert run.error_expected, f"{snippet.id} should raise {snippet.raises}: {run.result.error}"
@@ -39,7 +57,9 @@ def test_snippet_matches_its_expect(lesson, snippet, dataset: str) -> None:
 
 
 PAIRS = [
-    pytest.param(lesson, pair, id=f"{lesson.slug}:{pair.id}")
+    pytest.param(
+        lesson, pair, id=f"{lesson.slug}:{pair.id}", marks=pytest.mark.xdist_group(lesson.slug)
+    )
     for lesson in get_catalog().lessons
     for pair in lesson.comparisons
     # A side may print something else only where the lesson says why (differs="...").
@@ -57,7 +77,7 @@ PREDICTIONS = [
 def test_pair_sides_print_the_same(lesson, pair, dataset: str) -> None:
     if not pair.runs_on(DatasetRef(dataset).stats().engine):
         pytest.skip("a side needs a newer Django or the other engine: make test-next/test-pg")
-    bad, fixed = (run_lesson_snippet(lesson, s, DatasetRef(dataset)).result for s in pair.snippets)
+    bad, fixed = (ran(lesson.slug, s.id, dataset).result for s in pair.snippets)
 
     assert bad.output == fixed.output
 
