@@ -105,8 +105,11 @@ def browser() -> Iterator[object]:
         if os.environ.get("CI"):
             pytest.fail(f"{message}; CI must run the browser tests.")
         pytest.skip(message)
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # An assertion returns as soon as it holds; the wait allows for a run on a machine busy with
+    # the suite's other workers.
+    expect.set_options(timeout=20_000)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield browser

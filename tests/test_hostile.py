@@ -602,15 +602,26 @@ def test_the_corpus_is_large_enough() -> None:
 
 
 def markers() -> set[Path]:
-    """The `started` files of runs going now. A run's scratch folder is a tmpfs in its own mount
-    namespace, so it is looked at through each process's /proc/<pid>/root (root may), or on the
-    host's disk where the server builds no mount walls."""
+    """The `started` files of this process's runs going now (the suite's other workers run their
+    own). A run's scratch folder is a tmpfs in its own mount namespace, so it is looked at through
+    each process's /proc/<pid>/root (root may), or on the host's disk where the server builds no
+    mount walls."""
     pattern = f"{tempfile.gettempdir().lstrip('/')}/course-run-*/started"
     found = set(Path("/").glob(pattern))
     for root in Path("/proc").glob("[0-9]*/root"):
         with contextlib.suppress(OSError):
-            found.update(root.glob(pattern))
+            if _descends_from_this_process(int(root.parent.name)):
+                found.update(root.glob(pattern))
     return found
+
+
+def _descends_from_this_process(pid: int) -> bool:
+    while pid > 1:
+        if pid == os.getpid():
+            return True
+        status = Path(f"/proc/{pid}/status").read_text()
+        pid = int(status.split("PPid:", 1)[1].split()[0])
+    return False
 
 
 @contextlib.contextmanager
