@@ -21,8 +21,9 @@ CARD = "#card-count-comments-bad"
 
 @pytest.fixture
 def short_limits(settings: Any) -> None:
-    settings.COURSE_RUN_CPU_SECONDS = 1
-    settings.COURSE_RUN_WALL_SECONDS = 3
+    # Short enough that a loop stops soon, long enough for a real run beside the suite's workers.
+    settings.COURSE_RUN_CPU_SECONDS = 2
+    settings.COURSE_RUN_WALL_SECONDS = 6
 
 
 def test_edit_a_card_into_the_fix_then_reset_it(

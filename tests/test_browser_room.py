@@ -41,7 +41,7 @@ def test_an_answer_reaches_the_clicker_and_follow_me_moves_the_banner(
     expect(question).to_contain_text("Right.")
 
     # The console asks again every 2 s: the answer shows without a reload, not yet marked right.
-    expect(clicker).to_have_attribute("data-answered", "1", timeout=5_000)
+    expect(clicker).to_have_attribute("data-answered", "1")
     right_bar = clicker.locator(".bar").nth(QUESTION.answer)
     expect(right_bar).to_have_attribute("data-count", "1")
     expect(clicker.locator(".bar.is-right")).to_have_count(0)
@@ -55,7 +55,7 @@ def test_an_answer_reaches_the_clicker_and_follow_me_moves_the_banner(
 
     # The learner's banner asks again every 4 s.
     follow = learner.locator("#room-banner [data-follow-link]")
-    expect(follow).to_have_text(NEXT.title, timeout=8_000)
+    expect(follow).to_have_text(NEXT.title)
     learner.screenshot(path=str(screenshot_dir / "room-banner.png"))
     follow.click()
     expect(learner).to_have_url(f"{course_server}/lessons/{NEXT.slug}/")
