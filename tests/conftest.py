@@ -56,7 +56,23 @@ def django_db_setup(
     yield
     if not django_db_keepdb:
         with django_db_blocker.unblock(), writable():  # type: ignore[attr-defined]
+            _end_run_role_sessions()
             teardown_databases(config, verbosity=0)
+
+
+def _end_run_role_sessions() -> None:
+    """A killed run's backends notice their client is gone within a second or so; a test database
+    cannot be dropped while one is still there, so end them (the run role may end its own)."""
+    for alias in settings.COURSE_DATASET_ALIASES:
+        connection = connections[alias]
+        if connection.vendor != "postgresql":
+            continue
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = "
+                "current_database() AND usename = current_user AND pid <> pg_backend_pid()"
+            )
+        connection.close()
 
 
 def _remove_left_sqlite_files() -> None:

@@ -165,16 +165,28 @@ def end_left_statements(alias: str, run_tag: str, overdue_seconds: float) -> int
     run tagged `run_tag` (its process is gone, and a backend busy with a statement would not notice
     until it finished), and any statement of the run role older than `overdue_seconds` (a run may
     turn its own statement_timeout off). The pages log in as the run role, which may end its own
-    role's backends. Returns how many it ended."""
+    role's backends. Only on this course's own dataset databases: another checkout (or another
+    test worker) with databases of its own on the same server keeps its limits. Returns how many
+    it ended."""
     with connections[alias].cursor() as cursor:
         cursor.execute(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
             "WHERE usename = current_user AND pid <> pg_backend_pid() AND state <> 'idle' "
+            "AND datname = ANY(%s) "
             "AND (application_name = %s OR now() - query_start > make_interval(secs => %s))",
-            [run_tag, overdue_seconds],
+            [_dataset_databases(), run_tag, overdue_seconds],
         )
         (ended,) = cursor.fetchone()
     return int(ended)
+
+
+def _dataset_databases() -> list[str]:
+    """The names of the datasets' databases on PostgreSQL (their test names under the tests)."""
+    return [
+        str(connections[name].settings_dict["NAME"])
+        for name in settings.COURSE_DATASET_ALIASES
+        if connections[name].vendor == "postgresql"
+    ]
 
 
 # What `title__icontains` compiles to on PostgreSQL is UPPER("title"::text) LIKE UPPER(%s): a
