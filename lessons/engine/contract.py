@@ -28,6 +28,8 @@ bounded, before anything here looks inside):
 from __future__ import annotations
 
 import math
+import socket
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -484,3 +486,20 @@ def cut(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     return f"{text[:limit]}… ({len(text) - limit:,} more characters not kept)"
+
+
+# The warm process's control channel: a request is its length then the pickled job (the server
+# speaks, the warm process only listens), the answer the forked run's pid, each length-prefixed.
+LENGTH = struct.Struct("!Q")
+
+
+def read_exactly(control: socket.socket, count: int) -> bytes:
+    """`count` bytes off the control channel; ConnectionResetError if the other end closed it."""
+    chunks = []
+    while count:
+        chunk = control.recv(count)
+        if not chunk:
+            raise ConnectionResetError("the other end closed the control channel")
+        chunks.append(chunk)
+        count -= len(chunk)
+    return b"".join(chunks)

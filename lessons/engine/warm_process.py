@@ -21,14 +21,13 @@ import os
 import pickle
 import select
 import socket
-import struct
 import subprocess
 import sys
 import threading
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 
-from lessons.engine.contract import Job
+from lessons.engine.contract import LENGTH, Job, read_exactly
 
 # Secrets the server may have in its environment.
 SECRET_VARIABLES = ("COURSE_SECRET_KEY", "DJANGO_SECRET_KEY")
@@ -36,7 +35,6 @@ PLACEHOLDER_KEY = "runs-have-no-secret-key"
 # How long the server waits for the warm process to take a job: the first one waits for its
 # set-up (Django, the walls), a second or two on a busy machine.
 ANSWER_SECONDS = 60.0
-LENGTH = struct.Struct("!Q")  # as lessons.engine.child.warm reads and answers
 
 
 class WarmProcessGone(OSError):
@@ -99,7 +97,7 @@ class WarmProcess:
                     descriptors = [sender.fileno(), ended_for_run]
                     sent = socket.send_fds(self._control, [head], descriptors)
                     self._control.sendall(head[sent:] + payload)
-                    (pid,) = LENGTH.unpack(_read_exactly(self._control, LENGTH.size))
+                    (pid,) = LENGTH.unpack(read_exactly(self._control, LENGTH.size))
                 except OSError as exc:
                     self._stop()
                     raise WarmProcessGone(f"the warm process is gone: {exc}") from exc
@@ -154,17 +152,6 @@ def _environment() -> dict[str, str]:
     # The server's import path, so the warm process imports the same course the server does.
     environment["PYTHONPATH"] = os.pathsep.join(path for path in sys.path if path)
     return environment
-
-
-def _read_exactly(control: socket.socket, count: int) -> bytes:
-    chunks = []
-    while count:
-        chunk = control.recv(count)
-        if not chunk:
-            raise ConnectionResetError("it closed its end of the channel")
-        chunks.append(chunk)
-        count -= len(chunk)
-    return b"".join(chunks)
 
 
 _warm = WarmProcess()

@@ -20,16 +20,13 @@ import os
 import pickle
 import signal
 import socket
-import struct
 from multiprocessing.connection import Connection
 from types import FrameType
 
 import django
 
 from lessons.engine.child import confine, sandbox
-from lessons.engine.contract import Job, run_folders
-
-LENGTH = struct.Struct("!Q")  # a request's length, and an answer's pid
+from lessons.engine.contract import LENGTH, Job, read_exactly, run_folders
 
 # The warm process's end of its channel to the server, as (device, inode): a run checks it has no
 # descriptor of it (tests/test_walls.py).
@@ -115,25 +112,14 @@ def _request(control: socket.socket) -> tuple[Job, int, int] | None:
     """The next job with its two descriptors, or None once the server has closed its end."""
     try:
         head, descriptors, _, _ = socket.recv_fds(control, LENGTH.size, 2, socket.MSG_CMSG_CLOEXEC)
-        head += _read_exactly(control, LENGTH.size - len(head)) if head else b""
+        head += read_exactly(control, LENGTH.size - len(head)) if head else b""
         if len(head) < LENGTH.size or len(descriptors) != 2:
             return None
         (length,) = LENGTH.unpack(head)
-        job = pickle.loads(_read_exactly(control, length))
+        job = pickle.loads(read_exactly(control, length))
     except (OSError, EOFError):
         return None
     return job, descriptors[0], descriptors[1]
-
-
-def _read_exactly(control: socket.socket, count: int) -> bytes:
-    chunks = []
-    while count:
-        chunk = control.recv(count)
-        if not chunk:
-            raise EOFError("the server closed its end")
-        chunks.append(chunk)
-        count -= len(chunk)
-    return b"".join(chunks)
 
 
 def _run(control: socket.socket, job: Job, channel: int, walls: frozenset[str]) -> None:
