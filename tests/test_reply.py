@@ -31,16 +31,16 @@ from lessons.engine.contract import (
 
 TASK = Task("print(1)", "tiny")
 RESULT_FIELDS = (
-    "dataset, queries, duration, output, output_dropped, objects_built, peak_memory, error, "
-    "first_statement_at"
+    "dataset, queries, duration, output, output_dropped, objects_built, peak_memory, "
+    "objects_alive_peak, error, first_statement_at, integrity, atomic"
 )
-QUERY_FIELDS = "sql, params, many, duration, line"
+QUERY_FIELDS = "sql, params, many, duration, line, rows"
 LIMITS = Limits()
 
 
 def query(sql: str, params: Any = None) -> dict[str, Any]:
     """A statement as the run's own encoder writes it."""
-    return {"sql": sql, "params": params, "many": False, "duration": 0.0, "line": 1}
+    return {"sql": sql, "params": params, "many": False, "duration": 0.0, "line": 1, "rows": 0}
 
 
 STATEMENT = {
@@ -49,6 +49,7 @@ STATEMENT = {
     "many": False,
     "duration": 0.001,
     "line": 2,
+    "rows": 1,
 }
 
 
@@ -304,7 +305,7 @@ BAD_TYPES = [
     pytest.param(
         changed("queries", [without("line", STATEMENT)]),
         f"a statement has the fields {QUERY_FIELDS}",
-        id="statement-of-four",
+        id="statement-of-five",
     ),
     pytest.param(
         changed("queries", [[*STATEMENT.values()]]),
@@ -312,7 +313,7 @@ BAD_TYPES = [
         id="statement-as-a-list",
     ),
     pytest.param(
-        statement("rows", 1), f"a statement has the fields {QUERY_FIELDS}", id="statement-extra"
+        statement("cost", 1), f"a statement has the fields {QUERY_FIELDS}", id="statement-extra"
     ),
     pytest.param(statement("sql", 1), "expected str, got int", id="sql-not-text"),
     pytest.param(

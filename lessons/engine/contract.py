@@ -69,6 +69,9 @@ class Task:
     code: str
     dataset: str
     measure_memory: bool = False
+    # An exercise's atomic probe: the run's Nth write (INSERT, UPDATE or DELETE) fails as if the
+    # database refused it, and the run reports what the code's earlier writes left behind.
+    fail_on_write: int | None = None
 
 
 @dataclass(frozen=True)
@@ -119,12 +122,15 @@ def run_tag(scratch: str) -> str:
 
 
 def run_folders() -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The folders every run must not see (var/ as configured, and the checkout's own var/ if
-    that is another folder) and those it reads even inside a hidden home (the checkout)."""
+    """The folders every run must not see and those it reads even inside a hidden home (the
+    checkout). Hidden: var/ as configured (and the checkout's own var/ if that is another
+    folder), and the lessons with their exercises' solutions, in the files and in git's history
+    of them: a run is a learner's code, which must not read the answers it is checked against."""
     from django.conf import settings
 
-    base = str(settings.BASE_DIR)
-    return tuple(sorted({str(settings.VAR_DIR), str(Path(base) / "var")})), (base,)
+    base = Path(settings.BASE_DIR)
+    hidden = {settings.VAR_DIR, base / "var", base / "lessons" / "content", base / ".git"}
+    return tuple(sorted(map(str, hidden))), (str(base),)
 
 
 # What a run answers -----------------------------------------------------------------------------
@@ -137,6 +143,7 @@ class CapturedQuery:
     many: bool
     duration: float  # seconds
     line: int | None  # the snippet line that fired it
+    rows: int = 0  # rows the code fetched from what the statement returned
 
     def jsonable_params(self) -> Any:
         """The parameters as JSON can carry them: dates, decimals and the like as text."""
@@ -160,6 +167,17 @@ class RunError:
     line: int | None
 
 
+@dataclass(frozen=True)
+class AtomicProbe:
+    """What an atomic probe found: whether the Nth write was reached (and failed), and how many
+    rows the code's earlier writes left changed once the code had ended."""
+
+    fail_on_write: int
+    reached: bool
+    rows_left: int
+    tables: tuple[str, ...]  # the tables where rows were left changed
+
+
 @dataclass
 class RunResult:
     dataset: str
@@ -168,10 +186,18 @@ class RunResult:
     output: str = ""
     output_dropped: int = 0  # printed lines beyond the output bound
     objects_built: dict[str, int] = field(default_factory=dict)
-    peak_memory: int | None = None  # bytes, when measured
+    peak_memory: int | None = None  # bytes of Python memory, when the task asks (tracemalloc)
+    objects_alive_peak: int = 0  # the most model instances alive at once
     error: RunError | None = None
     first_statement_at: float | None = None  # wall-clock time of the first statement
     queued: float = 0.0  # seconds spent waiting for a free worker before the run started
+    # The most memory the run's process held above what it started with, in bytes, as the kernel
+    # counted it (its peak resident set): for the whole process, every task of the run included.
+    process_peak_memory: int | None = None
+    # What the run found wrong with its own measuring after the code ended (the recorder removed,
+    # statements that did not pass through it): a count that cannot be trusted.
+    integrity: list[str] = field(default_factory=list)
+    atomic: AtomicProbe | None = None
     # What the web process cut from the run's reply to keep it bounded, said for the learner;
     # empty when everything the run sent was kept.
     truncated: list[str] = field(default_factory=list)
@@ -183,6 +209,10 @@ class RunResult:
     @property
     def objects_built_total(self) -> int:
         return sum(self.objects_built.values())
+
+    @property
+    def rows_fetched(self) -> int:
+        return sum(query.rows for query in self.queries)
 
 
 PlanValue = str | int | float | None
@@ -226,10 +256,16 @@ _RESULT_FIELDS = (
     "output_dropped",
     "objects_built",
     "peak_memory",
+    "objects_alive_peak",
     "error",
     "first_statement_at",
+    "integrity",
+    "atomic",
 )
-_QUERY_FIELDS = ("sql", "params", "many", "duration", "line")
+_QUERY_FIELDS = ("sql", "params", "many", "duration", "line", "rows")
+_ATOMIC_FIELDS = ("fail_on_write", "reached", "rows_left", "tables")
+MAX_INTEGRITY = 10  # problems a run reports about its own measuring
+MAX_TABLES = 50
 _ERROR_FIELDS = ("type", "message", "line")
 _PLAN_FIELDS = ("dataset", "rows", "error", "timeout_ms")
 
@@ -260,6 +296,7 @@ def encode_result(result: Result) -> dict[str, Any]:
                 "many": query.many,
                 "duration": query.duration,
                 "line": query.line,
+                "rows": query.rows,
             }
             for query in result.queries
         ],
@@ -268,8 +305,18 @@ def encode_result(result: Result) -> dict[str, Any]:
         "output_dropped": result.output_dropped,
         "objects_built": result.objects_built,
         "peak_memory": result.peak_memory,
+        "objects_alive_peak": result.objects_alive_peak,
         "error": _encode_error(result.error),
         "first_statement_at": result.first_statement_at,
+        "integrity": [problem[: MAX_ERROR_CHARS + 1] for problem in result.integrity],
+        "atomic": None
+        if result.atomic is None
+        else {
+            "fail_on_write": result.atomic.fail_on_write,
+            "reached": result.atomic.reached,
+            "rows_left": result.atomic.rows_left,
+            "tables": list(result.atomic.tables),
+        },
     }
 
 
@@ -325,11 +372,38 @@ def decode_result(data: Any, task: Task | Explain, limits: Limits) -> Result:
         output_dropped=_count(data["output_dropped"]),
         objects_built=_objects_built(_of(data["objects_built"], dict), notes),
         peak_memory=None if data["peak_memory"] is None else _count(data["peak_memory"]),
+        objects_alive_peak=_count(data["objects_alive_peak"]),
         error=_error(data["error"]),
         first_statement_at=(
             None if data["first_statement_at"] is None else _seconds(data["first_statement_at"])
         ),
+        integrity=_integrity(_of(data["integrity"], list)),
+        atomic=_atomic(data["atomic"], task),
         truncated=notes,
+    )
+
+
+def _integrity(data: list[Any]) -> list[str]:
+    problems = [cut(_of(item, str), MAX_ERROR_CHARS) for item in data[:MAX_INTEGRITY]]
+    if len(data) > MAX_INTEGRITY:
+        problems.append(f"{len(data) - MAX_INTEGRITY:,} more problems were not kept.")
+    return problems
+
+
+def _atomic(data: Any, task: Task) -> AtomicProbe | None:
+    if data is None:
+        return None
+    _fields(data, _ATOMIC_FIELDS, "an atomic probe")
+    if task.fail_on_write is None or data["fail_on_write"] != task.fail_on_write:
+        raise Malformed("an atomic probe the task did not ask for")
+    tables = _of(data["tables"], list)
+    if len(tables) > MAX_TABLES:
+        raise Malformed(f"at most {MAX_TABLES} tables")
+    return AtomicProbe(
+        fail_on_write=task.fail_on_write,
+        reached=_of(data["reached"], bool),
+        rows_left=_count(data["rows_left"]),
+        tables=tuple(cut(_of(name, str), MAX_NAME_CHARS) for name in tables),
     )
 
 
@@ -371,7 +445,9 @@ def _queries(data: list[Any], max_statements: int, notes: list[str]) -> list[Cap
         if params is not None and _size(params, MAX_PARAMS_SIZE) > MAX_PARAMS_SIZE:
             params, dropped = None, dropped + 1
         many, duration, line = _of(item["many"], bool), _seconds(item["duration"]), item["line"]
-        queries.append(CapturedQuery(sql, params, many, duration, _line(line)))
+        queries.append(
+            CapturedQuery(sql, params, many, duration, _line(line), _count(item["rows"]))
+        )
     if shortened:
         notes.append(
             f"{shortened:,} statement{'s were' if shortened > 1 else ' was'} longer than "

@@ -485,7 +485,7 @@ def _run_in_slot(slot: Path, tasks: Sequence[Task | Explain], limits: Limits) ->
                 # Sent before any of the run's code: the pids of the only connections it can have.
                 backends = _backends(run.channel, deadline)
             killed = not run.channel.poll(max(deadline - time.monotonic(), 0))
-            message = None if killed else _receive(run.channel)
+            message, peak = (None, None) if killed else _report(run.channel)
             if not killed:  # it exits as it reports: let it end by itself
                 run.wait(timeout=1)
             _kill_group(run.pid)  # the run is over: nothing it started may stay
@@ -499,11 +499,40 @@ def _run_in_slot(slot: Path, tasks: Sequence[Task | Explain], limits: Limits) ->
     if message is not None and message.get("kind") == "ok":
         try:
             decoded = contract.decode_results(message, tasks, limits)
+            for result in decoded:
+                if isinstance(result, RunResult):
+                    result.process_peak_memory = peak
             return [_explained(result, limits) for result in decoded]
         except contract.Malformed:
             message = {"kind": "malformed"}
     error = _why_it_stopped(message, limits, killed)
     return [_failed(task, error, elapsed) for task in tasks]
+
+
+def _report(receiver: Connection) -> tuple[dict[str, Any] | None, int | None]:
+    """The run's report (its results, or why it stopped) and its peak memory as its watcher read
+    it from the kernel. Read until the channel closes, within a second: the code shares the
+    channel and could send a "usage" of its own, so the largest figure is the one kept (a run can
+    only make itself look bigger)."""
+    report: dict[str, Any] | None = None
+    peaks: list[int] = []
+    deadline = time.monotonic() + USAGE_SECONDS
+    while True:
+        message = _receive(receiver)
+        if message is None:
+            break
+        if message.get("kind") == "usage":
+            peak = message.get("peak_memory")
+            if type(peak) is int and 0 <= peak < contract.MAX_COUNT:
+                peaks.append(peak)
+        elif report is None:
+            report = message
+        if report is not None and not receiver.poll(max(deadline - time.monotonic(), 0)):
+            break
+    return report, max(peaks) if peaks else None
+
+
+USAGE_SECONDS = 1.0  # the watcher reports as soon as the worker has exited
 
 
 def _receive(receiver: Connection) -> dict[str, Any] | None:

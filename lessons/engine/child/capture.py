@@ -1,12 +1,15 @@
 """Recording what a snippet does, in the run: its SQL (through Django's public `execute_wrapper`
-hook) and the model instances it builds. Nothing here formats or groups: see
-`lessons.display.report`."""
+hook) with the rows read from each statement, and the model instances it builds and keeps alive.
+Nothing here formats or groups: see `lessons.display.report`."""
 
 from __future__ import annotations
 
+import gc
+import re
 import sys
 import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,6 +18,8 @@ from time import perf_counter
 from types import FrameType
 from typing import Any
 
+from django.db import DatabaseError
+from django.db.backends.utils import CursorDebugWrapper
 from django.db.models.signals import post_init
 
 from lessons.engine.contract import CapturedQuery
@@ -22,6 +27,62 @@ from lessons.engine.contract import CapturedQuery
 
 class StatementLimitExceeded(RuntimeError):
     pass
+
+
+class InjectedFailure(DatabaseError):
+    """The write an atomic probe makes fail, as a database that refused it would."""
+
+
+# The table a write changes: INSERT INTO "t", UPDATE "t", DELETE FROM "t" (Django quotes names).
+_WRITE = re.compile(
+    r'^\s*(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)\s+"?(?P<table>\w+)"?', re.I
+)
+
+
+def written_table(sql: str) -> str | None:
+    match = _WRITE.match(sql)
+    return match["table"] if match else None
+
+
+class RowCounter:
+    """The database's cursor as Django reads rows from it: each row read counts towards the
+    statement that returned it. Everything else is the cursor's own."""
+
+    __slots__ = ("_cursor", "_query")
+
+    def __init__(self, cursor: Any, query: CapturedQuery) -> None:
+        self._cursor = cursor
+        self._query = query
+
+    def fetchone(self) -> Any:
+        row = self._cursor.fetchone()
+        if row is not None:
+            self._query.rows += 1
+        return row
+
+    def fetchmany(self, *args: Any, **kwargs: Any) -> Any:
+        rows = self._cursor.fetchmany(*args, **kwargs)
+        self._query.rows += len(rows)
+        return rows
+
+    def fetchall(self) -> Any:
+        rows = self._cursor.fetchall()
+        self._query.rows += len(rows)
+        return rows
+
+    def __iter__(self) -> Iterator[Any]:
+        for row in self._cursor:
+            self._query.rows += 1
+            yield row
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cursor, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in RowCounter.__slots__:
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self._cursor, name, value)
 
 
 class QueryRecorder:
@@ -32,12 +93,29 @@ class QueryRecorder:
     event loop thread, so the line comes from the chain of awaits starting at `coroutine`.
     """
 
-    def __init__(self, filename: str, max_statements: int | None = None) -> None:
+    def __init__(
+        self,
+        filename: str,
+        max_statements: int | None = None,
+        *,
+        fail_on_write: int | None = None,
+        before_first_write: Callable[[Any, str], None] | None = None,
+    ) -> None:
         self.filename = filename
         self.max_statements = max_statements
         self.queries: list[CapturedQuery] = []
         self.coroutine: Any = None
         self.first_statement_at: float | None = None  # wall-clock time, for latency figures
+        # The atomic probe: the Nth write fails; each table is shown to `before_first_write`
+        # before the code first writes to it.
+        self.fail_on_write = fail_on_write
+        self.before_first_write = before_first_write
+        self.writes = 0
+        self.failed_write = False
+        self.written: set[str] = set()
+        # Statements handed to each connection's driver (by id), for the witness below Django
+        # (lessons.engine.child.integrity): SQLite runs an executemany once per row.
+        self.sent_on: Counter[int] = Counter()
 
     def __call__(
         self,
@@ -47,6 +125,8 @@ class QueryRecorder:
         many: bool,
         context: dict[str, Any],
     ) -> Any:
+        connection = context["connection"]
+        self.sent_on[id(connection)] += _driver_statements(connection, context, params, many)
         if self.max_statements is not None and len(self.queries) >= self.max_statements:
             raise StatementLimitExceeded(
                 f"The run was stopped after {self.max_statements:,} SQL statements."
@@ -54,11 +134,37 @@ class QueryRecorder:
         if self.first_statement_at is None:
             self.first_statement_at = time.time()
         line = self._line(sys._getframe(1))
+        if self.fail_on_write is not None:
+            self._probe(sql, context)
+        cursor = context.get("cursor")
+        if isinstance(getattr(cursor, "cursor", None), RowCounter):
+            cursor.cursor = cursor.cursor._cursor  # type: ignore[union-attr]  # reused for another
+        query = CapturedQuery(sql, params, many, 0.0, line)
         started = perf_counter()
         try:
-            return execute(sql, params, many, context)
+            returned = execute(sql, params, many, context)
         finally:
-            self.queries.append(CapturedQuery(sql, params, many, perf_counter() - started, line))
+            query.duration = perf_counter() - started
+            self.queries.append(query)
+        if not many and cursor is not None and hasattr(cursor, "cursor"):
+            cursor.cursor = RowCounter(cursor.cursor, query)
+        return returned
+
+    def _probe(self, sql: str, context: dict[str, Any]) -> None:
+        table = written_table(sql)
+        if table is None:
+            return
+        self.writes += 1
+        if self.writes == self.fail_on_write:
+            self.failed_write = True
+            raise InjectedFailure(
+                f"The course made write number {self.writes} fail on purpose, to see what the "
+                "code's earlier writes leave behind."
+            )
+        if table not in self.written and self.before_first_write is not None:
+            self.before_first_write(context["connection"], table)
+            self.sent_on[id(context["connection"])] += 1  # the course's own read of the table
+        self.written.add(table)
 
     def _line(self, frame: FrameType | None) -> int | None:
         while frame is not None:
@@ -78,6 +184,19 @@ class QueryRecorder:
         return line
 
 
+def _driver_statements(connection: Any, context: dict[str, Any], params: Any, many: bool) -> int:
+    """How many statements the driver runs for one statement Django sends: SQLite runs an
+    executemany once per row, and on SQLite Django's debug cursor (DEBUG, or
+    CaptureQueriesContext) quotes the parameters with a SELECT QUOTE(?) per 999 of them."""
+    if connection.vendor != "sqlite":
+        return 1
+    sized = hasattr(params, "__len__")
+    count = len(params) if many and sized else 1
+    if not many and params and sized and isinstance(context.get("cursor"), CursorDebugWrapper):
+        count += -(-len(params) // 999)
+    return count
+
+
 def _frame_of(awaitable: Any) -> FrameType | None:
     for attribute in ("cr_frame", "ag_frame", "gi_frame"):
         frame = getattr(awaitable, attribute, None)
@@ -94,25 +213,68 @@ def _awaited_by(awaitable: Any) -> Any:
     return None
 
 
+class Instances:
+    """The model instances built in a run, per model, and the most alive at once.
+
+    Each instance built is watched through a weak reference, which tells when it is gone. An
+    instance in a reference cycle (a prefetched comment points back at its post) is gone only
+    when the collector runs, so a new high is believed only after a collection: whenever the
+    count passes the peak by half, the collector runs first (cheap: the warm process froze what it
+    built, lessons.engine.child.warm). The peak is within a third of the truth, never above it."""
+
+    CONFIRM_FROM = 1_000  # below this, every high is believed: too few objects to matter
+
+    def __init__(self) -> None:
+        self.built: Counter[str] = Counter()
+        self.alive = 0
+        self.peak = 0
+        # By the reference's id: a weak reference hashes as its model instance, and an unsaved
+        # instance has no hash.
+        self._watching: dict[int, weakref.ref[Any]] = {}
+
+    def add(self, sender: type, instance: Any) -> None:
+        self.built[sender.__name__] += 1
+        ref = weakref.ref(instance, self._gone)
+        self._watching[id(ref)] = ref
+        self.alive += 1
+        if self.alive <= self.peak:
+            return
+        if self.alive < self.CONFIRM_FROM:
+            self.peak = self.alive
+        elif self.alive >= self.peak * 3 // 2:
+            gc.collect()  # what only cycles keep alive is gone now, and counted so
+            self.peak = max(self.peak, self.alive)
+
+    def finish(self) -> None:
+        """The last high, believed after a collection like the others."""
+        if self.alive > self.peak:
+            gc.collect()
+            self.peak = max(self.peak, self.alive)
+
+    def _gone(self, ref: weakref.ref[Any]) -> None:
+        self.alive -= 1
+        self._watching.pop(id(ref), None)
+
+
 # Instances are counted per run through a context variable, so concurrent runs in other
 # threads never add to each other's counts. The signal is connected only while a run is active,
 # which keeps model instantiation free of overhead the rest of the time.
-_instance_counter: ContextVar[Counter[str] | None] = ContextVar("instance_counter", default=None)
+_instance_counter: ContextVar[Instances | None] = ContextVar("instance_counter", default=None)
 _receiver_lock = threading.Lock()
 _active_counters = 0
 
 
-def _count_instance(sender: type, **kwargs: Any) -> None:
+def _count_instance(sender: type, instance: Any = None, **kwargs: Any) -> None:
     counter = _instance_counter.get()
     if counter is not None:
-        counter[sender.__name__] += 1
+        counter.add(sender, instance)
 
 
 @contextmanager
-def count_instances() -> Iterator[Counter[str]]:
-    """Count model instances built in this context, per model name."""
+def count_instances() -> Iterator[Instances]:
+    """Count model instances built in this context, per model name, and the most alive at once."""
     global _active_counters
-    counter: Counter[str] = Counter()
+    counter = Instances()
     token = _instance_counter.set(counter)
     with _receiver_lock:
         if _active_counters == 0:
@@ -120,6 +282,7 @@ def count_instances() -> Iterator[Counter[str]]:
         _active_counters += 1
     try:
         yield counter
+        counter.finish()
     finally:
         _instance_counter.reset(token)
         with _receiver_lock:

@@ -28,6 +28,8 @@ from django.utils import timezone
 from blog.models import Author, Category, Comment, Post, Profile, Tag
 from lessons import datasets
 from lessons.datasets import guards
+from lessons.engine.child import integrity
+from lessons.engine.child.atomic import TableSnapshots
 from lessons.engine.child.capture import BoundedOutput, QueryRecorder, count_instances
 from lessons.engine.contract import RunError, RunResult
 
@@ -74,12 +76,18 @@ _memory_lock = threading.Lock()
 
 
 def run_code(
-    code: str, dataset: str, *, measure_memory: bool = False, max_statements: int | None = None
+    code: str,
+    dataset: str,
+    *,
+    measure_memory: bool = False,
+    max_statements: int | None = None,
+    fail_on_write: int | None = None,
 ) -> RunResult:
     """Execute `code` on `dataset` and report what it did. Nothing it writes persists.
 
     With measure_memory, the peak Python memory allocated during the run is recorded too
-    (tracemalloc slows execution, so lessons ask for it only where memory is the point)."""
+    (tracemalloc slows execution, so lessons ask for it only where memory is the point).
+    With fail_on_write, that write fails and the result says what the earlier ones left."""
     datasets.get_spec(dataset)  # UnknownDataset before anything else happens
     result = RunResult(dataset=dataset)
     try:
@@ -94,7 +102,13 @@ def run_code(
         return result
 
     output = BoundedOutput()
-    recorder = QueryRecorder(PSEUDO_FILENAME, max_statements)
+    snapshots = TableSnapshots() if fail_on_write else None
+    recorder = QueryRecorder(
+        PSEUDO_FILENAME,
+        max_statements,
+        fail_on_write=fail_on_write,
+        before_first_write=snapshots.take if snapshots else None,
+    )
     connection = connections[dataset]
     namespace = {
         **SNIPPET_GLOBALS,
@@ -109,27 +123,40 @@ def run_code(
         # tracemalloc is process-wide: memory-measured runs take turns, before the clock starts.
         _memory_lock if measure_memory else contextlib.nullcontext(),
         datasets.use_dataset(dataset),
-        count_instances() as built,
+        count_instances() as instances,
         transaction.atomic(using=dataset),
     ):
+        witness: integrity.Witness | None = None
         started = perf_counter()
         try:
             with guards.sandbox(connection), connection.execute_wrapper(recorder):
-                if measure_memory:
-                    result.peak_memory = _execute_measuring_memory(compiled, namespace, recorder)
-                else:
-                    _execute(compiled, namespace, recorder)
+                witness = integrity.Witness(connection)
+                try:
+                    if measure_memory:
+                        result.peak_memory = _execute_measuring_memory(
+                            compiled, namespace, recorder
+                        )
+                    else:
+                        _execute(compiled, namespace, recorder)
+                finally:
+                    result.duration = perf_counter() - started
+                    # Before the wrapper is taken off: is the recorder still the one counting?
+                    result.integrity = integrity.problems(connection, recorder, witness)
         except (Exception, SystemExit) as exc:
             result.error = _error_from(exc)
         finally:
-            result.duration = perf_counter() - started
+            if snapshots is not None and fail_on_write is not None:
+                result.atomic = snapshots.probe(connection, fail_on_write, recorder.failed_write)
+            if witness is not None:
+                witness.close()
             # The whole point: whatever the snippet did, none of it is kept.
             transaction.set_rollback(True, using=dataset)
     result.queries = recorder.queries
     result.first_statement_at = recorder.first_statement_at
     result.output = output.text
     result.output_dropped = output.dropped
-    result.objects_built = dict(built)
+    result.objects_built = dict(instances.built)
+    result.objects_alive_peak = instances.peak
     return result
 
 

@@ -56,10 +56,14 @@ def child_main(job: Job, channel: Connection, walls: frozenset[str]) -> None:
         os.nice(RUN_NICENESS)
         plan = replace(job.plan, walls=walls)
         confine.enter_namespaces(plan.walls)
+        base = _resident_bytes()  # the worker starts with this process's pages
         worker = os.fork()  # walled: the first process of the new PID namespace
         if worker == 0:
             _work(job, plan, channel)
         _, status, usage = os.wait4(worker, 0)
+        # The kernel's account of the worker's memory: measured here, where its code cannot reach.
+        peak = max(usage.ru_maxrss * 1024 - base, 0)
+        _send(channel, {"kind": "usage", "peak_memory": peak})
         if os.WIFSIGNALED(status):
             cpu = usage.ru_utime + usage.ru_stime
             _send(channel, {"kind": "signal", "signal": os.WTERMSIG(status), "cpu": cpu})
@@ -69,6 +73,11 @@ def child_main(job: Job, channel: Connection, walls: frozenset[str]) -> None:
         _send(channel, {"kind": "crash", "message": f"{type(exc).__name__}: {exc}"})
     finally:
         os._exit(0)
+
+
+def _resident_bytes() -> int:
+    with open("/proc/self/statm", "rb") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize()
 
 
 def _work(job: Job, plan: WallPlan, channel: Connection) -> None:
@@ -105,6 +114,7 @@ def _work(job: Job, plan: WallPlan, channel: Connection) -> None:
                 task.dataset,
                 measure_memory=task.measure_memory,
                 max_statements=job.limits.max_statements,
+                fail_on_write=task.fail_on_write,
             )
             seal.check(result)
             results.append(encode_result(result))

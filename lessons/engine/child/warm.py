@@ -16,6 +16,7 @@ exited, or started another warm process), this one leaves too.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import pickle
 import signal
@@ -73,7 +74,13 @@ def warm_up() -> frozenset[str]:
         connections[alias]  # imports each database backend now, not inside a run
         _rehearse(alias)
     connections.close_all()  # no run may inherit a connection to the real datasets
-    return _build_walls()
+    walls = _build_walls()
+    # What is built so far lives as long as the process: out of the collector's sight, a run's
+    # collections look only at the run's own objects. They are cheap then, and frequent, so the
+    # model instances a run has dropped are counted as gone soon after (capture.Instances).
+    gc.collect()
+    gc.freeze()
+    return walls
 
 
 def _build_walls() -> frozenset[str]:
