@@ -56,7 +56,7 @@ class Witness:
                 cursor.fetchall()
             finally:
                 cursor.close()
-        except Exception:  # noqa: BLE001  a PostgreSQL transaction the code's error aborted
+        except Exception:
             # Nothing more reaches the database in it, and the cursor class is still ours.
             return self._factory is not None
         listening = self.seen == before + 1
