@@ -111,6 +111,9 @@ class SeedInfo(models.Model):
     name = models.CharField(max_length=20, unique=True)
     version = models.PositiveIntegerField()
     counts = models.JSONField()
+    # A digest of every row (lessons.datasets.checksum): what is kept per dataset content, such as
+    # the exercises' reference outputs, is kept under it.
+    checksum = models.CharField(max_length=64, default="")
     seeded_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:

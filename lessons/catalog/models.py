@@ -114,8 +114,27 @@ RULES: dict[str, str] = {
     "no-python-sorting": "Sort in the database: no sorted() or .sort().",
     "no-python-sum": "Add up in the database: no sum() in Python.",
 }
-# Why a known wrong attempt (written next to an exercise, run by the tests) must fail.
-WRONG_REASONS = ("output", "budget", "rule")
+# Why a known wrong attempt (written next to an exercise, run by the tests) must fail: its output,
+# its query count, a rule read from its code, or its technique: the right output within the
+# query budget, found over another cost the exercise budgets (rows, objects, memory) or its
+# atomic probe.
+WRONG_REASONS = ("output", "budget", "rule", "technique")
+
+# Costs an exercise may budget beside its queries, each an `expect` expression over the dataset's
+# counts, measured in the run (lessons.engine.child.capture) or by the kernel: what each counts.
+COSTS: dict[str, str] = {
+    "rows": "rows read from the database",
+    "objects": "model instances built",
+    "alive": "model instances alive at once",
+    "memory_mb": "megabytes of memory at the run's peak",
+}
+
+
+@dataclass(frozen=True)
+class CostBudget:
+    cost: str  # a key of COSTS
+    source: str
+    tree: ast.expr = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -137,9 +156,16 @@ class Exercise:
     wrong: tuple[WrongAttempt, ...]  # plausible mistakes the tests check are refused
     line: int
     _budget_tree: ast.expr = field(repr=False, compare=False)
+    costs: tuple[CostBudget, ...] = ()  # budgets beside the queries'
+    # The atomic probe: the checker makes the code's Nth write fail and checks that nothing the
+    # code wrote is left (0: no probe).
+    atomic: int = 0
 
     def budget_for(self, counts: Mapping[str, int]) -> int:
         return expect.evaluate(self._budget_tree, counts)
+
+    def cost_budgets(self, counts: Mapping[str, int]) -> dict[str, int]:
+        return {budget.cost: expect.evaluate(budget.tree, counts) for budget in self.costs}
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,10 @@ from markdown_it.token import Token
 
 from lessons.catalog import expect
 from lessons.catalog.models import (
+    COSTS,
     RULES,
     WRONG_REASONS,
+    CostBudget,
     Exercise,
     Lesson,
     LessonError,
@@ -232,7 +234,11 @@ MAX_LONGEST_SHARE_LESSON = 0.5
 MAX_LONGEST_SHARE_COURSE = 0.35
 
 
-_EXERCISE_KEYS = {"name", "title", "task", "start", "solution", "budget", "hints", "rules", "wrong"}
+_EXERCISE_KEYS = {
+    "name", "title", "task", "start", "solution", "budget", "hints", "rules", "wrong", "atomic",
+    *COSTS,
+}  # fmt: skip
+ATOMIC_WRITE = 2  # `atomic = true`: the second write fails, after one that must be undone
 _EXERCISE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
@@ -269,6 +275,23 @@ def _parse_exercise(path: Path, line: int, content: str, slug: str) -> Exercise:
         tree = expect.parse(data["budget"])
     except expect.ExpectError as exc:
         raise fail(f"budget: {exc}") from None
+    costs = []
+    for cost in COSTS:
+        if cost not in data:
+            continue
+        if not isinstance(data[cost], str):
+            raise fail(f'{cost} is an expression in a string: {cost} = "..."')
+        try:
+            costs.append(CostBudget(cost, data[cost], expect.parse(data[cost])))
+        except expect.ExpectError as exc:
+            raise fail(f"{cost}: {exc}") from None
+    atomic = data.get("atomic", False)
+    if atomic is True:
+        atomic = ATOMIC_WRITE
+    if atomic is False:
+        atomic = 0
+    if not isinstance(atomic, int) or atomic < 0 or atomic == 1:
+        raise fail("atomic is true, or the number of the write that fails (2 or more)")
     wrong = []
     for attempt in data.get("wrong", []):
         if not isinstance(attempt, dict) or set(attempt) != {"code", "reason"}:
@@ -288,6 +311,8 @@ def _parse_exercise(path: Path, line: int, content: str, slug: str) -> Exercise:
         wrong=tuple(wrong),
         line=line,
         _budget_tree=tree,
+        costs=tuple(costs),
+        atomic=atomic,
     )
 
 

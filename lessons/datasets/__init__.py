@@ -73,7 +73,7 @@ ALL_SPECS: dict[str, DatasetSpec] = {**SPECS, CHECK.name: CHECK, **OTHER_ENGINE_
 assert set(ALL_SPECS) == set(settings.COURSE_DATASET_ALIASES), "settings and specs disagree"
 
 # Bump when seeding changes what it writes, so `seed` knows to rebuild.
-SEED_VERSION = 2
+SEED_VERSION = 3
 
 
 class UnknownDataset(CourseError):
@@ -156,6 +156,7 @@ class DatasetStats:
     counts: dict[str, int]
     engine: str  # the database's vendor: "sqlite" or "postgresql"
     alias: str = ""  # the database alias read (`tiny`, or `tiny_sqlite` beside PostgreSQL)
+    checksum: str = ""  # of its rows, written by the seeder
 
     @property
     def name(self) -> str:
@@ -181,7 +182,9 @@ def stats(name: str) -> DatasetStats:
         with connections[name].cursor() as cursor:
             # The row is named after the data size: one file serves as `tiny` on SQLite and as
             # `tiny_sqlite` beside PostgreSQL.
-            cursor.execute("SELECT version, counts FROM blog_seedinfo WHERE name = %s", [spec.name])
+            cursor.execute(
+                "SELECT version, counts, checksum FROM blog_seedinfo WHERE name = %s", [spec.name]
+            )
             row = cursor.fetchone()
     except DatabaseError as exc:
         if _is_missing_table(exc):
@@ -189,7 +192,7 @@ def stats(name: str) -> DatasetStats:
         raise DatasetBroken(name, exc) from None
     if row is None or row[0] != SEED_VERSION:
         raise DatasetMissing(name)
-    return DatasetStats(spec, json.loads(row[1]), connections[name].vendor, name)
+    return DatasetStats(spec, json.loads(row[1]), connections[name].vendor, name, row[2])
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,12 @@ def seed(name: str, *, force: bool = False, progress: Progress = _no_progress) -
     with datasets.use_dataset(name), transaction.atomic(using=name):
         _clear(name)
         _build(spec, progress)
-        SeedInfo.objects.create(name=spec.name, version=datasets.SEED_VERSION, counts=_count(name))
+        SeedInfo.objects.create(
+            name=spec.name,
+            version=datasets.SEED_VERSION,
+            counts=_count(name),
+            checksum=datasets.checksum(name),
+        )
         if connections[name].vendor == "postgresql":
             pgguard.reset_sequences(name)
             pgguard.search_index(name)

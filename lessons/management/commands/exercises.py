@@ -6,7 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from lessons.catalog import Exercise, LessonError, get_catalog
-from lessons.measure.exercises import Verdict, check
+from lessons.measure.exercises import DatasetVerdict, Verdict, check
 
 
 class Command(BaseCommand):
@@ -58,26 +58,31 @@ class Command(BaseCommand):
 
 
 def reason(verdict: Verdict) -> str:
-    if verdict.rule_broken:
-        return "rule"
-    failure = verdict.failure
-    if failure is None:
-        return "passed"
-    return "output" if not failure.output_matches else "budget"
+    return verdict.reason or "passed"
+
+
+def usage(result: DatasetVerdict) -> str:
+    """What a run cost, as an exercise may budget it: queries/budget, rows, objects, alive, MB."""
+    costs = " ".join(f"{cost}={value:,}" for cost, value in result.usage.items())
+    return f"queries={result.query_count}/{result.budget} {costs}"
 
 
 def describe(verdict: Verdict) -> str:
     if verdict.passed:
-        return "passed: " + ", ".join(
-            f"{r.dataset} {r.query_count}/{r.budget}" for r in verdict.results
-        )
+        return "passed: " + "; ".join(f"{r.dataset} {usage(r)}" for r in verdict.results)
     if verdict.rule_broken:
         return f"broke rule {verdict.rule_broken}"
     failure = verdict.failure
     assert failure is not None
     if failure.error:
         return f"{failure.dataset}: {failure.error.type}: {failure.error.message[:80]}"
-    if failure.first_difference:
-        d = failure.first_difference
+    if verdict.shown_difference:
+        d = verdict.shown_difference
         return f"{failure.dataset}: output line {d.line}: expected {d.expected!r}, got {d.got!r}"
-    return f"{failure.dataset}: {failure.query_count} queries, budget {failure.budget}"
+    if not failure.output_matches:
+        return f"{failure.dataset}: the output differs"
+    if failure.over_budget:
+        return f"{failure.dataset}: {failure.query_count} queries, budget {failure.budget}  ({usage(failure)})"
+    over = failure.cost_failure
+    assert over is not None
+    return f"{failure.dataset}: {over.message}  ({usage(failure)})"
