@@ -82,7 +82,8 @@ def describe(verdict: Verdict) -> str:
     if not failure.output_matches:
         return f"{failure.dataset}: the output differs"
     if failure.over_budget:
-        return f"{failure.dataset}: {failure.query_count} queries, budget {failure.budget}  ({usage(failure)})"
+        queries = f"{failure.query_count} queries, budget {failure.budget}"
+        return f"{failure.dataset}: {queries}  ({usage(failure)})"
     over = failure.cost_failure
     assert over is not None
     return f"{failure.dataset}: {over.message}  ({usage(failure)})"
