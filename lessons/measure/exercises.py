@@ -49,7 +49,7 @@ class CostCheck:
     cost: str  # a key of COSTS, "atomic" (the probe) or "trust" (the count itself)
     measured: int
     budget: int
-    message: str  # why it failed, naming the cost; "" when within budget
+    message: str  # why it failed, naming the cost, after "your code"; "" when within budget
     line: int | None = None  # the snippet line most responsible, where it can be known
 
     @property
@@ -263,7 +263,7 @@ def _trust(run: RunResult) -> list[CostCheck]:
     if not run.integrity:
         return []
     why = run.integrity[0]
-    message = f"the run's query count cannot be trusted, so the check fails: {why}"
+    message = f"could not be measured, so its count cannot be trusted: {why}"
     return [CostCheck("trust", len(run.integrity), 0, message)]
 
 
@@ -327,14 +327,14 @@ def _with_probe(verdict: DatasetVerdict, exercise: Exercise, probe: RunResult) -
         checks = _trust(probe)
     elif found is None:  # the run ended before it could say
         why = probe.error.message if probe.error else "it reported nothing"
-        checks = [CostCheck("atomic", 0, 0, f"the atomic probe could not finish: {why}")]
+        checks = [CostCheck("atomic", 0, 0, f"could not finish the atomic probe: {why}")]
     else:
         message = ""
         if found.reached and found.rows_left:
             rows = f"{found.rows_left:,} changed row{'s' if found.rows_left != 1 else ''}"
             message = (
-                f"when its {_ordinal(found.fail_on_write)} write failed, your code left {rows} "
-                f"in {', '.join(found.tables)}: make it all or nothing"
+                f"left {rows} in {', '.join(found.tables)} when its "
+                f"{_ordinal(found.fail_on_write)} write failed: make it all or nothing"
             )
         checks = [CostCheck("atomic", found.rows_left, 0, message)]
     passed = verdict.passed and all(c.passed for c in checks)

@@ -7,8 +7,9 @@ import django
 from django import template
 from django.utils.safestring import SafeString
 
+from lessons.display.costs import Costs, costs
 from lessons.display.highlight import highlight_code
-from lessons.engine import CapturedQuery
+from lessons.engine import CapturedQuery, RunResult
 from lessons.measure import explain
 
 register = template.Library()
@@ -43,3 +44,9 @@ def python_code(code: str) -> SafeString:
 def total(row: Any, name: str) -> int:
     """A learner's sum of one progress figure over every lesson (the console's totals)."""
     return int(row.total(name))
+
+
+@register.filter
+def run_costs(result: RunResult) -> Costs:
+    """What a run cost beside its count, named for the panel."""
+    return costs(result)

@@ -109,31 +109,58 @@ def _result_json(result: DatasetVerdict) -> dict[str, Any]:
             "message": result.error.message,
             "line": result.error.line,
         },
+        "usage": result.usage,
+        "costs": [
+            {
+                "cost": check.cost,
+                "measured": check.measured,
+                "budget": check.budget,
+                "passed": check.passed,
+                "message": check.message or None,
+                "line": check.line if not check.passed else None,
+            }
+            for check in result.costs
+        ],
     }
 
 
+def _where(result: DatasetVerdict) -> str:
+    return "the hidden check dataset" if result.hidden else f"the {result.dataset} dataset"
+
+
 def explain(verdict: Verdict) -> str:
-    """One sentence on why a check failed (empty when it passed)."""
+    """One sentence on why a check failed (empty when it passed). Nothing of the hidden dataset's
+    expected output is in it: a difference is shown from a visible dataset, where there is one."""
     if verdict.rule_broken:
         return f"Your code breaks a rule of this exercise: {RULES[verdict.rule_broken]}"
     failure = verdict.failure
     if failure is None:
         return ""
-    where = (
-        "the hidden check dataset"
-        if failure.dataset == "check"
-        else f"the {failure.dataset} dataset"
-    )
+    where = _where(failure)
     if failure.error:
         line = f" on line {failure.error.line}" if failure.error.line else ""
         return f"On {where} your code raised {failure.error.type}{line}: {failure.error.message}"
     if not failure.output_matches:
+        if failure.hidden:
+            shown = next((r for r in verdict.results if r.first_difference), None)
+            also = (
+                f" It differs on {_where(shown)} too: see below."
+                if shown
+                else " It matches on the visible datasets: look for what your code assumes "
+                "about the data (an order left to chance, a fixed id, a count)."
+            )
+            return f"On {where} your output differs from the expected output.{also}"
         return f"On {where} your output differs from the expected output."
-    line = f", most of them from line {failure.busiest_line}" if failure.busiest_line else ""
-    return (
-        f"On {where} your code sent {failure.query_count:,} queries, budget "
-        f"{failure.budget:,}{line}."
-    )
+    if failure.over_budget:
+        line = f", most of them from line {failure.busiest_line}" if failure.busiest_line else ""
+        return (
+            f"On {where} your code sent {failure.query_count:,} queries, budget "
+            f"{failure.budget:,}{line}."
+        )
+    over = failure.cost_failure
+    assert over is not None, "a failure is its output, its queries or another cost"
+    line = f" (mostly line {over.line})" if over.line else ""
+    return f"On {where} your code {over.message}{line}."
 
 
 def failure_label(verdict: Verdict) -> str:
@@ -145,4 +172,9 @@ def failure_label(verdict: Verdict) -> str:
         return ""
     if failure.error:
         return f"error: {failure.error.type}"
-    return "wrong output" if not failure.output_matches else "over budget"
+    if not failure.output_matches:
+        return "wrong output"
+    if failure.over_budget:
+        return "over budget"
+    over = failure.cost_failure
+    return f"over budget: {over.cost}" if over else "over budget"
