@@ -81,6 +81,10 @@ class DatasetVerdict:
         return self.dataset == datasets.CHECK.name
 
     @property
+    def untrusted(self) -> CostCheck | None:
+        return next((c for c in self.costs if c.cost == "trust" and not c.passed), None)
+
+    @property
     def cost_failure(self) -> CostCheck | None:
         return next((c for c in self.costs if not c.passed), None)
 
@@ -108,12 +112,13 @@ class Verdict:
         failure = self.failure
         if failure is None:
             return ""
+        if failure.untrusted:  # whatever else it did, its figures mean nothing
+            return "trust"
         if not failure.output_matches:
             return "output"
         if failure.over_budget:
             return "budget"
-        over = failure.cost_failure
-        return "trust" if over is not None and over.cost == "trust" else "technique"
+        return "technique"
 
     @property
     def shown_difference(self) -> Difference | None:

@@ -137,6 +137,8 @@ def explain(verdict: Verdict) -> str:
     if failure is None:
         return ""
     where = _where(failure)
+    if failure.untrusted:
+        return f"On {where} your code {failure.untrusted.message}"
     if failure.error:
         line = f" on line {failure.error.line}" if failure.error.line else ""
         return f"On {where} your code raised {failure.error.type}{line}: {failure.error.message}"
@@ -170,6 +172,8 @@ def failure_label(verdict: Verdict) -> str:
     failure = verdict.failure
     if failure is None:
         return ""
+    if failure.untrusted:
+        return "count not trusted"
     if failure.error:
         return f"error: {failure.error.type}"
     if not failure.output_matches:

@@ -104,6 +104,7 @@ class QueryRecorder:
         self.filename = filename
         self.max_statements = max_statements
         self.queries: list[CapturedQuery] = []
+        self.recorded = 0  # statements appended to `queries`, for the integrity check
         self.coroutine: Any = None
         self.first_statement_at: float | None = None  # wall-clock time, for latency figures
         # The atomic probe: the Nth write fails; each table is shown to `before_first_write`
@@ -146,6 +147,7 @@ class QueryRecorder:
         finally:
             query.duration = perf_counter() - started
             self.queries.append(query)
+            self.recorded += 1
         if not many and cursor is not None and hasattr(cursor, "cursor"):
             cursor.cursor = RowCounter(cursor.cursor, query)
         return returned

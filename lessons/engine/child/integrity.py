@@ -84,16 +84,22 @@ def _counting(factory: type, witness: Witness) -> type:
 
 
 def problems(
-    connection: BaseDatabaseWrapper, recorder: QueryRecorder, witness: Witness | None
+    connection: BaseDatabaseWrapper,
+    recorder: QueryRecorder,
+    recorded: list[CapturedQuery],
+    witness: Witness | None,
 ) -> list[str]:
-    """What is wrong with this run's measuring, in words; empty when the count can be trusted."""
+    """What is wrong with this run's measuring, in words; empty when the count can be trusted.
+    `recorded`: the recorder's list of statements as the run began."""
     found = []
     wrappers = connection.execute_wrappers
     if type(wrappers) is not list or not any(w is recorder for w in wrappers):
         found.append("The run took the course's recorder out of the connection's wrappers.")
-    if type(recorder) is not QueryRecorder or type(recorder.queries) is not list:
+    if type(recorder) is not QueryRecorder or recorder.queries is not recorded:
         found.append("The run replaced the course's recorder or its list of statements.")
-    elif any(type(query) is not CapturedQuery for query in recorder.queries):
+    elif len(recorded) != recorder.recorded:
+        found.append("The run removed statements from the course's recorder.")
+    elif any(type(query) is not CapturedQuery for query in recorded):
         found.append("The run put statements of its own into the course's recorder.")
     if witness is not None:
         if not witness.still_listening():

@@ -109,6 +109,7 @@ def run_code(
         fail_on_write=fail_on_write,
         before_first_write=snapshots.take if snapshots else None,
     )
+    recorded = recorder.queries  # the list the run must leave in place
     connection = connections[dataset]
     namespace = {
         **SNIPPET_GLOBALS,
@@ -141,7 +142,7 @@ def run_code(
                 finally:
                     result.duration = perf_counter() - started
                     # Before the wrapper is taken off: is the recorder still the one counting?
-                    result.integrity = integrity.problems(connection, recorder, witness)
+                    result.integrity = integrity.problems(connection, recorder, recorded, witness)
         except (Exception, SystemExit) as exc:
             result.error = _error_from(exc)
         finally:
@@ -151,7 +152,7 @@ def run_code(
                 witness.close()
             # The whole point: whatever the snippet did, none of it is kept.
             transaction.set_rollback(True, using=dataset)
-    result.queries = recorder.queries
+    result.queries = recorded
     result.first_statement_at = recorder.first_statement_at
     result.output = output.text
     result.output_dropped = output.dropped

@@ -11,7 +11,7 @@ from django.db.backends import utils
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from lessons.engine import contract
-from lessons.engine.child import capture, runner
+from lessons.engine.child import atomic, capture, integrity, runner
 
 
 def _watched() -> dict[str, Any]:
@@ -25,6 +25,19 @@ def _watched() -> dict[str, Any]:
         "RunResult.query_count": contract.RunResult.query_count,
         "run_code": runner.run_code,
         "list.append": list.append,
+        # What measures the rest of a run's cost, and checks its count.
+        "QueryRecorder._probe": capture.QueryRecorder._probe,
+        "RowCounter.fetchone": capture.RowCounter.fetchone,
+        "RowCounter.fetchmany": capture.RowCounter.fetchmany,
+        "RowCounter.fetchall": capture.RowCounter.fetchall,
+        "RowCounter.__iter__": capture.RowCounter.__iter__,
+        "Instances.add": capture.Instances.add,
+        "Instances.finish": capture.Instances.finish,
+        "TableSnapshots.probe": atomic.TableSnapshots.probe,
+        "Witness._traced": integrity.Witness._traced,
+        "Witness.still_listening": integrity.Witness.still_listening,
+        "problems": integrity.problems,
+        "RunResult.rows_fetched": contract.RunResult.rows_fetched,
     }
 
 
