@@ -111,8 +111,8 @@ def test_a_run_that_tampers_with_its_count_fails_its_check(trick: str, data: Non
 def test_statements_sent_past_django_fail_the_check(data: None) -> None:
     code = (
         "raw = connection.connection\n"
-        "for title, name in raw.execute('SELECT p.title, a.name FROM blog_post p JOIN blog_author a "
-        "ON a.id = p.author_id ORDER BY p.created_at DESC, p.id LIMIT 0'):\n"
+        "for title, name in raw.execute('SELECT p.title, a.name FROM blog_post p '\n"
+        "        'JOIN blog_author a ON a.id = p.author_id LIMIT 0'):\n"
         "    pass\n" + EXERCISE.solution
     )
 
@@ -130,7 +130,9 @@ def test_statements_sent_past_django_fail_the_check(data: None) -> None:
         "from lessons.catalog import get_catalog\nprint(len(get_catalog().exercises))",
         "from django.conf import settings\n"
         "print(open(settings.BASE_DIR / 'lessons/content/n-plus-one.md').read())",
-        "from django.conf import settings\nimport os\nprint(os.listdir(settings.BASE_DIR / '.git'))",
+        "from django.conf import settings\n"
+        "import os\n"
+        "print(os.listdir(settings.BASE_DIR / '.git'))",
     ],
     ids=["the-catalog", "a-lesson-file", "git-history"],
 )
