@@ -501,3 +501,32 @@ def test_a_plan_field_of_the_wrong_type_is_malformed(
 
     with refused(why):
         read_plan(data)
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        (statement("rows", -1), "a count out of range"),
+        (statement("rows", True), "expected int, got bool"),
+        (changed("objects_alive_peak", 1.5), "expected int, got float"),
+        (changed("integrity", "all fine"), "expected list, got str"),
+        (
+            changed("atomic", {"fail_on_write": 2, "reached": True, "rows_left": 0, "tables": []}),
+            "an atomic probe the task did not ask for",
+        ),
+    ],
+    ids=["rows-negative", "rows-a-bool", "alive-a-float", "integrity-text", "probe-unasked"],
+)
+def test_a_cost_the_run_reports_is_checked(change: Any, why: str) -> None:
+    data = result_data()
+    change(data)
+
+    with refused(why):
+        read(data)
+
+
+def test_problems_a_run_reports_about_its_count_are_capped() -> None:
+    result = read(result_data(integrity=["x" * 20_000] * 50))
+
+    assert len(result.integrity) == contract.MAX_INTEGRITY + 1
+    assert all(len(problem) < contract.MAX_ERROR_CHARS + 100 for problem in result.integrity)

@@ -319,3 +319,31 @@ def test_finding_out_the_walls_leaves_no_folder_behind(monkeypatch: pytest.Monke
     confine.probe()
 
     assert made and not [folder for folder in made if Path(folder).exists()]
+
+
+def test_the_kernel_counts_a_runs_peak_memory(data: None) -> None:
+    small = run("print(1)")
+    large = run("block = bytearray(80 * 1024 * 1024)\nblock[::4096] = b'x' * len(block[::4096])")
+
+    assert large.error is None, large.error
+    assert small.process_peak_memory is not None and large.process_peak_memory is not None
+    assert large.process_peak_memory - small.process_peak_memory > 70 * 1024 * 1024
+
+
+def test_a_run_cannot_report_a_smaller_peak_memory_than_the_kernel_counted(data: None) -> None:
+    forge = (
+        "import json, os\n"
+        "from multiprocessing.connection import Connection\n"
+        "block = bytearray(80 * 1024 * 1024)\n"
+        "block[::4096] = b'x' * len(block[::4096])\n"
+        "for fd in os.listdir('/proc/self/fd'):\n"
+        "    if os.readlink(f'/proc/self/fd/{fd}').startswith('pipe:'):  # the reply channel\n"
+        "        forged = json.dumps({'kind': 'usage', 'peak_memory': 0}).encode()\n"
+        "        channel = Connection(int(fd), readable=False)  # kept: closing it ends the run\n"
+        "        channel.send_bytes(forged)\n"
+    )
+
+    result = run(forge)
+
+    assert result.process_peak_memory is not None
+    assert result.process_peak_memory > 70 * 1024 * 1024

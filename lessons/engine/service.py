@@ -506,7 +506,11 @@ def _run_in_slot(slot: Path, tasks: Sequence[Task | Explain], limits: Limits) ->
         except contract.Malformed:
             message = {"kind": "malformed"}
     error = _why_it_stopped(message, limits, killed)
-    return [_failed(task, error, elapsed) for task in tasks]
+    failed = [_failed(task, error, elapsed) for task in tasks]
+    for result in failed:
+        if isinstance(result, RunResult):
+            result.process_peak_memory = peak
+    return failed
 
 
 def _report(receiver: Connection) -> tuple[dict[str, Any] | None, int | None]:
