@@ -138,3 +138,36 @@ def test_keyboard_runs_the_focused_snippet_and_moves_between_lessons(
     expect(page.locator("html")).to_have_class("presenter")
     page.keyboard.press("p")
     page.close()
+
+
+@pytest.fixture
+def costs_on_medium(data: None) -> dict[str, int]:
+    """What the bad side costs on medium, measured by the engine itself (before the browser)."""
+    from lessons.engine import Task, run
+
+    snippet = get_catalog().by_slug[LESSON].snippets["count-comments.bad"]
+    [result] = run([Task(snippet.code, "medium")], learner="browser-costs")
+    return {"rows": result.rows_fetched, "objects": result.objects_built_total}
+
+
+def test_the_panel_shows_rows_objects_and_peak_memory(
+    costs_on_medium: dict[str, int], course_server: str, browser, screenshot_dir: Path
+) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{course_server}/lessons/{LESSON}/?dataset=medium")
+    page.click("[data-run='count-comments.bad']")
+    panel = page.locator(".panel[data-snippet='count-comments.bad']")
+    panel.wait_for()
+
+    def shown(cost: str) -> int:
+        return int(
+            panel.locator(f"[data-cost='{cost}'] [data-value]").first.get_attribute("data-value")
+        )
+
+    assert shown("rows") == costs_on_medium["rows"] > 0
+    assert shown("objects") == costs_on_medium["objects"] > 0
+    assert shown("memory") > 0
+    expect(panel.locator("[data-cost='memory']")).to_contain_text("Peak memory")
+    expect(panel.locator("[data-cost='rows']")).to_contain_text("SELECT")
+    panel.screenshot(path=str(screenshot_dir / "panel-costs.png"))
+    page.close()

@@ -117,6 +117,7 @@ class QueryRecorder:
         # Statements handed to each connection's driver (by id), for the witness below Django
         # (lessons.engine.child.integrity): SQLite runs an executemany once per row.
         self.sent_on: Counter[int] = Counter()
+        self.count_rows = True  # off only to measure what counting rows costs (benchmarks/)
 
     def __call__(
         self,
@@ -148,7 +149,7 @@ class QueryRecorder:
             query.duration = perf_counter() - started
             self.queries.append(query)
             self.recorded += 1
-        if not many and cursor is not None and hasattr(cursor, "cursor"):
+        if self.count_rows and not many and cursor is not None and hasattr(cursor, "cursor"):
             cursor.cursor = RowCounter(cursor.cursor, query)
         return returned
 
@@ -226,7 +227,8 @@ class Instances:
 
     CONFIRM_FROM = 1_000  # below this, every high is believed: too few objects to matter
 
-    def __init__(self) -> None:
+    def __init__(self, watch: bool = True) -> None:
+        self.watch = watch  # off only to measure what watching costs (benchmarks/)
         self.built: Counter[str] = Counter()
         self.alive = 0
         self.peak = 0
@@ -236,6 +238,8 @@ class Instances:
 
     def add(self, sender: type, instance: Any) -> None:
         self.built[sender.__name__] += 1
+        if not self.watch:
+            return
         ref = weakref.ref(instance, self._gone)
         self._watching[id(ref)] = ref
         self.alive += 1
@@ -273,10 +277,10 @@ def _count_instance(sender: type, instance: Any = None, **kwargs: Any) -> None:
 
 
 @contextmanager
-def count_instances() -> Iterator[Instances]:
+def count_instances(watch: bool = True) -> Iterator[Instances]:
     """Count model instances built in this context, per model name, and the most alive at once."""
     global _active_counters
-    counter = Instances()
+    counter = Instances(watch)
     token = _instance_counter.set(counter)
     with _receiver_lock:
         if _active_counters == 0:

@@ -82,12 +82,15 @@ def run_code(
     measure_memory: bool = False,
     max_statements: int | None = None,
     fail_on_write: int | None = None,
+    cost_model: bool = True,
 ) -> RunResult:
     """Execute `code` on `dataset` and report what it did. Nothing it writes persists.
 
     With measure_memory, the peak Python memory allocated during the run is recorded too
     (tracemalloc slows execution, so lessons ask for it only where memory is the point).
-    With fail_on_write, that write fails and the result says what the earlier ones left."""
+    With fail_on_write, that write fails and the result says what the earlier ones left.
+    Without cost_model (benchmarks/ only, to price it), no rows are counted, no objects watched
+    alive and no witness checks the count."""
     datasets.get_spec(dataset)  # UnknownDataset before anything else happens
     result = RunResult(dataset=dataset)
     try:
@@ -109,6 +112,7 @@ def run_code(
         fail_on_write=fail_on_write,
         before_first_write=snapshots.take if snapshots else None,
     )
+    recorder.count_rows = cost_model
     recorded = recorder.queries  # the list the run must leave in place
     connection = connections[dataset]
     namespace = {
@@ -124,14 +128,14 @@ def run_code(
         # tracemalloc is process-wide: memory-measured runs take turns, before the clock starts.
         _memory_lock if measure_memory else contextlib.nullcontext(),
         datasets.use_dataset(dataset),
-        count_instances() as instances,
+        count_instances(watch=cost_model) as instances,
         transaction.atomic(using=dataset),
     ):
         witness: integrity.Witness | None = None
         started = perf_counter()
         try:
             with guards.sandbox(connection), connection.execute_wrapper(recorder):
-                witness = integrity.Witness(connection)
+                witness = integrity.Witness(connection) if cost_model else None
                 try:
                     if measure_memory:
                         result.peak_memory = _execute_measuring_memory(
