@@ -91,9 +91,10 @@ $(NEXT_PG_DRIVER): $(NEXT_INSTALLED)
 # own, tests/parallel.py) and checks, before any test, that it runs on the Django and the engine it
 # names (tests/conftest.py), so no leg can pass on the wrong one.
 LEGS := 5.2-sqlite 6.1-sqlite 5.2-postgresql 6.1-postgresql
-# Django 6.1 on PostgreSQL: every lesson's counts and the PostgreSQL tests; the rest of the suite
-# already runs on 6.1 (SQLite) and on PostgreSQL (5.2).
+# Django 6.1 on PostgreSQL: every lesson's counts, every exercise's verdicts and the PostgreSQL
+# tests; the rest of the suite already runs on 6.1 (SQLite) and on PostgreSQL (5.2).
 TESTS_6.1-postgresql := tests/test_lessons_verified.py tests/test_postgresql.py \
+	tests/test_exercises.py tests/test_honest_checks.py \
 	tests/test_django_versions.py tests/test_browser_locks.py tests/test_browser_plan.py
 # Runs wait on their child processes and the browser tests on chromium: more workers than cores.
 TEST_WORKERS ?= 4

@@ -136,7 +136,10 @@ def test_a_run_that_leaves_the_recorder_alone_is_trusted(data: None) -> None:
 )
 def test_a_run_that_tampers_with_its_count_says_so(code: str, said: str, data: None) -> None:
     if datasets.stats("medium").engine != "sqlite" and "trace_callback" in code:
-        pytest.skip("SQLite's trace callback")
+        # On PostgreSQL the witness is a cursor class under psycopg's connection.
+        code = (
+            "connection.connection.cursor_factory = connection.connection.cursor_factory.__base__"
+        )
     code = f"print(Post.objects.count())\n{code}\nprint(Post.objects.count())"
 
     result = run_code(code, "medium")

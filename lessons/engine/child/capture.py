@@ -46,43 +46,44 @@ def written_table(sql: str) -> str | None:
 
 class RowCounter:
     """The database's cursor as Django reads rows from it: each row read counts towards the
-    statement that returned it. Everything else is the cursor's own."""
+    statement that returned it. Everything else is the cursor's own (the names here are unlike
+    any a driver uses: psycopg's cursor has a `_query` of its own, which Django reads)."""
 
-    __slots__ = ("_cursor", "_query")
+    __slots__ = ("_course_cursor", "_course_statement")
 
     def __init__(self, cursor: Any, query: CapturedQuery) -> None:
-        self._cursor = cursor
-        self._query = query
+        self._course_cursor = cursor
+        self._course_statement = query
 
     def fetchone(self) -> Any:
-        row = self._cursor.fetchone()
+        row = self._course_cursor.fetchone()
         if row is not None:
-            self._query.rows += 1
+            self._course_statement.rows += 1
         return row
 
     def fetchmany(self, *args: Any, **kwargs: Any) -> Any:
-        rows = self._cursor.fetchmany(*args, **kwargs)
-        self._query.rows += len(rows)
+        rows = self._course_cursor.fetchmany(*args, **kwargs)
+        self._course_statement.rows += len(rows)
         return rows
 
     def fetchall(self) -> Any:
-        rows = self._cursor.fetchall()
-        self._query.rows += len(rows)
+        rows = self._course_cursor.fetchall()
+        self._course_statement.rows += len(rows)
         return rows
 
     def __iter__(self) -> Iterator[Any]:
-        for row in self._cursor:
-            self._query.rows += 1
+        for row in self._course_cursor:
+            self._course_statement.rows += 1
             yield row
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._cursor, name)
+        return getattr(self._course_cursor, name)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in RowCounter.__slots__:
             object.__setattr__(self, name, value)
         else:
-            setattr(self._cursor, name, value)
+            setattr(self._course_cursor, name, value)
 
 
 class QueryRecorder:
@@ -140,7 +141,7 @@ class QueryRecorder:
             self._probe(sql, context)
         cursor = context.get("cursor")
         if isinstance(getattr(cursor, "cursor", None), RowCounter):
-            cursor.cursor = cursor.cursor._cursor  # type: ignore[union-attr]  # reused for another
+            cursor.cursor = cursor.cursor._course_cursor  # type: ignore[union-attr]  # reused for another
         query = CapturedQuery(sql, params, many, 0.0, line)
         started = perf_counter()
         try:

@@ -59,9 +59,9 @@ class Witness:
         except Exception:
             # Nothing more reaches the database in it, and the cursor class is still ours.
             return self._factory is not None
-        listening = self.seen == before + 1
-        self.seen = before
-        return listening
+        finally:
+            listened, self.seen = self.seen - before, before  # the canary is not the code's
+        return listened == 1
 
     def close(self) -> None:
         if self.connection.vendor == "sqlite":
