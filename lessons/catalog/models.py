@@ -35,6 +35,7 @@ class Snippet:
     declared: Declared = field(repr=False, compare=False)  # `expect` and its variants
     needs_django: str = ""  # django="6.1": the oldest Django whose API the snippet uses
     engine: str = ""  # engine="postgresql": the snippet uses that engine's own features
+    n_plus_one: bool = False  # a bad side its lesson calls an N+1 (the panel must flag it)
 
     @property
     def runs_here(self) -> bool:
