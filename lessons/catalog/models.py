@@ -20,6 +20,14 @@ class LessonError(ValueError):
         self.path, self.line = path, line
 
 
+def django_at_least(version: str) -> bool:
+    """The running Django is `version` ("6.1") or newer; True for "" (no version needed)."""
+    if not version:
+        return True
+    major, minor = version.split(".")
+    return django.VERSION[:2] >= (int(major), int(minor))
+
+
 @dataclass(frozen=True)
 class Snippet:
     id: str
@@ -40,10 +48,7 @@ class Snippet:
     @property
     def runs_here(self) -> bool:
         """False where the running Django is older than the API the snippet teaches."""
-        if not self.needs_django:
-            return True
-        major, minor = self.needs_django.split(".")
-        return django.VERSION[:2] >= (int(major), int(minor))
+        return django_at_least(self.needs_django)
 
     def runs_on(self, engine: str) -> bool:
         """Runs on this Django and on `engine` (a connection's vendor)."""
@@ -138,9 +143,15 @@ class Exercise:
     wrong: tuple[WrongAttempt, ...]  # plausible mistakes the tests check are refused
     line: int
     _budget_tree: ast.expr = field(repr=False, compare=False)
+    needs_django: str = ""  # django = "6.1": the solution uses that version's API
 
     def budget_for(self, counts: Mapping[str, int]) -> int:
         return expect.evaluate(self._budget_tree, counts)
+
+    @property
+    def runs_here(self) -> bool:
+        """False where the running Django is older than the API the exercise needs."""
+        return django_at_least(self.needs_django)
 
 
 @dataclass(frozen=True)

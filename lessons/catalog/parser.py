@@ -242,7 +242,9 @@ MAX_LONGEST_SHARE_LESSON = 0.5
 MAX_LONGEST_SHARE_COURSE = 0.35
 
 
-_EXERCISE_KEYS = {"name", "title", "task", "start", "solution", "budget", "hints", "rules", "wrong"}
+_EXERCISE_KEYS = {
+    "name", "title", "task", "start", "solution", "budget", "hints", "rules", "wrong", "django",
+}  # fmt: skip
 _EXERCISE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
@@ -262,6 +264,10 @@ def _parse_exercise(path: Path, line: int, content: str, slug: str) -> Exercise:
             raise fail(f'needs {key} = "..."')
     if not _EXERCISE_NAME.match(data["name"]):
         raise fail("name must be lowercase letters, digits and dashes")
+    if not isinstance(data.get("django", "0.0"), str) or not _DJANGO_VERSION.match(
+        data.get("django", "0.0")
+    ):
+        raise fail('django = "..." is a version such as "6.1"')
     hints = data.get("hints", [])
     if not (
         isinstance(hints, list) and 1 <= len(hints) <= 3 and all(isinstance(h, str) for h in hints)
@@ -298,6 +304,7 @@ def _parse_exercise(path: Path, line: int, content: str, slug: str) -> Exercise:
         wrong=tuple(wrong),
         line=line,
         _budget_tree=tree,
+        needs_django=data.get("django", ""),
     )
 
 
