@@ -181,6 +181,21 @@ def test_a_snippet_runs_only_on_the_django_it_needs(
     assert snippet.runs_here is runs_here
 
 
+def test_a_bad_side_can_be_declared_an_n_plus_one(tmp_path: Path) -> None:
+    body = pair(bad='1 + posts" n-plus-one title="Loop')
+
+    lesson = parse_lesson(write(tmp_path, body))
+
+    assert [lesson.snippets[s].n_plus_one for s in ("p.bad", "p.fixed")] == [True, False]
+
+
+def test_a_fixed_side_cannot_be_declared_an_n_plus_one(tmp_path: Path) -> None:
+    path = write(tmp_path, pair(fixed='1" n-plus-one title="Fix'))
+
+    with pytest.raises(LessonError, match="n-plus-one marks a bad side"):
+        parse_lesson(path)
+
+
 def test_fixed_side_must_follow_its_bad_side(tmp_path: Path) -> None:
     body = pair().replace(
         f"{FENCE}\n\n{FENCE}python {{#p.fixed", f"{FENCE}\n\nProse.\n\n{FENCE}python {{#p.fixed"

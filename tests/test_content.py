@@ -64,3 +64,13 @@ def test_memory_lessons_measure_peak_memory(slug: str) -> None:
 def test_n_plus_one_draws_its_scale_chart_by_default() -> None:
     lesson = get_catalog().by_slug["n-plus-one"]
     assert lesson.chart in lesson.pairs_by_id
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=by_id)
+def test_one_your_turn_heading_leads_into_the_exercises(lesson) -> None:
+    text = lesson.path.read_text()
+    first_exercise = text.index("````exercise")
+
+    assert text.count("\n## Your turn\n") == 1
+    # No other section starts between the heading and the first exercise.
+    assert "\n## " not in text[text.index("\n## Your turn\n") + 1 : first_exercise]

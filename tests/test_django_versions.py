@@ -70,3 +70,27 @@ def test_before_6_1_the_panel_shows_the_fetch_peers_count_measured_on_6_1(
     promised = expected(snippet, "medium")
     assert f"<strong>{promised}</strong>" in html
     assert "measured on Django 6.1, not run here" in html
+
+
+@pytest.mark.skipif(django.VERSION >= (6, 1), reason="on 6.1 it is checked: test_exercises")
+def test_before_6_1_checking_the_fetch_modes_exercise_answers_409_and_says_why(
+    client: Client, data: None
+) -> None:
+    _, exercise = get_catalog().exercises["fetch-modes.ready-for-fetch-raise"]
+    url = reverse("lessons:api-exercise-check", args=[exercise.id])
+
+    response = client.post(url, {"code": exercise.solution})
+
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert error["type"] == "ExerciseNeedsNewerDjango" and "make run-next" in error["message"]
+
+
+@pytest.mark.skipif(django.VERSION >= (6, 1), reason="on 6.1 it is checked: test_exercises")
+def test_before_6_1_the_fetch_modes_page_says_its_exercise_is_not_checked_here(
+    client: Client, data: None
+) -> None:
+    html = client.get(reverse("lessons:detail", args=["fetch-modes"])).content.decode()
+
+    assert "This exercise uses Django 6.1's API" in html
+    assert 'id="code-exercise-fetch-modes-ready-for-fetch-raise"' not in html  # no Check form

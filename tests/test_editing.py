@@ -223,7 +223,7 @@ def test_lesson_command_runs_a_file_of_your_own_code(tmp_path: Any, data: None) 
     posts = datasets.stats("medium").counts["posts"]
     report = out.getvalue()
     assert f"{1 + posts:,} queries" in report
-    assert f"one statement ran {posts:,} times" in report and "(line 2)" in report
+    assert f"N+1 detected: one SELECT ran {posts:,} times" in report and "(line 2)" in report
 
 
 def test_lesson_command_fails_on_code_that_raises(tmp_path: Any, data: None) -> None:

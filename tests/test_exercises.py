@@ -4,20 +4,28 @@ exercise fails for the reason it declares."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+import django
 import pytest
 
 from lessons.catalog import Exercise, get_catalog
-from lessons.measure.exercises import check, first_difference
+from lessons.measure.exercises import ExerciseNeedsNewerDjango, check, first_difference
 from lessons.measure.rules import broken_rules
 
 EXERCISES = [exercise for lesson in get_catalog().lessons for exercise in lesson.exercises]
 WRONG = [(exercise, attempt) for exercise in EXERCISES for attempt in exercise.wrong]
 
 
+def needs_this_django(exercise: Exercise) -> None:
+    if not exercise.runs_here:
+        pytest.skip(f"needs Django {exercise.needs_django}: make test-next checks it")
+
+
 @pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.id)
 def test_reference_solution_passes_on_every_dataset(exercise: Exercise, data: None) -> None:
+    needs_this_django(exercise)
     verdict = check(exercise, exercise.solution, learner="tests")
 
     assert verdict.passed, verdict.failure
@@ -26,6 +34,7 @@ def test_reference_solution_passes_on_every_dataset(exercise: Exercise, data: No
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.id)
 def test_starting_code_fails(exercise: Exercise, data: None) -> None:
+    needs_this_django(exercise)
     assert not check(exercise, exercise.start, learner="tests").passed
 
 
@@ -33,6 +42,7 @@ def test_starting_code_fails(exercise: Exercise, data: None) -> None:
     ("exercise", "attempt"), WRONG, ids=[f"{e.id}-{i}" for i, (e, _) in enumerate(WRONG)]
 )
 def test_wrong_attempt_fails_for_its_reason(exercise: Exercise, attempt, data: None) -> None:  # type: ignore[no-untyped-def]
+    needs_this_django(exercise)
     verdict = check(exercise, attempt.code, learner="tests")
 
     assert not verdict.passed
@@ -45,6 +55,20 @@ def test_a_failed_check_stops_at_the_first_dataset_that_fails(data: None) -> Non
 
     assert [r.dataset for r in verdict.results] == ["tiny"]
     assert verdict.failure is not None and verdict.failure.first_difference is not None
+
+
+def test_an_exercise_for_a_newer_django_is_not_checked_and_says_why() -> None:
+    exercise = dataclasses.replace(EXERCISES[0], needs_django="99.0")
+
+    with pytest.raises(ExerciseNeedsNewerDjango, match=r"uses Django 99\.0's API"):
+        check(exercise, exercise.solution, learner="tests")
+
+
+def test_the_fetch_modes_exercise_needs_django_6_1() -> None:
+    _, exercise = get_catalog().exercises["fetch-modes.ready-for-fetch-raise"]
+
+    assert exercise.needs_django == "6.1"
+    assert exercise.runs_here is (django.VERSION[:2] >= (6, 1))
 
 
 def test_first_difference_names_the_line_and_both_sides() -> None:

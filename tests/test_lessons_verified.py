@@ -8,6 +8,7 @@ import pytest
 
 from lessons.catalog import get_catalog
 from lessons.datasets import DatasetRef
+from lessons.display.report import build_report
 from lessons.engine.child.runner import run_code
 from lessons.measure.runs import SnippetRun, run_lesson_snippet
 from tests.conftest import expected
@@ -80,6 +81,51 @@ def test_pair_sides_print_the_same(lesson, pair, dataset: str) -> None:
     bad, fixed = (ran(lesson.slug, s.id, dataset).result for s in pair.snippets)
 
     assert bad.output == fixed.output
+
+
+# Where an N+1 has grown past the panel's threshold on every bad side (tiny has five posts).
+FLAGGED_ON = ("medium", "large")
+
+
+def sides(side: str) -> list[object]:
+    return [
+        pytest.param(
+            lesson,
+            snippet,
+            dataset,
+            id=f"{lesson.slug}:{snippet.id}:{dataset}",
+            marks=pytest.mark.xdist_group(lesson.slug),
+        )
+        for lesson in get_catalog().lessons
+        for pair in lesson.comparisons
+        for snippet in pair.snippets
+        if snippet.side == side
+        for dataset in FLAGGED_ON
+    ]
+
+
+def n_plus_one_flags(lesson, snippet, dataset: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """The statements the run panel flags as N+1s on this snippet's shared run."""
+    if not snippet.runs_on(DatasetRef(dataset).stats().engine):
+        pytest.skip("needs a newer Django or the other engine: make test-next/test-pg")
+    queries = ran(lesson.slug, snippet.id, dataset).result.queries
+    return [group.sql for group in build_report(queries).n_plus_one]
+
+
+@pytest.mark.parametrize(("lesson", "snippet", "dataset"), sides("bad"))
+def test_the_panel_says_n_plus_one_where_the_lesson_does(lesson, snippet, dataset, data) -> None:  # type: ignore[no-untyped-def]
+    flagged = n_plus_one_flags(lesson, snippet, dataset)
+
+    assert bool(flagged) is snippet.n_plus_one, (
+        f"{snippet.id} on {dataset}: the lesson "
+        f"{'calls it' if snippet.n_plus_one else 'does not call it'} an N+1; the panel flags "
+        f"{flagged or 'nothing'}"
+    )
+
+
+@pytest.mark.parametrize(("lesson", "snippet", "dataset"), sides("fixed"))
+def test_the_panel_never_says_n_plus_one_on_a_fixed_side(lesson, snippet, dataset, data) -> None:  # type: ignore[no-untyped-def]
+    assert n_plus_one_flags(lesson, snippet, dataset) == []
 
 
 @pytest.mark.parametrize("question", PREDICTIONS)

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import datetime
+from types import SimpleNamespace
+from typing import Any
 
+import pytest
+from django.template.loader import render_to_string
 from django.utils.html import escape
 
 from lessons.display.highlight import highlight_python_lines, highlight_sql
 from lessons.display.report import (
     HIGHLIGHTED_CHARS,
+    REPEATS_FLAGGED,
     REPORT_HIGHLIGHTED_CHARS,
     SHOWN_GROUPS,
     SHOWN_QUERIES,
     build_report,
     interpolate,
+    statement_kind,
 )
 from lessons.engine import CapturedQuery
 
@@ -32,6 +38,66 @@ def test_statement_repeated_with_different_params_is_flagged_n_plus_one() -> Non
     [group] = report.n_plus_one
     assert (group.count, group.distinct_params, group.lines) == (4, 4, (3,))
     assert report.duplicated == []
+
+
+def test_a_select_repeated_fewer_times_than_the_threshold_is_similar_not_an_n_plus_one() -> None:
+    sql = "SELECT * FROM p WHERE title = %s"
+    report = build_report([query(sql, (i,), line=4) for i in range(REPEATS_FLAGGED - 1)])
+
+    assert report.n_plus_one == []
+    assert [row.similar for row in report.rows] == [REPEATS_FLAGGED - 1] * (REPEATS_FLAGGED - 1)
+
+
+def test_a_select_repeated_once_each_from_different_lines_is_not_an_n_plus_one() -> None:
+    sql = "SELECT * FROM p WHERE id = %s"
+    report = build_report([query(sql, (i,), line=i) for i in range(1, 2 * REPEATS_FLAGGED)])
+
+    assert report.n_plus_one == []
+
+
+def test_a_select_one_line_repeats_with_varying_params_is_an_n_plus_one_at_the_threshold() -> None:
+    sql = "SELECT * FROM a WHERE id = %s"
+    report = build_report([query(sql, (i,), line=2) for i in range(REPEATS_FLAGGED)])
+
+    assert [group.count for group in report.n_plus_one] == [REPEATS_FLAGGED]
+
+
+def test_a_write_in_a_loop_is_a_bulk_candidate_not_an_n_plus_one() -> None:
+    sql = "INSERT INTO c (post_id, body) VALUES (%s, %s)"
+    report = build_report([query(sql, (i, "x"), line=5) for i in range(10)])
+
+    assert report.n_plus_one == []
+    assert [group.count for group in report.bulk_candidates] == [10]
+
+
+def test_two_writes_in_a_loop_are_not_flagged() -> None:
+    sql = "INSERT INTO c (post_id, body) VALUES (%s, %s)"
+    report = build_report([query(sql, (i, "x"), line=5) for i in range(2)])
+
+    assert (report.n_plus_one, report.bulk_candidates, report.hidden_groups) == ([], [], 0)
+
+
+def test_transaction_control_repeated_in_a_loop_is_never_flagged() -> None:
+    report = build_report([query("RELEASE SAVEPOINT %s", (f"s{i}",), line=3) for i in range(10)])
+
+    assert (report.n_plus_one, report.bulk_candidates) == ([], [])
+
+
+@pytest.mark.parametrize(
+    ("sql", "kind"),
+    [
+        ("SELECT 1", "read"),
+        ("  with t as (select 1) select * from t", "read"),
+        ("(SELECT a FROM t) UNION (SELECT b FROM u)", "read"),
+        ("update t set a = 1", "write"),
+        ("DELETE FROM t", "write"),
+        ('SAVEPOINT "s1_x1"', "other"),
+        ("ROLLBACK TO SAVEPOINT s1", "other"),
+        ("", "other"),
+    ],
+)
+def test_a_statement_kind_comes_from_its_first_word(sql: str, kind: str) -> None:
+    assert statement_kind(sql) == kind
 
 
 def test_same_sql_and_params_is_a_duplicate_not_an_n_plus_one() -> None:
@@ -150,7 +216,7 @@ def test_a_statement_repeated_is_reindented_once_for_the_budget() -> None:
 
 def test_groups_are_drawn_first_then_rows_with_what_is_left() -> None:
     # Five N+1 groups of 8,000 characters: they take the whole highlighting budget.
-    queries = [query(sized(7_997, i // 2) + " %s", (i,)) for i in range(10)]
+    queries = [query(sized(7_997, i // 4) + " %s", (i,)) for i in range(20)]
 
     report = build_report(queries)
 
@@ -159,7 +225,7 @@ def test_groups_are_drawn_first_then_rows_with_what_is_left() -> None:
 
 
 def test_only_so_many_groups_are_drawn() -> None:
-    queries = [query(f"SELECT {i // 2} WHERE id = %s", (i,)) for i in range(60)]
+    queries = [query(f"SELECT {i // 4} WHERE id = %s", (i,)) for i in range(120)]
 
     report = build_report(queries)
 
@@ -179,28 +245,46 @@ def test_a_report_of_huge_statements_draws_a_bounded_page() -> None:
     assert sum(len(item.html) for item in drawn) < (SHOWN_QUERIES + 2) * 2 * HIGHLIGHTED_CHARS
 
 
-def test_the_panel_says_what_was_cut_and_offers_no_plan_for_a_cut_statement() -> None:
-    from types import SimpleNamespace
-
-    from django.template.loader import render_to_string
-
+def panel(queries: list[CapturedQuery], truncated: list[str] | None = None) -> str:
+    """The run panel of a learner's run that recorded `queries`."""
     from lessons.engine import RunResult
 
-    queries = [query("SELECT 1, " + "1, " * 5_000 + "1 FROM blog_post")]
-    note = (
-        "The run reported 30,000 statements, more than the limit of 20,000: <10,000> were not kept."
-    )
-    result = RunResult(dataset="tiny", queries=queries, truncated=[note])
+    result = RunResult(dataset="tiny", queries=queries, truncated=truncated or [])
     stats = SimpleNamespace(
         name="tiny", engine="sqlite", engine_label="SQLite", alias="tiny",
         spec=SimpleNamespace(label="Laptop"), counts={"posts": 5},
     )  # fmt: skip
-    run = SimpleNamespace(
+    run: Any = SimpleNamespace(
         panel_id="playground", stats=stats, result=result, expected=None, edited=True,
         snippet=None, label="Your code", duration_ms=1.0, matches=None, error_expected=False,
     )  # fmt: skip
+    return render_to_string("lessons/_panel.html", {"run": run, "report": build_report(queries)})
 
-    html = render_to_string("lessons/_panel.html", {"run": run, "report": build_report(queries)})
+
+def test_the_panel_names_a_write_loop_a_bulk_candidate() -> None:
+    sql = "UPDATE blog_post SET view_count = %s WHERE id = %s"
+
+    html = panel([query(sql, (i, i), line=3) for i in range(6)])
+
+    assert "<strong>Bulk candidate:</strong> one write ran 6 times" in html
+    assert "N+1 detected" not in html
+
+
+def test_the_panel_names_a_read_per_row_an_n_plus_one() -> None:
+    sql = "SELECT * FROM blog_author WHERE id = %s"
+
+    html = panel([query(sql, (i,), line=3) for i in range(6)])
+
+    assert "<strong>N+1 detected:</strong> one SELECT ran 6 times" in html
+
+
+def test_the_panel_says_what_was_cut_and_offers_no_plan_for_a_cut_statement() -> None:
+    queries = [query("SELECT 1, " + "1, " * 5_000 + "1 FROM blog_post")]
+    note = (
+        "The run reported 30,000 statements, more than the limit of 20,000: <10,000> were not kept."
+    )
+
+    html = panel(queries, [note])
 
     assert f'<p class="muted reply-cut">{escape(note)}</p>' in html
     assert "-- Shown as sent, not highlighted: longer than 10,000 characters." in html

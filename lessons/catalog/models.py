@@ -20,6 +20,14 @@ class LessonError(ValueError):
         self.path, self.line = path, line
 
 
+def django_at_least(version: str) -> bool:
+    """The running Django is `version` ("6.1") or newer; True for "" (no version needed)."""
+    if not version:
+        return True
+    major, minor = version.split(".")
+    return django.VERSION[:2] >= (int(major), int(minor))
+
+
 @dataclass(frozen=True)
 class Snippet:
     id: str
@@ -35,14 +43,12 @@ class Snippet:
     declared: Declared = field(repr=False, compare=False)  # `expect` and its variants
     needs_django: str = ""  # django="6.1": the oldest Django whose API the snippet uses
     engine: str = ""  # engine="postgresql": the snippet uses that engine's own features
+    n_plus_one: bool = False  # a bad side its lesson calls an N+1 (the panel must flag it)
 
     @property
     def runs_here(self) -> bool:
         """False where the running Django is older than the API the snippet teaches."""
-        if not self.needs_django:
-            return True
-        major, minor = self.needs_django.split(".")
-        return django.VERSION[:2] >= (int(major), int(minor))
+        return django_at_least(self.needs_django)
 
     def runs_on(self, engine: str) -> bool:
         """Runs on this Django and on `engine` (a connection's vendor)."""
@@ -160,12 +166,18 @@ class Exercise:
     # The atomic probe: the checker makes the code's Nth write fail and checks that nothing the
     # code wrote is left (0: no probe).
     atomic: int = 0
+    needs_django: str = ""  # django = "6.1": the solution uses that version's API
 
     def budget_for(self, counts: Mapping[str, int]) -> int:
         return expect.evaluate(self._budget_tree, counts)
 
     def cost_budgets(self, counts: Mapping[str, int]) -> dict[str, int]:
         return {budget.cost: expect.evaluate(budget.tree, counts) for budget in self.costs}
+
+    @property
+    def runs_here(self) -> bool:
+        """False where the running Django is older than the API the exercise needs."""
+        return django_at_least(self.needs_django)
 
 
 @dataclass(frozen=True)

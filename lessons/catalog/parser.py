@@ -3,7 +3,7 @@
 A lesson file is TOML front matter between `+++` lines, then Markdown. Two kinds of fenced block
 are special:
 
-    ```python {#count-comments.bad expect="1 + posts" title="Counting in a loop"}
+    ```python {#count-comments.bad expect="1 + posts" n-plus-one title="Counting in a loop"}
     ```quiz   (a JSON list of {"q", "choices", "answer", "explain"} and optional "kind", "code",
               "expect": see the README)
     ```exercise   (TOML: name, title, task, start, solution, budget, hints, optional rules and
@@ -49,6 +49,9 @@ _SNIPPET_INFO = re.compile(r"^python\s*\{(?P<attrs>.*)\}\s*$")
 _SNIPPET_ID = re.compile(r"^#(?P<pair>[a-z0-9][a-z0-9-]*)(?:\.(?P<side>[a-z]+))?$")
 # Beside these, `expect` and its variants (lessons.catalog.expect.ATTRIBUTE).
 _ATTRIBUTES = {"django", "engine", "title", "raises", "metrics", "differs"}
+# Words without a value. `n-plus-one` on a bad side: the lesson calls it an N+1, and the tests
+# check that the run panel flags it so on the larger datasets (and never flags a fixed side).
+_FLAGS = {"n-plus-one"}
 _DJANGO_VERSION = re.compile(r"^\d+\.\d+$")
 _METRICS = {"memory"}
 _FRONT_MATTER = {"title": str, "slug": str, "part": int, "order": int, "summary": str}
@@ -160,13 +163,19 @@ def _parse_snippet(path: Path, line: int, token: Token) -> Snippet:
     if side not in (*SIDES, "demo"):
         raise LessonError(path, line, f"unknown side {side!r}: use bad or fixed")
     attrs: dict[str, str] = {}
+    flags: set[str] = set()
     for word in words[1:]:
+        if word in _FLAGS:
+            flags.add(word)
+            continue
         key, equals, value = word.partition("=")
         if not equals or not (key in _ATTRIBUTES or expect.ATTRIBUTE.match(key)):
             raise LessonError(path, line, f"unknown snippet attribute {word!r}")
         attrs[key] = value
     if "expect" not in attrs:
         raise LessonError(path, line, f'snippet {words[0]} needs expect="..."')
+    if "n-plus-one" in flags and side != "bad":
+        raise LessonError(path, line, "n-plus-one marks a bad side: a fix is never an N+1")
     if not _DJANGO_VERSION.match(attrs.get("django", "0.0")):
         raise LessonError(path, line, 'django="..." is a version such as "6.1"')
     if attrs.get("engine", "sqlite") not in expect.ENGINES:
@@ -196,6 +205,7 @@ def _parse_snippet(path: Path, line: int, token: Token) -> Snippet:
         declared=declared,
         needs_django=attrs.get("django", ""),
         engine=attrs.get("engine", ""),
+        n_plus_one="n-plus-one" in flags,
     )
 
 
@@ -236,6 +246,7 @@ MAX_LONGEST_SHARE_COURSE = 0.35
 
 _EXERCISE_KEYS = {
     "name", "title", "task", "start", "solution", "budget", "hints", "rules", "wrong", "atomic",
+    "django",
     *COSTS,
 }  # fmt: skip
 ATOMIC_WRITE = 2  # `atomic = true`: the second write fails, after one that must be undone
@@ -258,6 +269,10 @@ def _parse_exercise(path: Path, line: int, content: str, slug: str) -> Exercise:
             raise fail(f'needs {key} = "..."')
     if not _EXERCISE_NAME.match(data["name"]):
         raise fail("name must be lowercase letters, digits and dashes")
+    if not isinstance(data.get("django", "0.0"), str) or not _DJANGO_VERSION.match(
+        data.get("django", "0.0")
+    ):
+        raise fail('django = "..." is a version such as "6.1"')
     hints = data.get("hints", [])
     if not (
         isinstance(hints, list) and 1 <= len(hints) <= 3 and all(isinstance(h, str) for h in hints)
@@ -313,6 +328,7 @@ def _parse_exercise(path: Path, line: int, content: str, slug: str) -> Exercise:
         _budget_tree=tree,
         costs=tuple(costs),
         atomic=atomic,
+        needs_django=data.get("django", ""),
     )
 
 

@@ -3,7 +3,17 @@ counts for the code gutter. It reads what a run recorded (`lessons.engine.Captur
 database.
 
 Grouping follows django-debug-toolbar's idea: *similar* queries share their SQL text, *duplicate*
-queries share SQL text and parameters. A similar group whose parameters vary is the N+1 signature.
+queries share SQL text and parameters. Every row says how many statements are similar to it; a
+group is *flagged* only for the pattern the course teaches:
+
+- an **N+1**: one read (SELECT) sent at least REPEATS_FLAGGED times from the same snippet line
+  with varying parameters, the shape of a query per row of an earlier result or per item of a
+  loop;
+- a **bulk candidate**: the same for a write (INSERT, UPDATE, DELETE), which bulk_create(),
+  bulk_update() or update() would send once per batch.
+
+A repetition smaller than that (two INSERTs in a loop, three hand-written lookups) stays similar
+and unflagged, and transaction control (SAVEPOINT, RELEASE, ROLLBACK...) is never flagged.
 
 A run decides what its statements are, so the work a page does on them is bounded. Pygments takes
 up to 5 µs a character of SQL; sqlparse's reindenting up to 100 µs a character, growing with the
@@ -35,7 +45,12 @@ from lessons.display.highlight import (
 from lessons.engine import CapturedQuery
 
 SHOWN_QUERIES = 50  # the panel lists this many statements; the JSON API returns all of them
-SHOWN_GROUPS = 10  # the panel flags this many N+1 groups, and as many duplicate groups
+SHOWN_GROUPS = 10  # the panel draws this many groups of each kind (N+1, bulk, duplicate)
+# A loop over a handful of hand-picked values (three search words, three titles) is not a read per
+# row of the data: a line must repeat a statement at least this often to be flagged.
+REPEATS_FLAGGED = 4
+READS = frozenset({"SELECT", "WITH"})
+WRITES = frozenset({"INSERT", "UPDATE", "DELETE", "REPLACE"})
 HIGHLIGHTED_CHARS = 10_000  # a longer statement is shown as sent, cut here, plain
 REPORT_HIGHLIGHTED_CHARS = 40_000  # about 0.2 s of the worst SQL
 REPORT_REINDENTED_CHARS = 3_000  # about 0.3 s of the worst SQL; each text counts once
@@ -47,6 +62,18 @@ def similar_key(query: CapturedQuery) -> str:
 
 def duplicate_key(query: CapturedQuery) -> tuple[str, str]:
     return query.sql, repr(query.params)
+
+
+def statement_kind(sql: str) -> str:
+    """What a statement does, from its first word: a read, a write, or anything else
+    (transaction control, PRAGMA, EXPLAIN), which is never flagged."""
+    words = sql.lstrip(" \t\n(").split(None, 1)
+    first = words[0].upper() if words else ""
+    if first in READS:
+        return "read"
+    if first in WRITES:
+        return "write"
+    return "other"
 
 
 @dataclass(frozen=True)
@@ -80,12 +107,30 @@ class StatementGroup:
     distinct_params: int
     lines: tuple[int, ...]
     duration_ms: float
+    most_from_one_line: int = 1  # the most of these statements one snippet line sent
     unformatted: str | None = None  # why it is shown as sent, plain; None: highlighted
     reindented: bool = True  # highlighted as sent when False
 
     @property
+    def kind(self) -> str:
+        return statement_kind(self.sql)
+
+    @property
+    def repeats_per_row(self) -> bool:
+        """One line sent it often enough, with parameters that vary: once per row or item."""
+        return self.distinct_params > 1 and self.most_from_one_line >= REPEATS_FLAGGED
+
+    @property
     def is_n_plus_one(self) -> bool:
-        return self.count > 1 and self.distinct_params > 1
+        return self.kind == "read" and self.repeats_per_row
+
+    @property
+    def is_bulk_candidate(self) -> bool:
+        return self.kind == "write" and self.repeats_per_row
+
+    @property
+    def is_flagged(self) -> bool:
+        return self.is_n_plus_one or self.is_bulk_candidate or self.has_duplicates
 
     @property
     def has_duplicates(self) -> bool:
@@ -117,6 +162,10 @@ class QueryReport:
         return [g for g in self.groups if g.is_n_plus_one]
 
     @property
+    def bulk_candidates(self) -> list[StatementGroup]:
+        return [g for g in self.groups if g.is_bulk_candidate]
+
+    @property
     def duplicated(self) -> list[StatementGroup]:
         return [g for g in self.groups if g.has_duplicates]
 
@@ -125,15 +174,22 @@ class QueryReport:
         return self.n_plus_one[:SHOWN_GROUPS]
 
     @property
+    def shown_bulk_candidates(self) -> list[StatementGroup]:
+        return self.bulk_candidates[:SHOWN_GROUPS]
+
+    @property
     def shown_duplicated(self) -> list[StatementGroup]:
         return self.duplicated[:SHOWN_GROUPS]
 
     @property
+    def shown_groups(self) -> list[StatementGroup]:
+        """Every group the panel draws, in its order (a group may be drawn twice)."""
+        return [*self.shown_n_plus_one, *self.shown_bulk_candidates, *self.shown_duplicated]
+
+    @property
     def hidden_groups(self) -> int:
-        shown = {id(g) for g in [*self.shown_n_plus_one, *self.shown_duplicated]}
-        return sum(
-            1 for g in self.groups if (g.is_n_plus_one or g.has_duplicates) and id(g) not in shown
-        )
+        shown = {id(g) for g in self.shown_groups}
+        return sum(1 for g in self.groups if g.is_flagged and id(g) not in shown)
 
 
 def build_report(queries: Sequence[CapturedQuery]) -> QueryReport:
@@ -153,6 +209,7 @@ def build_report(queries: Sequence[CapturedQuery]) -> QueryReport:
             distinct_params=len({repr(q.params) for q in members}),
             lines=tuple(sorted({q.line for q in members if q.line is not None})),
             duration_ms=sum(q.duration for q in members) * 1000,
+            most_from_one_line=max(Counter(q.line for q in members).values()),
         )
         for sql, members in by_sql.items()
         if len(members) > 1
@@ -166,9 +223,8 @@ def _within_budget(report: QueryReport) -> QueryReport:
     """How each statement the panel draws is shown, decided in the order it draws them (the
     flagged groups, then the first statements) until the budget is spent."""
     budget = _Budget()
-    drawn = [*report.shown_n_plus_one, *report.shown_duplicated]
     decided: dict[int, StatementGroup] = {}
-    for group in drawn:  # a group can be both an N+1 and a duplicate: drawn twice, counted once
+    for group in report.shown_groups:  # an N+1 may have duplicates too: drawn twice, counted once
         if id(group) not in decided:
             decided[id(group)] = replace(group, **budget.spend(group.sql, group.sql))
     groups = [decided.get(id(g), g) for g in report.groups]

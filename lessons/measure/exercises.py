@@ -23,10 +23,13 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
 
+import django
+
 from lessons import datasets, engine
 from lessons.catalog import Exercise
 from lessons.catalog.models import COSTS
 from lessons.engine import RunError, RunResult, Task
+from lessons.errors import CourseError
 from lessons.measure.rules import broken_rules
 
 # Smallest first; after the first, the rest run in one worker.
@@ -131,9 +134,26 @@ class Verdict:
 CheckBusy = engine.CheckLaneBusy
 
 
+class ExerciseNeedsNewerDjango(CourseError):
+    """The exercise uses an API this Django does not have: nothing can be checked here."""
+
+    status = 409
+
+    def __init__(self, exercise: Exercise) -> None:
+        super().__init__(
+            f"This exercise uses Django {exercise.needs_django}'s API and this server runs Django "
+            f"{django.get_version()}, so it cannot check answers to it. Read the task and the "
+            f"hints here; `make run-next` serves the course on Django {exercise.needs_django}, "
+            "where the check runs."
+        )
+
+
 def check(exercise: Exercise, code: str, *, learner: str) -> Verdict:
     """CheckBusy or Busy if the run service cannot take the runs now; CodeTooLong for oversized
-    code. Checks run in the service's check lane, which no other run can fill."""
+    code; ExerciseNeedsNewerDjango where the exercise's API is missing. Checks run in the
+    service's check lane, which no other run can fill."""
+    if not exercise.runs_here:
+        raise ExerciseNeedsNewerDjango(exercise)
     broken = broken_rules(code, exercise.rules)
     if broken:
         return Verdict(exercise, False, (), broken[0])

@@ -38,6 +38,9 @@ class Command(BaseCommand):
 
     def _check(self, exercise: Exercise) -> int:
         self.stdout.write(f"{exercise.id} (budget {exercise.budget})")
+        if not exercise.runs_here:
+            self.stdout.write(f"  skipped: needs Django {exercise.needs_django}")
+            return 0
         problems = 0
         started = time.perf_counter()
         verdict = check(exercise, exercise.solution, learner="author")

@@ -150,8 +150,17 @@ def _code_report(name: str, run: CodeRun) -> str:
         lines = ", ".join(map(str, group.lines))
         out += [
             "",
-            f"N+1 detected: one statement ran {group.count:,} times with "
-            f"{group.distinct_params:,} different parameter sets (line {lines}):",
+            f"N+1 detected: one SELECT ran {group.count:,} times with "
+            f"{group.distinct_params:,} different parameter sets, once per row (line {lines}):",
+            *(f"    {line}" for line in format_sql(group.sql).splitlines()),
+        ]
+    for group in report.bulk_candidates:
+        lines = ", ".join(map(str, group.lines))
+        out += [
+            "",
+            f"Bulk candidate: one write ran {group.count:,} times with "
+            f"{group.distinct_params:,} different parameter sets (line {lines}); bulk_create(), "
+            "bulk_update() or update() send one per batch, without save() and its signals:",
             *(f"    {line}" for line in format_sql(group.sql).splitlines()),
         ]
     for group in report.duplicated:
