@@ -166,6 +166,9 @@ class Exercise:
     # The atomic probe: the checker makes the code's Nth write fail and checks that nothing the
     # code wrote is left (0: no probe).
     atomic: int = 0
+    # The query budget alone tells the technique: no answer within it skips the idea (a one-query
+    # join, say), so no technique attempt can be written; the budget attempts show it instead.
+    technique_is_budget: bool = False
     needs_django: str = ""  # django = "6.1": the solution uses that version's API
 
     def budget_for(self, counts: Mapping[str, int]) -> int:

@@ -246,7 +246,7 @@ MAX_LONGEST_SHARE_COURSE = 0.35
 
 _EXERCISE_KEYS = {
     "name", "title", "task", "start", "solution", "budget", "hints", "rules", "wrong", "atomic",
-    "django",
+    "django", "technique_is_budget",
     *COSTS,
 }  # fmt: skip
 ATOMIC_WRITE = 2  # `atomic = true`: the second write fails, after one that must be undone
@@ -307,6 +307,9 @@ def _parse_exercise(path: Path, line: int, content: str, slug: str) -> Exercise:
         atomic = 0
     if not isinstance(atomic, int) or atomic < 0 or atomic == 1:
         raise fail("atomic is true, or the number of the write that fails (2 or more)")
+    technique_is_budget = data.get("technique_is_budget", False)
+    if not isinstance(technique_is_budget, bool):
+        raise fail("technique_is_budget is true or false")
     wrong = []
     for attempt in data.get("wrong", []):
         if not isinstance(attempt, dict) or set(attempt) != {"code", "reason"}:
@@ -329,6 +332,7 @@ def _parse_exercise(path: Path, line: int, content: str, slug: str) -> Exercise:
         costs=tuple(costs),
         atomic=atomic,
         needs_django=data.get("django", ""),
+        technique_is_budget=technique_is_budget,
     )
 
 
