@@ -96,3 +96,35 @@ def test_checking_is_403_when_editing_is_off(client: Client, data: None, setting
     response = client.post(CHECK_API, {"code": EXERCISE.solution})
 
     assert response.status_code == 403 and response.json()["error"]["type"] == "EditingOff"
+
+
+TECHNIQUE = next(
+    (exercise, attempt)
+    for lesson in get_catalog().lessons
+    for exercise in lesson.exercises
+    if exercise.costs and exercise.runs_here
+    for attempt in exercise.wrong
+    if attempt.reason == "technique"
+)
+
+
+def test_the_api_names_the_cost_a_technique_attempt_is_over(client: Client, data: None) -> None:
+    exercise, attempt = TECHNIQUE
+    url = reverse("lessons:api-exercise-check", args=[exercise.id])
+
+    results = client.post(url, {"code": attempt.code}).json()["results"]
+
+    over = [cost for cost in results[-1]["costs"] if not cost["passed"]]
+    assert over and over[0]["measured"] > over[0]["budget"] and over[0]["message"]
+    assert set(results[-1]["usage"]) == {"rows", "objects", "alive", "memory_mb"}
+
+
+def test_the_verdict_shows_each_budgeted_cost(client: Client, data: None) -> None:
+    exercise, attempt = TECHNIQUE
+    lesson = get_catalog().exercises[exercise.id][0]
+    url = reverse("lessons:exercise-check", args=[lesson.slug])
+
+    html = client.post(url, {"exercise": exercise.id, "code": attempt.code}).content.decode()
+
+    assert 'class="cost cost--over"' in html
+    assert "Not yet." in html
