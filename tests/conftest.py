@@ -198,18 +198,21 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Print what the leg ran on, and the quiz figure the content checks enforce: how often "pick
-    the longest" wins."""
-    from lessons.catalog import get_catalog, longest_answer_share
+    """Print what the leg ran on, and the quiz figures the content checks enforce: how often
+    "pick the longest" and the other surface cues win."""
+    from lessons.catalog import cue_scores, get_catalog, longest_answer_share
 
     version, engine = _running()
     terminalreporter.write_line(f"Ran on Django {version}, the datasets on {engine}.")
 
-    longest, total = longest_answer_share(get_catalog().lessons)
+    lessons = get_catalog().lessons
+    longest, total = longest_answer_share(lessons)
     terminalreporter.write_line(
         f"Quizzes: the right answer is the uniquely longest choice in {longest} of {total} "
-        f"questions ({longest / total:.0%}; the course allows at most 35%)."
+        f"questions ({longest / total:.0%}; the course allows at most 25%)."
     )
+    for score in cue_scores(question for lesson in lessons for question in lesson.quiz):
+        terminalreporter.write_line(f"Quiz cue {score.describe()}.")
 
 
 @pytest.fixture(autouse=True)

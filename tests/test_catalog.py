@@ -321,6 +321,58 @@ def test_longest_choice_as_the_answer_too_often_is_an_error(tmp_path: Path) -> N
         parse_lesson(write(tmp_path, "Text.\n", quiz=quiz))
 
 
+def echo_quiz(answers: list[int]) -> list[dict[str, Any]]:
+    """A valid quiz whose choices are all as long as each other, and whose every question names
+    the Greek letter of its choice `answers[i]`."""
+    letters = ["gamma ray", "delta ray", "sigma ray"]
+    return [
+        {**q, "q": f"Which one is the {letters[i].split()[0]}? ({q['q']})", "choices": letters}
+        | {"answer": answer}
+        for q, i, answer in zip(valid_quiz(), [0, 1, 2], answers, strict=True)
+    ]
+
+
+def test_echo_cue_picks_the_choice_sharing_most_words_with_the_question() -> None:
+    from lessons.catalog.cues import echoing_choice
+    from lessons.catalog.models import Question
+
+    question = Question("x-1", "Which join does select_related use for a profile?", (
+        "select_related writes a LEFT OUTER JOIN",
+        "select_related writes an INNER JOIN to profile",
+        "select_related writes a subquery",
+    ), 0, "E")  # fmt: skip
+
+    # "select_related" and "writes" are in every choice, so only "profile" and "join" point.
+    assert echoing_choice(question) == 1
+    assert echoing_choice(Question("x-2", "Why?", ("one", "two"), 0, "E")) is None
+
+
+def test_cue_words_are_stemmed_and_lookups_split() -> None:
+    from lessons.catalog.cues import words
+
+    assert words("The queries counted") == words("a query counts") == {"query", "count"}
+    assert words("comments__approved and select_related") == {
+        "comment",
+        "approv",
+        "select_related",
+    }
+
+
+def test_a_course_whose_answers_echo_their_questions_is_refused(tmp_path: Path) -> None:
+    write(tmp_path, "Text.\n", quiz=echo_quiz([0, 1, 2]))
+
+    with pytest.raises(LessonError, match=r"picking the echo choice is right in 3 of 3"):
+        load_catalog(tmp_path)
+
+
+def test_a_course_whose_echoing_choices_are_always_wrong_is_refused(tmp_path: Path) -> None:
+    """A trap a learner can learn to strike out gives answers away too."""
+    write(tmp_path, "Text.\n", quiz=echo_quiz([1, 2, 0]))
+
+    with pytest.raises(LessonError, match=r"picking the echo choice is right in 0 of 3"):
+        load_catalog(tmp_path)
+
+
 def test_snippet_id_reused_in_another_lesson_is_an_error(tmp_path: Path) -> None:
     write(tmp_path, "Text.\n")
     write(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lessons.catalog.cues import CueScore, cue_scores
 from lessons.catalog.loader import CONTENT_DIR, get_catalog, load_catalog
 from lessons.catalog.models import (
     Catalog,
@@ -19,6 +20,7 @@ from lessons.catalog.parser import longest_answer_share, parse_lesson
 __all__ = [
     "CONTENT_DIR",
     "Catalog",
+    "CueScore",
     "Exercise",
     "Lesson",
     "LessonError",
@@ -27,6 +29,7 @@ __all__ = [
     "Prose",
     "Question",
     "Snippet",
+    "cue_scores",
     "get_catalog",
     "load_catalog",
     "longest_answer_share",

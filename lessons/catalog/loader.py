@@ -11,6 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from lessons.catalog.cues import MAX_CUE_EXCESS, cue_scores
 from lessons.catalog.models import Catalog, Lesson, LessonError, Part
 from lessons.catalog.parser import MAX_LONGEST_SHARE_COURSE, longest_answer_share, parse_lesson
 
@@ -75,7 +76,9 @@ def load_catalog(directory: Path, draft: Path | None = None) -> Catalog:
 
 
 def _check_course(lessons: list[Lesson]) -> None:
-    """Rules that span lessons: unique snippet ids and questions, no give-away answer lengths."""
+    """Rules that span lessons: unique snippet ids and questions, no give-away answer lengths,
+    and no surface cue (lessons.catalog.cues) that beats guessing, or loses to it, by more than
+    MAX_CUE_EXCESS of the course's questions."""
     owners: dict[str, Lesson] = {}
     for lesson in lessons:
         for snippet in lesson.snippets.values():
@@ -103,6 +106,18 @@ def _check_course(lessons: list[Lesson]) -> None:
             f"over the course the right answer is the longest choice in {longest} of {total} "
             f"questions ({longest / total:.0%}); at most {MAX_LONGEST_SHARE_COURSE:.0%} may be",
         )
+    for score in cue_scores(question for lesson in lessons for question in lesson.quiz):
+        if abs(score.excess) > score.allowed:
+            # Right more often than a guess, the cue gives answers away; right less often, it
+            # lets a learner strike its choice out.
+            raise LessonError(
+                lessons[-1].path,
+                1,
+                f"over the course, picking the {score.cue} choice is right in {len(score.right)} "
+                f"of {score.pointed} questions where it points at one, and guessing would be "
+                f"right in {score.chance:.1f}: {score.excess:+.1f} is more than "
+                f"{MAX_CUE_EXCESS:.0%} of the {score.questions} questions either way",
+            )
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -241,7 +241,7 @@ MIN_QUESTIONS = 3
 # The share of questions whose right answer is the uniquely longest choice: "pick the longest"
 # must not be a winning strategy, in one lesson or over the course.
 MAX_LONGEST_SHARE_LESSON = 0.5
-MAX_LONGEST_SHARE_COURSE = 0.35
+MAX_LONGEST_SHARE_COURSE = 0.25
 
 
 _EXERCISE_KEYS = {
