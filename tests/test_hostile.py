@@ -993,11 +993,14 @@ def test_huge_failing_statements_make_a_bounded_report(data: None) -> None:
 def test_a_forged_reply_of_too_many_statements_is_cut_to_the_limit(data: None) -> None:
     source = FIND_THE_CHANNEL + code(
         """
-        statement = {"sql": "SELECT 1", "params": [], "many": False, "duration": 0.0, "line": 1}
+        statement = {
+            "sql": "SELECT 1", "params": [], "many": False, "duration": 0.0, "line": 1, "rows": 1,
+        }
         result = {
             "dataset": "tiny", "queries": [statement] * 100_000, "duration": 0.1, "output": "",
-            "output_dropped": 0, "objects_built": {}, "peak_memory": None, "error": None,
-            "first_statement_at": None,
+            "output_dropped": 0, "objects_built": {}, "peak_memory": None,
+            "objects_alive_peak": 0, "error": None, "first_statement_at": None, "integrity": [],
+            "atomic": None,
         }
         channel.send_bytes(json.dumps({"kind": "ok", "results": [result]}).encode())
         """

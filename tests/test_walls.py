@@ -437,7 +437,13 @@ def test_the_checkouts_own_var_is_hidden_wherever_var_is_configured(
 
     plan = service._plan(tmp_path / "scratch", {}, engine.Config.from_settings().limits)
 
-    assert set(plan.hidden) == {str(tmp_path / "elsewhere"), str(Path(settings.BASE_DIR) / "var")}
+    checkout = Path(settings.BASE_DIR)
+    assert set(plan.hidden) == {
+        str(tmp_path / "elsewhere"),
+        str(checkout / "var"),
+        str(checkout / "lessons" / "content"),
+        str(checkout / ".git"),
+    }
 
 
 # The same file, as an ordinary user --------------------------------------------------------
