@@ -50,3 +50,27 @@ def test_solve_an_exercise_after_a_wrong_attempt_and_a_hint(
         "solved 1/"
     )
     page.close()
+
+
+AGGREGATED = get_catalog().by_slug["n-plus-one"].exercises[1]  # posts-per-author: rows budgeted
+
+
+def test_a_technique_attempt_is_told_which_cost_is_over(
+    data: None, course_server: str, browser, screenshot_dir: Path
+) -> None:
+    attempt = next(a for a in AGGREGATED.wrong if a.reason == "technique")
+    page = browser.new_page(viewport={"width": 1300, "height": 1000})
+    page.goto(f"{course_server}/lessons/{LESSON.slug}/")
+    exercise = page.locator(f"#exercise-{AGGREGATED.id.replace('.', '-')}")
+    editor = exercise.locator(".cm-content")
+    expect(editor).to_contain_text(AGGREGATED.start.splitlines()[0])
+
+    replace_code(page, editor, attempt.code)
+    exercise.get_by_role("button", name="Check").click()
+
+    verdict = exercise.locator(".verdict")
+    expect(verdict).to_have_attribute("data-passed", "false", timeout=15_000)
+    expect(verdict).to_contain_text("rows from the database")
+    expect(verdict.locator(".cost--over[data-cost='rows']").first).to_be_visible()
+    exercise.screenshot(path=str(screenshot_dir / "exercise-technique.png"))
+    page.close()
