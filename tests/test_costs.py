@@ -104,6 +104,26 @@ def test_the_atomic_probe_is_not_reached_by_code_with_one_write(data: None) -> N
     assert result.atomic is not None and not result.atomic.reached
 
 
+def test_after_the_failing_write_no_other_write_gets_through(data: None) -> None:
+    undo_by_hand = (
+        "from django.db import DatabaseError\n"
+        "tags = list(Tag.objects.order_by('pk')[:3])\n"
+        "old = [tag.name for tag in tags]\n"
+        "try:\n"
+        "    for tag in tags:\n"
+        "        tag.name += ' (renamed)'\n"
+        "        tag.save(update_fields=['name'])\n"
+        "except DatabaseError:\n"
+        "    transaction.set_rollback(False)\n"
+        "    for tag, name in zip(tags, old):\n"
+        "        Tag.objects.filter(pk=tag.pk).update(name=name)\n"
+    )
+
+    result = run_code(undo_by_hand, "medium", fail_on_write=2)
+
+    assert result.atomic is not None and result.atomic.rows_left == 1
+
+
 def test_without_a_probe_no_write_fails(data: None) -> None:
     result = run_code(RENAMES.format(block="if True:"), "medium")
 
@@ -128,11 +148,42 @@ def test_a_run_that_leaves_the_recorder_alone_is_trusted(data: None) -> None:
         ("connection.execute_wrappers[-1].queries.clear()", "removed statements"),
         (
             "connection.connection.execute('SELECT count(*) FROM blog_comment').fetchall()",
-            "reached the database without passing through",
+            "reached the database without being recorded",
         ),
+        (
+            "recorder = connection.execute_wrappers[-1]\n"
+            "recorder.queries.clear()\nrecorder.recorded = 0",
+            "reached the database without being recorded",
+        ),
+        (
+            "for query in connection.execute_wrappers[-1].queries:\n    query.rows = 0",
+            "changed how many rows its statements read",
+        ),
+        (
+            "connection.execute_wrappers[-1].tally_rows = lambda count: None",
+            "changed how many rows its statements read",
+        ),
+        (
+            "from django.db.models.signals import post_init\n"
+            "post_init.disconnect(dispatch_uid='course-count-instances')",
+            "switched off the count of the model objects",
+        ),
+        ("connection.execute_wrappers[-1].fail_on_write = 5", "changed which of its writes"),
         ("connection.connection.set_trace_callback(None)", "silenced the statement counter"),
     ],
-    ids=["pop", "replace-the-list", "replace-its-list", "empty-its-list", "raw-driver", "silence"],
+    ids=[
+        "pop",
+        "replace-the-list",
+        "replace-its-list",
+        "empty-its-list",
+        "raw-driver",
+        "empty-and-recount",
+        "zero-the-rows",
+        "skip-the-tally",
+        "stop-counting-objects",
+        "move-the-failing-write",
+        "silence",
+    ],
 )
 def test_a_run_that_tampers_with_its_count_says_so(code: str, said: str, data: None) -> None:
     if datasets.stats("medium").engine != "sqlite" and "trace_callback" in code:
@@ -142,7 +193,7 @@ def test_a_run_that_tampers_with_its_count_says_so(code: str, said: str, data: N
         )
     code = f"print(Post.objects.count())\n{code}\nprint(Post.objects.count())"
 
-    result = run_code(code, "medium")
+    result = run_code(code, "medium", fail_on_write=2 if "fail_on_write" in code else None)
 
     assert any(said in problem for problem in result.integrity), result.integrity
 

@@ -119,7 +119,7 @@ def test_statements_sent_past_django_fail_the_check(data: None) -> None:
     verdict = check(EXERCISE, code, learner="tests")
 
     assert verdict.reason == "trust"
-    assert "reached the database without passing through" in explain(verdict)
+    assert "reached the database without being recorded" in explain(verdict)
 
 
 @pytest.mark.parametrize(
@@ -209,3 +209,17 @@ def test_reference_outputs_are_kept_per_dataset_content(
 def test_the_seeder_writes_each_datasets_checksum(data: None) -> None:
     for name in exercises.ORDER:
         assert datasets.stats(name).checksum == datasets.checksum(name)
+
+
+def test_a_run_that_rewrites_how_its_results_are_sent_fails_its_check(data: None) -> None:
+    forge = (
+        "import sys\n"
+        "sandbox = sys.modules['lessons.engine.child.sandbox']\n"
+        "sandbox.encode_result = lambda result, real=sandbox.encode_result: real(result)\n"
+    )
+
+    verdict = check(EXERCISE, forge + EXERCISE.start, learner="tests")
+
+    assert not verdict.passed
+    assert verdict.failure is not None and verdict.failure.error is not None
+    assert verdict.failure.error.type == "MeasurementTampered"

@@ -19,7 +19,6 @@ from types import FrameType
 from typing import Any
 
 from django.db import DatabaseError
-from django.db.backends.utils import CursorDebugWrapper
 from django.db.models.signals import post_init
 
 from lessons.engine.contract import CapturedQuery
@@ -49,31 +48,36 @@ class RowCounter:
     statement that returned it. Everything else is the cursor's own (the names here are unlike
     any a driver uses: psycopg's cursor has a `_query` of its own, which Django reads)."""
 
-    __slots__ = ("_course_cursor", "_course_statement")
+    __slots__ = ("_course_cursor", "_course_statement", "_course_tally")
 
-    def __init__(self, cursor: Any, query: CapturedQuery) -> None:
+    def __init__(self, cursor: Any, query: CapturedQuery, tally: Callable[[int], None]) -> None:
         self._course_cursor = cursor
         self._course_statement = query
+        self._course_tally = tally  # the witness's own count of the same rows
+
+    def _read(self, count: int) -> None:
+        self._course_statement.rows += count
+        self._course_tally(count)
 
     def fetchone(self) -> Any:
         row = self._course_cursor.fetchone()
         if row is not None:
-            self._course_statement.rows += 1
+            self._read(1)
         return row
 
     def fetchmany(self, *args: Any, **kwargs: Any) -> Any:
         rows = self._course_cursor.fetchmany(*args, **kwargs)
-        self._course_statement.rows += len(rows)
+        self._read(len(rows))
         return rows
 
     def fetchall(self) -> Any:
         rows = self._course_cursor.fetchall()
-        self._course_statement.rows += len(rows)
+        self._read(len(rows))
         return rows
 
     def __iter__(self) -> Iterator[Any]:
         for row in self._course_cursor:
-            self._course_statement.rows += 1
+            self._read(1)
             yield row
 
     def __getattr__(self, name: str) -> Any:
@@ -115,10 +119,9 @@ class QueryRecorder:
         self.writes = 0
         self.failed_write = False
         self.written: set[str] = set()
-        # Statements handed to each connection's driver (by id), for the witness below Django
-        # (lessons.engine.child.integrity): SQLite runs an executemany once per row.
-        self.sent_on: Counter[int] = Counter()
         self.count_rows = True  # off only to measure what counting rows costs (benchmarks/)
+        # Where each row read is counted a second time (the witness, lessons.engine.child.integrity)
+        self.tally_rows: Callable[[int], None] = lambda count: None
 
     def __call__(
         self,
@@ -128,8 +131,6 @@ class QueryRecorder:
         many: bool,
         context: dict[str, Any],
     ) -> Any:
-        connection = context["connection"]
-        self.sent_on[id(connection)] += _driver_statements(connection, context, params, many)
         if self.max_statements is not None and len(self.queries) >= self.max_statements:
             raise StatementLimitExceeded(
                 f"The run was stopped after {self.max_statements:,} SQL statements."
@@ -151,7 +152,7 @@ class QueryRecorder:
             self.queries.append(query)
             self.recorded += 1
         if self.count_rows and not many and cursor is not None and hasattr(cursor, "cursor"):
-            cursor.cursor = RowCounter(cursor.cursor, query)
+            cursor.cursor = RowCounter(cursor.cursor, query, self.tally_rows)
         return returned
 
     def _probe(self, sql: str, context: dict[str, Any]) -> None:
@@ -159,7 +160,9 @@ class QueryRecorder:
         if table is None:
             return
         self.writes += 1
-        if self.writes == self.fail_on_write:
+        # From the Nth on, as a database gone away would: no write after the failure gets through,
+        # so undoing by hand cannot pass for all or nothing.
+        if self.writes >= self.fail_on_write:
             self.failed_write = True
             raise InjectedFailure(
                 f"The course made write number {self.writes} fail on purpose, to see what the "
@@ -167,7 +170,6 @@ class QueryRecorder:
             )
         if table not in self.written and self.before_first_write is not None:
             self.before_first_write(context["connection"], table)
-            self.sent_on[id(context["connection"])] += 1  # the course's own read of the table
         self.written.add(table)
 
     def _line(self, frame: FrameType | None) -> int | None:
@@ -186,19 +188,6 @@ class QueryRecorder:
                 line = frame.f_lineno  # keep going: the innermost snippet frame wins
             awaitable = _awaited_by(awaitable)
         return line
-
-
-def _driver_statements(connection: Any, context: dict[str, Any], params: Any, many: bool) -> int:
-    """How many statements the driver runs for one statement Django sends: SQLite runs an
-    executemany once per row, and on SQLite Django's debug cursor (DEBUG, or
-    CaptureQueriesContext) quotes the parameters with a SELECT QUOTE(?) per 999 of them."""
-    if connection.vendor != "sqlite":
-        return 1
-    sized = hasattr(params, "__len__")
-    count = len(params) if many and sized else 1
-    if not many and params and sized and isinstance(context.get("cursor"), CursorDebugWrapper):
-        count += -(-len(params) // 999)
-    return count
 
 
 def _frame_of(awaitable: Any) -> FrameType | None:
@@ -268,6 +257,7 @@ class Instances:
 # which keeps model instantiation free of overhead the rest of the time.
 _instance_counter: ContextVar[Instances | None] = ContextVar("instance_counter", default=None)
 _receiver_lock = threading.Lock()
+COUNT_INSTANCES = "course-count-instances"  # the receiver's dispatch_uid
 _active_counters = 0
 
 
@@ -285,7 +275,7 @@ def count_instances(watch: bool = True) -> Iterator[Instances]:
     token = _instance_counter.set(counter)
     with _receiver_lock:
         if _active_counters == 0:
-            post_init.connect(_count_instance, weak=False, dispatch_uid="course-count-instances")
+            post_init.connect(_count_instance, weak=False, dispatch_uid=COUNT_INSTANCES)
         _active_counters += 1
     try:
         yield counter
@@ -295,7 +285,7 @@ def count_instances(watch: bool = True) -> Iterator[Instances]:
         with _receiver_lock:
             _active_counters -= 1
             if _active_counters == 0:
-                post_init.disconnect(dispatch_uid="course-count-instances")
+                post_init.disconnect(dispatch_uid=COUNT_INSTANCES)
 
 
 class BoundedOutput:

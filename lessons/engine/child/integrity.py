@@ -17,13 +17,19 @@ import re
 from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models.signals import post_init
 
-from lessons.engine.child.capture import QueryRecorder
+from lessons.engine.child.capture import COUNT_INSTANCES, QueryRecorder
 from lessons.engine.contract import CapturedQuery
 
 # What SQLite's trace callback reports that Django never sent: the driver's own BEGIN before a
-# write, and the statements of triggers (prefixed with a comment).
-_DRIVER_OWN = re.compile(r"^\s*(BEGIN\b|--)", re.I)
+# write, the statements of triggers (prefixed with a comment), and the SELECT QUOTE(...) of
+# literal values Django's debug cursor sends to show a statement with its parameters (literals
+# only: such a statement reads nothing).
+_LITERAL = r"(?:'(?:[^']|'')*'|X'[0-9A-Fa-f]*'|[-+0-9.eE]+|NULL|\?)"
+_DRIVER_OWN = re.compile(
+    rf"^\s*(?:BEGIN\b|--|SELECT QUOTE\({_LITERAL}\)(?:, QUOTE\({_LITERAL}\))*$)", re.I | re.S
+)
 CANARY = "SELECT 1 /* course: is the witness listening? */"
 
 
@@ -32,12 +38,16 @@ class Witness:
         self.connection = connection
         self.raw = connection.connection
         self.seen = 0
+        self.rows = 0  # rows the row counters read, counted here a second time
         self._factory: Any = None
         if connection.vendor == "sqlite":
             self.raw.set_trace_callback(self._traced)
         elif connection.vendor == "postgresql":
             self._factory = _counting(self.raw.cursor_factory, self)
             self.raw.cursor_factory = self._factory
+
+    def tally(self, count: int) -> None:
+        self.rows += count
 
     def _traced(self, statement: str) -> None:
         if not _DRIVER_OWN.match(statement):
@@ -88,9 +98,14 @@ def problems(
     recorder: QueryRecorder,
     recorded: list[CapturedQuery],
     witness: Witness | None,
+    *,
+    own_reads: int = 0,
+    fail_on_write: int | None = None,
 ) -> list[str]:
     """What is wrong with this run's measuring, in words; empty when the count can be trusted.
-    `recorded`: the recorder's list of statements as the run began."""
+    `recorded`: the recorder's list of statements as the run began; `own_reads`: statements the
+    course sent on the connection itself (the atomic probe's reads); `fail_on_write`: the write
+    the task asked to fail."""
     found = []
     wrappers = connection.execute_wrappers
     if type(wrappers) is not list or not any(w is recorder for w in wrappers):
@@ -101,14 +116,32 @@ def problems(
         found.append("The run removed statements from the course's recorder.")
     elif any(type(query) is not CapturedQuery for query in recorded):
         found.append("The run put statements of its own into the course's recorder.")
-    if witness is not None:
-        if not witness.still_listening():
-            found.append("The run silenced the statement counter below Django.")
-        else:
-            sent = recorder.sent_on.get(id(connection), 0)
-            if witness.seen > sent:
-                found.append(
-                    f"{witness.seen - sent:,} statement(s) reached the database without passing "
-                    "through Django's execute wrappers, so the recorder did not count them."
-                )
+    if recorder.fail_on_write != fail_on_write:
+        found.append("The run changed which of its writes the atomic probe makes fail.")
+    if not _counting_instances():
+        found.append("The run switched off the count of the model objects it builds.")
+    if witness is None:
+        return found
+    if not witness.still_listening():
+        found.append("The run silenced the statement counter below Django.")
+        return found
+    expected = own_reads + sum(_driver_statements(connection, query) for query in recorded)
+    if witness.seen > expected:
+        found.append(
+            f"{witness.seen - expected:,} statement(s) reached the database without being "
+            "recorded (sent past Django's execute wrappers, or taken out of the recorder)."
+        )
+    if recorder.tally_rows != witness.tally or witness.rows != sum(q.rows for q in recorded):
+        found.append("The run changed how many rows its statements read.")
     return found
+
+
+def _driver_statements(connection: BaseDatabaseWrapper, query: CapturedQuery) -> int:
+    """SQLite runs an executemany once per row; psycopg is asked once."""
+    if query.many and connection.vendor == "sqlite" and hasattr(query.params, "__len__"):
+        return len(query.params)  # type: ignore[arg-type]
+    return 1
+
+
+def _counting_instances() -> bool:
+    return any(key[0] == COUNT_INSTANCES for key, *_ in post_init.receivers)

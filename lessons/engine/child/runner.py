@@ -136,6 +136,8 @@ def run_code(
         try:
             with guards.sandbox(connection), connection.execute_wrapper(recorder):
                 witness = integrity.Witness(connection) if cost_model else None
+                if witness is not None:
+                    recorder.tally_rows = witness.tally
                 try:
                     if measure_memory:
                         result.peak_memory = _execute_measuring_memory(
@@ -146,7 +148,14 @@ def run_code(
                 finally:
                     result.duration = perf_counter() - started
                     # Before the wrapper is taken off: is the recorder still the one counting?
-                    result.integrity = integrity.problems(connection, recorder, recorded, witness)
+                    result.integrity = integrity.problems(
+                        connection,
+                        recorder,
+                        recorded,
+                        witness,
+                        own_reads=len(snapshots.before) if snapshots else 0,
+                        fail_on_write=fail_on_write,
+                    )
         except (Exception, SystemExit) as exc:
             result.error = _error_from(exc)
         finally:

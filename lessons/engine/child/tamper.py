@@ -4,6 +4,7 @@ error, since the count could not be trusted."""
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,12 @@ def _watched() -> dict[str, Any]:
         "Witness.still_listening": integrity.Witness.still_listening,
         "problems": integrity.problems,
         "RunResult.rows_fetched": contract.RunResult.rows_fetched,
+        "RowCounter._read": capture.RowCounter._read,
+        "Witness.tally": integrity.Witness.tally,
+        # What turns the results into the reply, and this check itself.
+        "encode_result": contract.encode_result,
+        "sandbox.encode_result": sys.modules["lessons.engine.child.sandbox"].encode_result,
+        "Seal.check": Seal.check,
     }
 
 
