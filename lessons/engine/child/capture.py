@@ -162,7 +162,7 @@ class QueryRecorder:
         self.writes += 1
         # From the Nth on, as a database gone away would: no write after the failure gets through,
         # so undoing by hand cannot pass for all or nothing.
-        if self.writes >= self.fail_on_write:
+        if self.fail_on_write is not None and self.writes >= self.fail_on_write:
             self.failed_write = True
             raise InjectedFailure(
                 f"The course made write number {self.writes} fail on purpose, to see what the "
