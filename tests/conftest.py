@@ -279,3 +279,17 @@ def split_env(line: str) -> tuple[dict[str, str], list[str]]:
     words = shlex.split(line)
     first = next(i for i, word in enumerate(words) if not re.match(r"\w+=", word))
     return dict(word.split("=", 1) for word in words[:first]), words[first:]
+
+
+# Three renames, inside `{block}` (an atomic() block, or none): code for the atomic probe.
+RENAMES = """
+from django.db import DatabaseError
+tags = list(Tag.objects.order_by("pk")[:3])
+try:
+    {block}
+        for tag in tags:
+            tag.name = tag.name + " (renamed)"
+            tag.save(update_fields=["name"])
+except DatabaseError:
+    print("failed")
+"""

@@ -9,6 +9,7 @@ import pytest
 from lessons import datasets
 from lessons.display.costs import kind
 from lessons.engine.child.runner import run_code
+from tests.conftest import RENAMES
 
 STREAMED = """
 approved = Prefetch("comments", queryset=Comment.objects.filter(approved=True))
@@ -17,17 +18,6 @@ total = 0
 for post in posts{iterate}:
     total += len(post.comments.all())
 print(total)
-"""
-RENAMES = """
-from django.db import DatabaseError
-tags = list(Tag.objects.order_by("pk")[:3])
-try:
-    {block}
-        for tag in tags:
-            tag.name = tag.name + " (renamed)"
-            tag.save(update_fields=["name"])
-except DatabaseError:
-    print("failed")
 """
 
 

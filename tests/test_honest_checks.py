@@ -18,20 +18,12 @@ from lessons.catalog.models import CostBudget
 from lessons.measure import exercises
 from lessons.measure.exercises import check
 from lessons.web.exercises import explain
+from tests.conftest import RENAMES as BASE_RENAMES
 
 EXERCISE = get_catalog().by_slug["n-plus-one"].exercises[0]
-RENAMES = """
-from django.db import DatabaseError
-tags = list(Tag.objects.order_by("pk")[:3])
-try:
-    {block}
-        for tag in tags:
-            tag.name = tag.name + " (renamed)"
-            tag.save(update_fields=["name"])
-except DatabaseError:
-    print("failed")
-print(list(Tag.objects.order_by("pk").values_list("name", flat=True)[:3]))
-"""
+RENAMES = (
+    BASE_RENAMES + 'print(list(Tag.objects.order_by("pk").values_list("name", flat=True)[:3]))\n'
+)
 
 
 def renaming(solution: str) -> Any:
