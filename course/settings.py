@@ -229,6 +229,10 @@ COURSE_NEW_LEARNERS_PER_MINUTE = int(_env_number("COURSE_NEW_LEARNERS_PER_MINUTE
 # default: on a learner's own machine every request is local, and behind a proxy on the same
 # machine (README: Serving over HTTPS) every learner of the room would share one address.
 COURSE_LIMIT_LOOPBACK = os.environ.get("COURSE_LIMIT_LOOPBACK", "0") == "1"
+# Identical runs of the course's own snippets share one execution (lessons.engine.sharing): the
+# presses that arrive while it runs, and for this many seconds after it ended, the presses of
+# learners who have not had it yet (README: A room of 200; negative: never shared).
+COURSE_RUN_SHARE_SECONDS = _env_number("COURSE_RUN_SHARE_SECONDS", 5)
 COURSE_RUN_CPU_SECONDS = int(_env_number("COURSE_RUN_CPU_SECONDS", 5))
 COURSE_RUN_MEMORY_MB = int(_env_number("COURSE_RUN_MEMORY_MB", 512))
 COURSE_RUN_WALL_SECONDS = _env_number("COURSE_RUN_WALL_SECONDS", 10)

@@ -217,8 +217,11 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 @pytest.fixture(autouse=True)
 def own_run_pool(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """The tests' runs take slots of their own, never those of a course server on this machine."""
+    """The tests' runs take slots of their own, never those of a course server on this machine.
+    A finished run serves no later press (tests/test_sharing.py sets a window where it tests one):
+    every test sees runs made for it, whatever an earlier test ran."""
     settings.COURSE_RUN_DIR = tmp_path_factory.getbasetemp() / "run"
+    settings.COURSE_RUN_SHARE_SECONDS = 0
 
 
 def replace_code(page: Any, editor: Any, code: str) -> None:

@@ -178,6 +178,21 @@ class AtomicProbe:
     tables: tuple[str, ...]  # the tables where rows were left changed
 
 
+@dataclass(frozen=True)
+class Sharing:
+    """How one execution of the course's own code served identical presses: the learners it
+    served so far (this one included), when it ended (time.time()), and whether this press made
+    it run (lessons.engine.sharing)."""
+
+    learners: int
+    ran_at: float
+    led: bool
+
+    @property
+    def with_others(self) -> bool:
+        return self.learners > 1 or not self.led
+
+
 @dataclass
 class RunResult:
     dataset: str
@@ -201,6 +216,8 @@ class RunResult:
     # What the web process cut from the run's reply to keep it bounded, said for the learner;
     # empty when everything the run sent was kept.
     truncated: list[str] = field(default_factory=list)
+    # Set by the service when the run was shared with other presses (lessons.engine.sharing).
+    shared: Sharing | None = None
 
     @property
     def query_count(self) -> int:

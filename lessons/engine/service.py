@@ -48,7 +48,7 @@ from django.conf import settings
 from django.db import DatabaseError, connections
 
 from lessons.datasets import pgguard
-from lessons.engine import contract, reply, warm_process
+from lessons.engine import contract, reply, sharing, warm_process
 from lessons.engine.contract import (
     Explain,
     ExplainResult,
@@ -144,6 +144,9 @@ class Config:
     limits: Limits
     course_factor: int  # course snippets get this many times the learner limits
     root: Path
+    # How long a finished run of the course's own code serves later identical presses (0: only
+    # presses that arrive while it runs; negative: never shared).
+    share_seconds: float = 0.0
 
     @classmethod
     def from_settings(cls) -> Config:
@@ -167,6 +170,7 @@ class Config:
             ),
             course_factor=settings.COURSE_RUN_COURSE_FACTOR,
             root=Path(settings.COURSE_RUN_DIR),
+            share_seconds=settings.COURSE_RUN_SHARE_SECONDS,
         )
 
 
@@ -233,10 +237,17 @@ def run(
     course_code: bool = False,
     check: bool = False,
     config: Config | None = None,
+    share: str | None = None,
 ) -> list[RunResult]:
     """Run `tasks` one after the other in one worker; Busy if the service cannot take them now.
-    `check`: an exercise check, which runs in the check lane."""
-    results = _submit(tasks, learner, course_code=course_code, check=check, config=config)
+    `check`: an exercise check, which runs in the check lane. `share`: for the course's own code,
+    a digest of the data the tasks read; identical runs with the same digest then share one
+    execution (lessons.engine.sharing). Learners' code is never shared."""
+    if share is not None and not course_code:
+        raise ValueError("only the course's own code is shared")
+    results = _submit(
+        tasks, learner, course_code=course_code, check=check, config=config, share=share
+    )
     return cast("list[RunResult]", results)
 
 
@@ -258,6 +269,7 @@ def _submit(
     course_code: bool = False,
     check: bool = False,
     config: Config | None = None,
+    share: str | None = None,
 ) -> list[Result]:
     config = config or Config.from_settings()
     limits = config.limits.scaled(config.course_factor) if course_code else config.limits
@@ -268,14 +280,45 @@ def _submit(
                 f"{limits.max_code_chars:,}."
             )
     root = config.root
-    heavy = any(task.dataset in config.heavy_datasets for task in tasks)
-    address = _address.get()
-    asked = time.monotonic()
     with contextlib.ExitStack() as holding:
         try:
             root.mkdir(parents=True, exist_ok=True)
             if learner is not None:
                 holding.enter_context(_learner_lock(root, learner))
+        except OSError as exc:  # a read-only or full var/: say so, not a 500
+            raise RunFolderUnwritable(root, exc) from exc
+        if share is None or config.share_seconds < 0:
+            return _execute(tasks, limits, config, check=check)
+        # A press waits for the identical run in flight at most as long as that run may take.
+        deadline = time.monotonic() + config.queue_wait + limits.wall_seconds * len(tasks) + 5
+        try:
+            shared = sharing.share(
+                root / "shared",
+                sharing.key(tasks, limits, share),
+                learner or "",
+                lambda: _execute(tasks, limits, config, check=check),
+                tasks=tasks,
+                limits=limits,
+                window=config.share_seconds,
+                deadline=deadline,
+            )
+        except OSError as exc:
+            raise RunFolderUnwritable(root, exc) from exc
+        if shared is None:
+            raise ServiceBusy()
+        return shared
+
+
+def _execute(
+    tasks: Sequence[Task | Explain], limits: Limits, config: Config, *, check: bool
+) -> list[Result]:
+    """Take the client address's place and a slot (waiting in the queue), then run."""
+    root = config.root
+    heavy = any(task.dataset in config.heavy_datasets for task in tasks)
+    address = _address.get()
+    asked = time.monotonic()
+    with contextlib.ExitStack() as holding:
+        try:
             if address is not None and config.per_address > 0:  # 0 turns the limit off
                 holding.enter_context(_address_lock(root, address, config.per_address))
             slot = holding.enter_context(_slot(root, config, heavy=heavy, check=check))

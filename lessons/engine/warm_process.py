@@ -68,6 +68,7 @@ class WarmProcess:
         self._process: subprocess.Popen[bytes] | None = None
         self._control: socket.socket | None = None
         self._owner = 0  # the server process that started it (a fork of the server starts its own)
+        self.forked = 0  # runs the running warm process has forked, as it counts them
 
     @property
     def pid(self) -> int | None:
@@ -97,7 +98,8 @@ class WarmProcess:
                     descriptors = [sender.fileno(), ended_for_run]
                     sent = socket.send_fds(self._control, [head], descriptors)
                     self._control.sendall(head[sent:] + payload)
-                    (pid,) = LENGTH.unpack(read_exactly(self._control, LENGTH.size))
+                    answer = read_exactly(self._control, 2 * LENGTH.size)
+                    (pid,), (self.forked,) = LENGTH.unpack(answer[:8]), LENGTH.unpack(answer[8:])
                 except OSError as exc:
                     self._stop()
                     raise WarmProcessGone(f"the warm process is gone: {exc}") from exc
@@ -169,6 +171,12 @@ def restart() -> None:
 
 def fork(job: Job) -> Fork:
     return _warm.fork(job)
+
+
+def forked() -> int:
+    """How many runs this server process's warm process has forked, by its own count (the run
+    service's tests count executions with it)."""
+    return _warm.forked
 
 
 def pid() -> int | None:

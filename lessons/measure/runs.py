@@ -4,6 +4,7 @@ learner's own code (an edited snippet, the playground), which promises nothing."
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import django
 
@@ -62,6 +63,19 @@ class SnippetRun:
     def duration_ms(self) -> float:
         return self.result.duration * 1000
 
+    @property
+    def shared_with(self) -> int:
+        """How many learners this one execution served so far, when it served others too (0 when
+        it ran for this press alone)."""
+        shared = self.result.shared
+        return shared.learners if shared is not None and shared.with_others else 0
+
+    @property
+    def ran_at(self) -> datetime | None:
+        """When the shared execution ended, as the server's time zone reads it."""
+        shared = self.result.shared
+        return datetime.fromtimestamp(shared.ran_at, UTC) if shared is not None else None
+
 
 @dataclass
 class CodeRun:
@@ -78,6 +92,7 @@ class CodeRun:
     expected = None
     matches = None
     error_expected = False
+    shared_with = 0  # a learner's own code always runs on its own
 
     @property
     def panel_id(self) -> str:
@@ -121,7 +136,8 @@ def run_learner_code(
 def run_lesson_snippet(
     lesson: Lesson, snippet: Snippet, dataset: datasets.DatasetRef, *, learner: str = "course"
 ) -> SnippetRun:
-    """Run a course snippet through the run service. Raises UnknownDataset or DatasetMissing
+    """Run a course snippet through the run service, sharing the execution with identical presses
+    from other learners (the same code on the same data). Raises UnknownDataset or DatasetMissing
     before running anything, and Busy when the service cannot take it now."""
     stats = dataset.stats()
     if not snippet.runs_on(stats.engine):
@@ -130,6 +146,7 @@ def run_lesson_snippet(
         [Task(snippet.code, dataset.alias, snippet.measure_memory)],
         learner=learner,
         course_code=True,
+        share=stats.checksum,
     )
     return SnippetRun(lesson, snippet, stats, result)
 
@@ -169,7 +186,8 @@ def run_pair_everywhere(
         for snippet, ref in pairs
         if snippet.runs_on(stats[ref].engine)
     ]
-    ran = iter(run(tasks, learner=learner, course_code=True) if tasks else [])
+    content = ",".join(stats[ref].checksum for ref in stats)
+    ran = iter(run(tasks, learner=learner, course_code=True, share=content) if tasks else [])
     results = [
         next(ran) if snippet.runs_on(stats[ref].engine) else not_run_here(snippet, stats[ref])
         for snippet, ref in pairs

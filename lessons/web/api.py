@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
@@ -99,6 +100,14 @@ def run_json(run: SnippetRun | CodeRun) -> dict[str, Any]:
         "expected_query_count": run.expected,
         "duration_ms": round(run.duration_ms, 3),
         "queued_ms": round(result.queued * 1000, 3),  # waiting for a free worker
+        # One execution shared by identical presses (lessons.engine.sharing): how many, and when.
+        "shared": None
+        if result.shared is None
+        else {
+            "learners": result.shared.learners,
+            "ran_at": datetime.fromtimestamp(result.shared.ran_at, UTC).isoformat(),
+            "led": result.shared.led,
+        },
         "objects_built": result.objects_built,
         "peak_memory_bytes": result.peak_memory,
         "queries": [

@@ -9,8 +9,8 @@ It talks to the server through one end of a socket pair the server made for it, 
 else: it has no address anyone could connect to. Each request is a length, the job (pickled: it
 comes from the server, which the warm process trusts) and two descriptors, the write end of the
 run's reply channel and the write end of a pipe the server watches to learn that the run's first
-process has ended. The answer is that process's pid. When the server's end closes (the server
-exited, or started another warm process), this one leaves too.
+process has ended. The answer is that process's pid, and how many runs it has forked. When the
+server's end closes (the server exited, or started another warm process), this one leaves too.
 """
 
 from __future__ import annotations
@@ -43,14 +43,16 @@ def serve(control: socket.socket) -> None:
     walls = warm_up()
     # Runs that end are reaped at once, so their CPU time counts as this process's children's.
     signal.signal(signal.SIGCHLD, _reap)
+    forked = 0  # runs forked so far: the server reads it to know how many really ran
     while (request := _request(control)) is not None:
         job, channel, ended = request
         pid = os.fork()
         if pid == 0:
             _run(control, job, channel, walls)
+        forked += 1
         os.close(channel)
         os.close(ended)
-        control.sendall(LENGTH.pack(pid))
+        control.sendall(LENGTH.pack(pid) + LENGTH.pack(forked))
 
 
 def _identity(control: socket.socket) -> tuple[int, int]:
