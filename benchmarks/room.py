@@ -79,6 +79,7 @@ CLOSED = re.compile(r"no answer: .*(RemoteDisconnected|Connection reset by peer)
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 LIVE = re.compile(r'<div class="live" id="live-(\w+)" hx-get="([^"]+)" hx-vals=\'\{"v": "([^"]+)"')
 FOLLOWING = re.compile(r'data-following="([^"]*)"')
+BANNER_VERSION = re.compile(r'id="room-banner".*?hx-vals=\'\{"v": "([^"]+)"', re.DOTALL)
 CHOICE = re.compile(r'name="choice" value="\d+"[^>]*>\s*<span>(.*?)</span>', re.DOTALL)
 CARD = re.compile(r'class="card card--(bad|fixed)" id="[^"]*" data-snippet-card="([^"]+)"')
 SCALE_FORM = re.compile(r'<form class="scale-form".*?</form>', re.DOTALL)
@@ -107,7 +108,9 @@ def judge(name: str, response: Any, learner_page: bool) -> str:
         if where.startswith("/join/"):  # the room turned the browser away: never a success
             return f"HTTP {status} to {where}: not a joined learner"
         return "" if name in ("join", "follow") else f"HTTP {status} to {where}"
-    if status == 204 and name.startswith("console refresh"):  # unchanged: htmx swaps nothing
+    if status == 204 and name.startswith(
+        ("console refresh", "banner poll")
+    ):  # unchanged: htmx swaps nothing
         return ""
     if status != 200:
         found = re.search(r'class="problem-message"[^>]*>(.*?)</p>', body, re.DOTALL)
@@ -225,7 +228,7 @@ class Learner(Visitor):
 
     def on_start(self) -> None:
         super().on_start()
-        self.lesson = self.following = ""
+        self.lesson = self.following = self.banner_version = ""
         self.here = "/"
         self.scripted: set[str] = set()  # lessons whose pairs and questions were gone through
         self.todo: list[tuple[str, Any]] = []
@@ -238,9 +241,17 @@ class Learner(Visitor):
         self.pollers.append(gevent.spawn(self.banner_loop))
 
     def poll_banner(self) -> None:
-        response = self.call("banner poll", "GET", f"/room/banner/?here={quote(self.here, '')}")
+        """As htmx asks: with the version the banner it holds was drawn at (hx-vals)."""
+        path = f"/room/banner/?here={quote(self.here, '')}&v={self.banner_version}"
+        response = self.call("banner poll", "GET", path)
         if response.status_code == 200 and (found := FOLLOWING.search(response.text)):
             self.following = found.group(1)
+        self.hold_banner(response)
+
+    def hold_banner(self, response: Any) -> None:
+        """The banner a page or a poll drew replaces the one the browser holds."""
+        if response.status_code == 200 and (version := BANNER_VERSION.search(response.text)):
+            self.banner_version = version[1]
 
     def banner_loop(self) -> None:
         # The banner swaps itself (outerHTML), so the next ask is 4 s after each answer.
@@ -253,6 +264,7 @@ class Learner(Visitor):
         started = time.perf_counter()
         page = self.call("lesson page", "GET", f"/lessons/{slug}/?dataset={LEARNER_DATASET}")
         self.lesson, self.here = slug, f"/lessons/{slug}/"
+        self.hold_banner(page)
         text = page.text if page.status_code == 200 else ""
         self.read_lesson(text)
         in_hand = time.perf_counter() - started if 'class="charts"' in text else None
@@ -327,7 +339,7 @@ class Learner(Visitor):
                 path = f"/lessons/{self.lesson}/exercise/check/"
                 self.call("exercise check", "POST", path, {"exercise": exercise, "code": code})
             else:
-                self.call("outline", "GET", f"/?dataset={LEARNER_DATASET}")
+                self.hold_banner(self.call("outline", "GET", f"/?dataset={LEARNER_DATASET}"))
                 self.here, self.lesson = "/", ""  # back to the lesson the banner points at next
 
     def do(self, action: str, what: Any) -> None:

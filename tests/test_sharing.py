@@ -4,6 +4,7 @@ by the warm process, which forks every run that really happens."""
 from __future__ import annotations
 
 import functools
+import re
 import os
 import threading
 import time
@@ -96,7 +97,7 @@ def test_a_finished_run_serves_a_later_press_from_another_learner(data: None, wi
 
     def later() -> None:
         second = course_run("print(Post.objects.count())", "learner-b")
-        assert second.shared == engine.contract.Sharing(2, first.shared.ran_at, led=False)
+        assert second.shared == engine.contract.Sharing(2, first.shared.ran_at, False, first.shared.run)
 
     assert forks_during(later) == 0
 
@@ -274,3 +275,21 @@ def test_a_press_in_another_server_process_shares_the_run_in_flight(tmp_path: Pa
 
     assert result.output == "made by the other process"
     assert (result.shared.learners, result.shared.led) == (2, False)
+
+
+def test_statements_drawn_once_carry_each_learners_own_csrf_token(room: Any, window: Any) -> None:
+    """The explain form of a shared panel, drawn for the first learner, works for the second."""
+    url = reverse("lessons:run", args=[LESSON])
+    form = {"snippet": SNIPPET, "dataset": "tiny"}
+    join_room("ann").post(url, form, HTTP_HX_REQUEST="true")
+    bob = Client(enforce_csrf_checks=True)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', bob.get("/join/").text)[1]
+    bob.post("/join/", {"name": "bob", "csrfmiddlewaretoken": token})
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', bob.get("/").text)[1]
+
+    panel = bob.post(url, {**form, "csrfmiddlewaretoken": token}, HTTP_HX_REQUEST="true").text
+    explain = re.search(r'class="explain-form".*?value="([^"]+)".*?name="token" value="([^"]+)"', panel, re.S)
+    plan = bob.post(reverse("lessons:explain"), {"csrfmiddlewaretoken": explain[1], "token": explain[2]})
+
+    assert 'data-shared-learners="2"' in panel
+    assert plan.status_code == 200

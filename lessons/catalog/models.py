@@ -196,14 +196,20 @@ class Lesson:
     path: Path
     exercises: tuple[Exercise, ...] = ()
 
-    @property
+    # Cached: the console works a room's progress out from these for every learner and lesson.
+    @functools.cached_property
     def pairs(self) -> list[Pair]:
         return [block for block in self.blocks if isinstance(block, Pair)]
 
-    @property
+    @functools.cached_property
     def comparisons(self) -> list[Pair]:
         """The bad/fixed pairs, the ones a learner's progress counts (demos are not)."""
         return [pair for pair in self.pairs if pair.is_comparison]
+
+    @functools.cached_property
+    def comparison_snippets(self) -> tuple[frozenset[str], ...]:
+        """The snippet ids of each comparison pair."""
+        return tuple(frozenset(s.id for s in pair.snippets) for pair in self.comparisons)
 
     @functools.cached_property
     def pairs_by_id(self) -> dict[str, Pair]:

@@ -187,6 +187,7 @@ class Sharing:
     learners: int
     ran_at: float
     led: bool
+    run: str = ""  # names the execution: the same for every press it served
 
     @property
     def with_others(self) -> bool:

@@ -112,7 +112,7 @@ def share(
             results = _follow(root, name, generation, deadline, tasks, limits)
         if results is not None:
             count, ended = _served(root, name)
-            return _stamped(results, Sharing(count, ended, led=False))
+            return _stamped(results, Sharing(count, ended, False, f"{name}:{generation}"))
         if time.monotonic() > deadline:
             return None
 
@@ -165,7 +165,7 @@ def _lead(
                 state["ended"] = time.time()
                 state["reusable"] = not any(_service_error(result) for result in results)
             count, ended = state.get("count", 1), state.get("ended") or time.time()
-        return _stamped(results, Sharing(count, ended, led=True))
+        return _stamped(results, Sharing(count, ended, led=True, run=f"{name}:{generation}"))
     finally:
         lock.close()  # the followers elsewhere see the result, or the run gone without one
         _announce(name, generation, results)

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from lessons.catalog import Catalog, Exercise, Lesson, Question
 from lessons.learner.models import Answer, Check, Learner, Room
-from lessons.learner.progress import LessonProgress, lesson_progress, rows_of
+from lessons.learner.progress import LessonProgress, Rows, lesson_progress, rows_of
 
 # Nothing done for this long: the console marks the learner idle.
 IDLE_AFTER = timedelta(minutes=5)
@@ -46,20 +46,34 @@ def learner_rows(room: Room, catalog: Catalog) -> list[LearnerRow]:
     in_room = Learner.objects.filter(room=room)
     rows = rows_of(in_room)
     now = timezone.now()
+    # Most learners have touched few of the lessons: the others share one blank progress each.
+    blank = {
+        lesson.slug: lesson_progress(lesson, opened=False, ran=set(), answers={}, exercises={})
+        for lesson in catalog.lessons
+    }
+
+    def progress(done: Rows, lesson: Lesson) -> LessonProgress:
+        touched = (
+            lesson.slug in done.opened
+            or lesson.slug in done.runs
+            or lesson.slug in done.answers
+            or any(exercise.id in done.exercises for exercise in lesson.exercises)
+        )
+        if not touched:
+            return blank[lesson.slug]
+        return lesson_progress(
+            lesson,
+            opened=lesson.slug in done.opened,
+            ran=done.runs.get(lesson.slug, set()),
+            # Lesson quizzes only: the exam's answers are the learner's own business.
+            answers=done.answers.get(lesson.slug, {}),
+            exercises=done.exercises,
+        )
+
     return [
         LearnerRow(
             learner,
-            {
-                lesson.slug: lesson_progress(
-                    lesson,
-                    opened=lesson.slug in rows[learner.pk].opened,
-                    ran=rows[learner.pk].runs[lesson.slug],
-                    # Lesson quizzes only: the exam's answers are the learner's own business.
-                    answers=rows[learner.pk].answers[lesson.slug],
-                    exercises=rows[learner.pk].exercises,
-                )
-                for lesson in catalog.lessons
-            },
+            {lesson.slug: progress(rows[learner.pk], lesson) for lesson in catalog.lessons},
             now,
         )
         for learner in in_room.order_by("name")

@@ -222,8 +222,8 @@ def lesson_progress(
 
     return LessonProgress(
         opened=opened,
-        pairs_run=sum(1 for pair in lesson.comparisons if ran & {s.id for s in pair.snippets}),
-        pairs=len(lesson.comparisons),
+        pairs_run=sum(1 for ids in lesson.comparison_snippets if not ids.isdisjoint(ran)),
+        pairs=len(lesson.comparison_snippets),
         correct=sum(1 for q in lesson.quiz if answers.get(q.id) == q.answer),
         answered=sum(1 for q in lesson.quiz if q.id in answers),
         questions=len(lesson.quiz),

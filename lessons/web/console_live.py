@@ -4,13 +4,16 @@ draws, and a version of it, so that a refresh of a part that has not changed swa
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.safestring import mark_safe
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 
 from lessons.catalog import Catalog, Lesson, get_catalog
 from lessons.learner.console import (
@@ -65,6 +68,66 @@ def _cells(row: LearnerRow, catalog: Catalog) -> list[Cell]:
     return cells
 
 
+_ROWS_KEPT = 2_000
+_rows_drawn: OrderedDict[tuple[object, ...], SafeString] = OrderedDict()
+_rows_lock = threading.Lock()
+
+
+def _row_html(row: LearnerRow, cells: list[Cell], catalog: Catalog) -> SafeString:
+    """One learner's row of the matrix, drawn again only when something in it changed: between
+    two refreshes of a busy room most rows are as they were (a template drawing 200 rows of 26
+    cells takes most of a refresh)."""
+    now_on = catalog.by_slug.get(row.learner.lesson)
+    status = "left" if row.left else f"idle {row.idle_minutes} min" if row.idle else "active"
+    totals = tuple(
+        row.total(name)
+        for name in ("opened", "pairs_run", "correct", "answered", "exercises_solved")
+    )
+    fingerprint = (row.learner.name, row.idle, status, now_on, totals, tuple(cells))
+    with _rows_lock:
+        drawn = _rows_drawn.get(fingerprint)
+    if drawn is not None:
+        return drawn
+    opened, pairs_run, correct, answered, solved = totals
+    drawn = format_html(
+        '<tr data-learner="{}"{}><th scope="row">{}</th><td>{}</td><td class="now-on">{}</td>'
+        '<td>{}</td><td>{}</td><td data-quiz="{}/{}">{}/{}</td><td>{}</td>{}</tr>',
+        row.learner.name,
+        mark_safe(' class="is-idle"') if row.idle else "",
+        row.learner.name,
+        status,
+        now_on.title if now_on else "—",
+        opened,
+        pairs_run,
+        correct,
+        answered,
+        correct,
+        answered,
+        solved,
+        format_html_join(
+            "",
+            '<td class="{}" data-lesson="{}" title="{}">{}{}</td>',
+            (
+                (
+                    cell.css,
+                    cell.lesson,
+                    cell.title,
+                    cell.text,
+                    format_html('<span class="solved-mark">★{}</span>', cell.solved)
+                    if cell.solved
+                    else "",
+                )
+                for cell in cells
+            ),
+        ),
+    )
+    with _rows_lock:
+        _rows_drawn[fingerprint] = drawn
+        while len(_rows_drawn) > _ROWS_KEPT:
+            _rows_drawn.popitem(last=False)
+    return drawn
+
+
 def _live_context(kind: str, room: Room, request: HttpRequest) -> tuple[dict[str, Any], object]:
     """What a live part draws, and a fingerprint of it: equal fingerprints, equal drawings (so an
     unchanged part is known without drawing it)."""
@@ -81,7 +144,7 @@ def _live_context(kind: str, room: Room, request: HttpRequest) -> tuple[dict[str
         matrix = [(row, _cells(row, catalog)) for row in rows]
         context = {
             "rows": rows,
-            "matrix": matrix,
+            "row_html": [_row_html(row, cells, catalog) for row, cells in matrix],
             "active": sum(1 for row in rows if not row.idle and not row.left),
             "catalog": catalog,
             "following": following,

@@ -9,6 +9,7 @@ Nobody gets a session before doing something: a visitor who only reads stores no
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 from urllib.parse import quote
 
@@ -156,15 +157,21 @@ class RoomMiddleware:
         return self.get_response(request)
 
 
-def context(request: HttpRequest) -> dict[str, Any]:
-    """Template context: the room, the learner in it and the lesson the instructor is on."""
+def context(request: HttpRequest, here: str | None = None) -> dict[str, Any]:
+    """Template context: the room, the learner in it and the lesson the instructor is on, with
+    the version of the banner they draw on page `here` (the request's own by default): a poll
+    that sends it back is told nothing changed."""
     if not settings.COURSE_ROOM:
         return {"room_mode": False}
     room = current_room(request)
     following = get_catalog().by_slug.get(room.following) if room else None
+    learner = current_learner(request)
+    drawn = (following.slug if following else "", learner and (learner.pk, learner.name))
+    place = request.path if here is None else here
     return {
         "room_mode": True,
         "room": room,
-        "room_learner": current_learner(request),
+        "room_learner": learner,
         "following": following,
+        "banner_version": hashlib.sha256(repr((*drawn, place)).encode()).hexdigest()[:16],
     }

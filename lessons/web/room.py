@@ -63,9 +63,13 @@ def leave_room(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def banner(request: HttpRequest) -> HttpResponse:
-    """The follow-me banner, asked for every few seconds by each learner's page."""
+    """The follow-me banner, asked for every few seconds by each learner's page: 204 (htmx swaps
+    nothing) while it would draw what the page already shows, as the version it sent says."""
     here = request.GET.get("here", "")
-    return render(request, "room/_banner.html", {**room_context(request), "here": here})
+    context = {**room_context(request, here), "here": here}
+    if request.GET.get("v") == context.get("banner_version"):
+        return HttpResponse(status=204)
+    return render(request, "room/_banner.html", context)
 
 
 @require_POST
