@@ -244,14 +244,14 @@ class Learner(Visitor):
         """As htmx asks: with the version the banner it holds was drawn at (hx-vals)."""
         path = f"/room/banner/?here={quote(self.here, '')}&v={self.banner_version}"
         response = self.call("banner poll", "GET", path)
-        if response.status_code == 200 and (found := FOLLOWING.search(response.text)):
-            self.following = found.group(1)
         self.hold_banner(response)
 
     def hold_banner(self, response: Any) -> None:
-        """The banner a page or a poll drew replaces the one the browser holds."""
+        """The banner a page or a poll drew replaces the one the browser holds (a 204 leaves it)."""
         if response.status_code == 200 and (version := BANNER_VERSION.search(response.text)):
             self.banner_version = version[1]
+            if found := FOLLOWING.search(response.text):
+                self.following = found.group(1)
 
     def banner_loop(self) -> None:
         # The banner swaps itself (outerHTML), so the next ask is 4 s after each answer.

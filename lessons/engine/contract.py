@@ -219,6 +219,9 @@ class RunResult:
     truncated: list[str] = field(default_factory=list)
     # Set by the service when the run was shared with other presses (lessons.engine.sharing).
     shared: Sharing | None = None
+    # Where the whole run's time went, step by step, in seconds (the service's account:
+    # lessons.engine.service.PHASES); the same for every task of one run.
+    phases: dict[str, float] = field(default_factory=dict)
 
     @property
     def query_count(self) -> int:

@@ -217,6 +217,10 @@ def _walls_for(asked: tuple[str, ...]) -> Walls:
 
 
 _address: contextvars.ContextVar[str | None] = contextvars.ContextVar("run_address", default=None)
+# The file where the run being submitted says where it waits in a queue, for `queue_state`.
+_waiting_note: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
+    "run_waiting_note", default=None
+)
 
 
 @contextlib.contextmanager
@@ -285,6 +289,8 @@ def _submit(
             root.mkdir(parents=True, exist_ok=True)
             if learner is not None:
                 holding.enter_context(_learner_lock(root, learner))
+                note = _waiting_note.set(root / "learners" / f"{_hashed(learner)}.queued")
+                holding.callback(_waiting_note.reset, note)
         except OSError as exc:  # a read-only or full var/: say so, not a 500
             raise RunFolderUnwritable(root, exc) from exc
         if share is None or config.share_seconds < 0:
@@ -325,7 +331,8 @@ def _execute(
         except OSError as exc:  # a read-only or full var/: say so, not a 500
             raise RunFolderUnwritable(root, exc) from exc
         waited = time.monotonic() - asked
-        results = _run_in_slot(slot, tasks, limits)
+        results = _run_in_slot(slot, tasks, limits, slot_at=asked + waited)
+        _note_run_seconds(root, time.monotonic() - asked - waited)
     for result in results:
         result.queued = waited
     return results
@@ -401,6 +408,9 @@ def _take_waiting(
         mark = place.with_name(f"{place.name}.lock")
         mark.write_bytes(b"%d" % ticket)  # the lock is held: nobody else writes it now
         waiting.callback(mark.write_bytes, b"")  # runs before the lock is released
+        if (note := _waiting_note.get()) is not None:  # where this learner waits, for the page
+            note.write_text(f"{queue.name} {places} {count} {ticket}")
+            waiting.callback(note.unlink, missing_ok=True)
         while True:
             if _ahead_of(queue, places, ticket) is None:
                 taken = _take_any(holding, directory, count)
@@ -409,6 +419,49 @@ def _take_waiting(
             if time.monotonic() > deadline:
                 raise busy or ServiceBusy()
             time.sleep(POLL_SECONDS)
+
+
+@dataclass(frozen=True)
+class QueueState:
+    """Where a learner's run waits for a worker: how many runs were asked for before it and are
+    still waiting, for how many workers, and roughly how long that takes."""
+
+    ahead: int
+    workers: int
+    seconds: float
+
+
+def queue_state(learner: str, config: Config | None = None) -> QueueState | None:
+    """Where `learner`'s run waits in a queue now; None when it does not wait (running, shared
+    with a run in flight, or no run at all)."""
+    root = (config or Config.from_settings()).root
+    try:
+        name, places, workers, ticket = (
+            (root / "learners" / f"{_hashed(learner)}.queued").read_text().split()
+        )
+        mine, count = int(ticket), int(places)
+    except (OSError, ValueError):
+        return None
+    ahead = 0
+    for index in range(count):
+        with contextlib.suppress(OSError, ValueError):
+            mark = (root / name / f"{index}.lock").read_bytes()
+            ahead += mark.isdigit() and int(mark) < mine
+    typical = _typical_run_seconds(root)
+    return QueueState(ahead, int(workers), (ahead + 1) * typical / max(int(workers), 1))
+
+
+def _typical_run_seconds(root: Path) -> float:
+    try:
+        return max(float((root / "run-seconds").read_text()), 0.01)
+    except (OSError, ValueError):
+        return 0.2
+
+
+def _note_run_seconds(root: Path, seconds: float) -> None:
+    """A moving average of how long runs hold a worker (races between writers only blur it)."""
+    with contextlib.suppress(OSError):
+        (root / "run-seconds").write_text(f"{0.8 * _typical_run_seconds(root) + 0.2 * seconds:.4f}")
 
 
 def _next_ticket(queue: Path) -> int:
@@ -498,7 +551,60 @@ def _end_left_statements(
         pgguard.reset_run_role(alias)
 
 
-def _run_in_slot(slot: Path, tasks: Sequence[Task | Explain], limits: Limits) -> list[Result]:
+# One run's steps, in order, as `RunResult.phases` names them: the server's own clock readings
+# (slot taken, fork asked, report received, processes ended, reply decoded) around the run's
+# (lessons.engine.child.sandbox's stamps).
+PHASES = (
+    "preparing the job",
+    "forking from the warm process",
+    "namespaces",
+    "the worker's own fork",
+    "database connections",
+    "dataset copies",
+    "the other walls",
+    "limits and the audit hook",
+    "the code",
+    "capture and checks",
+    "encoding and sending the reply",
+    "exit and clean-up",
+    "decoding the reply",
+)
+_RUN_STEPS = ("started", "namespaces", "forked", "connected", "walled", "ready", "ran")
+
+
+def _phases(clock: dict[str, float], stamps: object, code: float) -> dict[str, float]:
+    """Seconds per step of one run. The run's own stamps are believed only in order and between
+    the fork and its report (a run can misplace its own steps, nothing else); without them, the
+    run's part is one figure."""
+    run = [stamps.get(step) if isinstance(stamps, dict) else None for step in _RUN_STEPS]
+    copied = stamps.get("copied") if isinstance(stamps, dict) else None
+    times = [clock["forking"], *run, clock["reported"]]
+    ordered = all(isinstance(t, float) for t in times) and times == sorted(times)
+    split = {"preparing the job": clock["forking"] - clock["slot"]}
+    if ordered and isinstance(copied, float) and 0 <= copied <= run[4] - run[3]:
+        started, namespaces, forked, connected, walled, ready, ran = run
+        split |= {
+            "forking from the warm process": started - clock["forking"],
+            "namespaces": namespaces - started,
+            "the worker's own fork": forked - namespaces,
+            "database connections": connected - forked,
+            "dataset copies": copied,
+            "the other walls": walled - connected - copied,
+            "limits and the audit hook": ready - walled,
+            "the code": min(code, ran - ready),
+            "capture and checks": max(ran - ready - code, 0.0),
+            "encoding and sending the reply": clock["reported"] - ran,
+        }
+    else:
+        split["the run"] = clock["reported"] - clock["forking"]
+    split["exit and clean-up"] = clock["ended"] - clock["reported"]
+    split["decoding the reply"] = clock["decoded"] - clock["ended"]
+    return split
+
+
+def _run_in_slot(
+    slot: Path, tasks: Sequence[Task | Explain], limits: Limits, *, slot_at: float
+) -> list[Result]:
     # Every run gets fresh copies of its datasets in a scratch folder of its own, removed after:
     # whatever it does to them, and however it ends, no other run ever sees it.
     # The run makes them itself, inside its walls, from templates kept here.
@@ -515,6 +621,7 @@ def _run_in_slot(slot: Path, tasks: Sequence[Task | Explain], limits: Limits) ->
             files[name] = str(connections[name].settings_dict["NAME"])
     job = Job(tuple(tasks), limits, files, _plan(scratch, copies, limits, slot))
     started = time.monotonic()
+    clock = {"slot": slot_at, "forking": started}
     backends: dict[str, list[int]] = {}
     try:
         try:
@@ -528,6 +635,7 @@ def _run_in_slot(slot: Path, tasks: Sequence[Task | Explain], limits: Limits) ->
                 # Sent before any of the run's code: the pids of the only connections it can have.
                 backends = _backends(run.channel, deadline)
             killed = not run.channel.poll(max(deadline - time.monotonic(), 0))
+            clock["reported"] = time.monotonic()
             message, peak = (None, None) if killed else _report(run.channel)
             if not killed:  # it exits as it reports: let it end by itself
                 run.wait(timeout=1)
@@ -539,12 +647,17 @@ def _run_in_slot(slot: Path, tasks: Sequence[Task | Explain], limits: Limits) ->
         _end_left_statements(files, contract.run_tag(str(scratch)), backends)
         shutil.rmtree(scratch, ignore_errors=True)
     elapsed = time.monotonic() - started
+    clock["ended"] = time.monotonic()
     if message is not None and message.get("kind") == "ok":
         try:
             decoded = contract.decode_results(message, tasks, limits)
+            clock["decoded"] = time.monotonic()
+            code = sum(r.duration for r in decoded if isinstance(r, RunResult))
+            phases = _phases(clock, message.get("phases"), code)
             for result in decoded:
                 if isinstance(result, RunResult):
                     result.process_peak_memory = peak
+                    result.phases = phases
             return [_explained(result, limits) for result in decoded]
         except contract.Malformed:
             message = {"kind": "malformed"}

@@ -20,26 +20,31 @@ register = template.Library()
 # The placeholder a fragment drawn once for many learners carries where each one's CSRF token goes.
 _TOKEN_HOLE = "course-csrf-token-of-this-request"
 _FRAGMENTS_KEPT = 128
-_fragments: OrderedDict[tuple[str, str], str] = OrderedDict()
+_fragments: OrderedDict[tuple[str, str], str] = OrderedDict()  # (name, key) -> drawn
 _fragments_lock = threading.Lock()
 
 
 @register.simple_tag(takes_context=True)
-def shared_fragment(context: Context, name: str, key: str | None, **values: Any) -> SafeString:
-    """Template `name` drawn with `values`, once per `key` in this process for everyone who is
-    shown the same thing (the statements of a run shared by a room: lessons.engine.sharing), each
-    copy with its reader's own CSRF token. Without a key, drawn for this reader alone."""
+def shared_fragment(
+    context: Context, name: str, key: str | None, *more: object, **values: Any
+) -> SafeString:
+    """Template `name` drawn with `values`, once per `key` (with `more`) in this process for
+    everyone who is shown the same thing (a lesson's prose and pairs on one dataset, the
+    statements of a run shared by a room: lessons.engine.sharing), each copy with its reader's own
+    CSRF token. Without a key, drawn for this reader alone. The key must name everything the
+    fragment draws."""
     fragment = context.template.engine.get_template(name)
     if not key:
         with context.push(**values):
             return SafeString(fragment.render(context))
+    full = (name, "|".join(map(str, (key, *more))))
     with _fragments_lock:
-        drawn = _fragments.get((name, key))
+        drawn = _fragments.get(full)
     if drawn is None:
         with context.push(csrf_token=_TOKEN_HOLE, **values):
             drawn = fragment.render(context)
         with _fragments_lock:
-            _fragments[(name, key)] = drawn
+            _fragments[full] = drawn
             while len(_fragments) > _FRAGMENTS_KEPT:
                 _fragments.popitem(last=False)
     return SafeString(drawn.replace(_TOKEN_HOLE, str(context.get("csrf_token", ""))))

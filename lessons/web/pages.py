@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.views.decorators.http import require_GET, require_POST
 
+from lessons import engine
 from lessons.catalog import get_catalog
 from lessons.datasets import DatasetRef
 from lessons.errors import CourseError
@@ -130,6 +131,25 @@ def scale(request: HttpRequest, slug: str) -> HttpResponse:
         return render(request, "lessons/_scale_run.html", context)
     context = lesson_context(progress, lesson, dataset, scale=(pair, report))
     return render(request, "lessons/lesson.html", context)
+
+
+@require_GET
+def run_queue(request: HttpRequest) -> HttpResponse:
+    """Where the asker's run waits for a worker, in words for the card's running line (the page
+    asks while a run takes long); 204 when it does not wait."""
+    state = engine.queue_state(learner_id(request))
+    if state is None:
+        return HttpResponse(status=204)
+    ahead = (
+        "yours is next"
+        if not state.ahead
+        else f"{state.ahead} run{'s' if state.ahead != 1 else ''} ahead of yours"
+    )
+    workers = f"{state.workers} worker{'s' if state.workers != 1 else ''}"
+    text = f"Queued for a free worker ({workers}, {ahead}): about {max(state.seconds, 1):.0f} s…"
+    response = HttpResponse(text, content_type="text/plain; charset=utf-8")
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @require_POST

@@ -17,6 +17,7 @@ urlpatterns = [
         "lessons/<slug:slug>/exercise/solution/", exercises.solution_page, name="exercise-solution"
     ),
     path("explain/", pages.explain_query, name="explain"),
+    path("runs/queue/", pages.run_queue, name="run-queue"),
     path("playground/", playground.playground, name="playground"),
     path("playground/run/", playground.run, name="playground-run"),
     path("exam/", quiz.exam, name="exam"),

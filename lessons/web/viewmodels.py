@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.urls import reverse
 from django.utils.safestring import SafeString
 
@@ -137,6 +140,20 @@ def engine_choices() -> list[tuple[str, str]]:
     return [(name, datasets.ENGINE_LABELS.get(name, name)) for name in datasets.ENGINES]
 
 
+def blocks_key(
+    lesson: Lesson, dataset: datasets.DatasetRef, stats: datasets.DatasetStats | None
+) -> str:
+    """What a lesson's prose and pairs, as drawn before any run, depend on besides the catalog:
+    the data (its size, engine and content), the charts stored for it (the folder changes as one
+    is stored) and the minute (a chart says how long ago it was measured)."""
+    checksum = stats.checksum if stats else "missing"
+    try:
+        charts = (Path(settings.VAR_DIR) / "scale").stat().st_mtime_ns
+    except OSError:
+        charts = 0
+    return f"{lesson.slug}|{dataset.size}|{dataset.engine}|{checksum}|{charts}|{int(time.time() // 60)}"
+
+
 def lesson_context(
     progress: Progress,
     lesson: Lesson,
@@ -162,14 +179,8 @@ def lesson_context(
         stored = stored_report(lesson, pair, {dataset: stats.counts}, dataset.engine)
         return ScaleView(stored) if stored else None
 
-    previous, following = catalog.neighbours(lesson)
-    return {
-        **quiz_context(lesson.slug, list(lesson.quiz), progress),
-        "answer_url": reverse("lessons:quiz-answer", args=[lesson.slug]),
-        "lesson_progress": progress.for_lesson(lesson),
-        "lesson": lesson,
-        "part": next(p for p in catalog.parts if p.number == lesson.part),
-        "blocks": [
+    def blocks() -> list[PairView | ProseView]:
+        return [
             PairView(
                 block,
                 [card(s) for s in block.snippets],
@@ -180,7 +191,19 @@ def lesson_context(
             if isinstance(block, Pair)
             else prose_view(block)
             for block in lesson.blocks
-        ],
+        ]
+
+    previous, following = catalog.neighbours(lesson)
+    return {
+        **quiz_context(lesson.slug, list(lesson.quiz), progress),
+        "answer_url": reverse("lessons:quiz-answer", args=[lesson.slug]),
+        "lesson_progress": progress.for_lesson(lesson),
+        "lesson": lesson,
+        "part": next(p for p in catalog.parts if p.number == lesson.part),
+        # Worked out only when drawn: a page whose blocks were drawn for another learner on the
+        # same data (`blocks_key`) reads no chart and builds no card.
+        "blocks": blocks,
+        "blocks_key": "" if snippet_run or scale else blocks_key(lesson, dataset, stats),
         "dataset": dataset.size,
         "datasets": list(datasets.SPECS.values()),
         "engine": dataset.engine,

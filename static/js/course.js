@@ -184,3 +184,35 @@ document.addEventListener("toggle", (event) => {
   if (next?.matches("details.hint")) next.hidden = false;
 }, true);
 document.addEventListener("htmx:load", (event) => setUpHints(event.detail.elt));
+
+// A run that takes a while may be waiting for a free worker: while its request is out, its
+// running line asks the server where it waits, every second, and says so ("Queued ... about 3 s").
+const QUEUE_FIRST_ASK_MS = 700;
+const QUEUE_ASK_EVERY_MS = 1000;
+const queueWatchers = new WeakMap();
+document.addEventListener("htmx:beforeRequest", (event) => {
+  const line = event.detail.elt.closest?.("form")?.querySelector(".running");
+  const url = document.body.dataset.queueUrl;
+  if (!line || !url || event.detail.requestConfig?.verb !== "post") return;
+  const said = line.textContent;
+  const ask = async () => {
+    try {
+      const answer = await fetch(url, { headers: { "HX-Request": "true" }, credentials: "same-origin" });
+      line.textContent = answer.status === 200 ? await answer.text() : said;
+    } catch {
+      line.textContent = said;
+    }
+  };
+  let timer = setTimeout(function again() {
+    ask().finally(() => { if (queueWatchers.has(line)) timer = setTimeout(again, QUEUE_ASK_EVERY_MS); });
+  }, QUEUE_FIRST_ASK_MS);
+  queueWatchers.set(line, () => { clearTimeout(timer); line.textContent = said; });
+});
+document.addEventListener("htmx:afterRequest", (event) => {
+  const line = event.detail.elt.closest?.("form")?.querySelector(".running");
+  const stop = line && queueWatchers.get(line);
+  if (stop) {
+    queueWatchers.delete(line);
+    stop();
+  }
+});

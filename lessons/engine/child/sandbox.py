@@ -17,6 +17,7 @@ import site
 import socket
 import sys
 import sysconfig
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from importlib.machinery import EXTENSION_SUFFIXES
@@ -50,12 +51,14 @@ def child_main(job: Job, channel: Connection, walls: frozenset[str]) -> None:
     (lessons.engine.child.confine) and the watcher is the first process of the run's own PID
     namespace, so when it leaves, the kernel kills whatever the run started. Never returns
     (os._exit)."""
+    _stamp("started")
     try:
         os.setsid()  # its own process group: the parent can kill everything it started
         # Runs yield the CPU to the web server, so pages stay quick while code runs.
         os.nice(RUN_NICENESS)
         plan = replace(job.plan, walls=walls)
         confine.enter_namespaces(plan.walls)
+        _stamp("namespaces")
         base = _resident_bytes()  # the worker starts with this process's pages
         worker = os.fork()  # walled: the first process of the new PID namespace
         if worker == 0:
@@ -83,6 +86,7 @@ def _resident_bytes() -> int:
 def _work(job: Job, plan: WallPlan, channel: Connection) -> None:
     """The process that runs the code: its own datasets, the walls, limits, the audit hook, then
     each task: code through the runner, a statement's plan through lessons.engine.child.plans."""
+    _stamp("forked")
     try:
         _use_own_datasets(job.dataset_files, run_tag(job.scratch))
         # The database connections a run may use are opened before the walls, which allow no new
@@ -92,7 +96,9 @@ def _work(job: Job, plan: WallPlan, channel: Connection) -> None:
         if backends:
             _send(channel, {"kind": "backends", "pids": backends})
         _close_inherited(keep={channel.fileno(), *_database_sockets()})
+        _stamp("connected")
         confine.wall_in(plan)
+        _stamp("walled")
         global _no_new_sockets
         _no_new_sockets = "seccomp" in plan.walls
         _limit_resources(job.limits, plan)
@@ -104,6 +110,7 @@ def _work(job: Job, plan: WallPlan, channel: Connection) -> None:
         seal = Seal()
         sys.dont_write_bytecode = True  # an import inside a run must not try to write .pyc files
         sys.addaudithook(_audit_hook(job))
+        _stamp("ready")
         results = []
         for task in job.tasks:
             if isinstance(task, Explain):
@@ -118,11 +125,22 @@ def _work(job: Job, plan: WallPlan, channel: Connection) -> None:
             )
             seal.check(result)
             results.append(encode_result(result))
-        _send(channel, {"kind": "ok", "results": results})
+        _stamp("ran")
+        _stamps["copied"] = confine.copy_seconds
+        _send(channel, {"kind": "ok", "results": results, "phases": _stamps})
     except BaseException as exc:
         _send(channel, {"kind": "crash", "message": f"{type(exc).__name__}: {exc}"})
     finally:
         os._exit(0)
+
+
+# When each step of the run was reached (time.monotonic(), which every process of the machine
+# shares), for the service's account of where a run's time goes (lessons.engine.contract.phases).
+_stamps: dict[str, float] = {}
+
+
+def _stamp(name: str) -> None:
+    _stamps[name] = time.monotonic()
 
 
 def _close_inherited(keep: set[int]) -> None:
