@@ -149,10 +149,15 @@ format: $(INSTALLED)
 # For a room: opens the room and prints the learners' and the instructor's addresses, then serves
 # with no DEBUG, static files collected, a multi-threaded production server on the LAN.
 # Many threads: a thread waiting for a run's result is idle, and pages must never wait for one.
+# Processes: Python runs one thread at a time in each, so busy threads of one process slow each
+# other down; more processes than cores share the CPU better (README: A room of 200).
+WEB_WORKERS ?= 2
+WEB_THREADS ?= 32
+GUNICORN_ARGS ?=  # more of gunicorn's own options, as --access-logfile access.log
 workshop: seed
 	COURSE_DEBUG=0 $(MANAGE) collectstatic --noinput --verbosity 0
 	COURSE_ROOM=1 COURSE_ACCEPT_RISK=$(ACCEPT_RISK) $(MANAGE) workshop --port $(PORT) --editing $(EDITING) $(if $(CERT),--https)
-	COURSE_ROOM=1 COURSE_DEBUG=0 $(HTTPS_ENV) COURSE_EDITING=$(EDITING) COURSE_ACCEPT_RISK=$(ACCEPT_RISK) $(BIN)/gunicorn course.wsgi --bind 0.0.0.0:$(PORT) --workers 2 --threads 32 $(HTTPS_ARGS)
+	COURSE_ROOM=1 COURSE_DEBUG=0 $(HTTPS_ENV) COURSE_EDITING=$(EDITING) COURSE_ACCEPT_RISK=$(ACCEPT_RISK) $(BIN)/gunicorn course.wsgi --bind 0.0.0.0:$(PORT) --workers $(WEB_WORKERS) --threads $(WEB_THREADS) $(HTTPS_ARGS) $(GUNICORN_ARGS)
 
 clean:
 	rm -rf $(VENV) $(NEXT_VENV) var

@@ -146,6 +146,8 @@ def _course_database() -> dict[str, object]:
     and a commit does not wait for the disk (synchronous=NORMAL: in WAL mode only a power cut can
     lose the last commits, never corrupt the file)."""
     database = _sqlite("course")
+    # Writers of one process take turns on a lock of its own (course/sqlite_backend).
+    database["ENGINE"] = "course.sqlite_backend"
     database["OPTIONS"] = {
         "timeout": 20,
         "transaction_mode": "IMMEDIATE",

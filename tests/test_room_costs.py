@@ -91,9 +91,7 @@ def waiting_run(settings: Any, learner: str) -> Any:
     holder = threading.Thread(target=hold)
     holder.start()
     time.sleep(0.05)
-    runner = threading.Thread(
-        target=lambda: engine.run([Task("pass", "tiny")], learner=learner)
-    )
+    runner = threading.Thread(target=lambda: engine.run([Task("pass", "tiny")], learner=learner))
     runner.start()
     try:
         for _ in range(100):  # in the queue within a second

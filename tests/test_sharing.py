@@ -4,8 +4,8 @@ by the warm process, which forks every run that really happens."""
 from __future__ import annotations
 
 import functools
-import re
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -97,7 +97,9 @@ def test_a_finished_run_serves_a_later_press_from_another_learner(data: None, wi
 
     def later() -> None:
         second = course_run("print(Post.objects.count())", "learner-b")
-        assert second.shared == engine.contract.Sharing(2, first.shared.ran_at, False, first.shared.run)
+        assert second.shared == engine.contract.Sharing(
+            2, first.shared.ran_at, False, first.shared.run
+        )
 
     assert forks_during(later) == 0
 
@@ -288,8 +290,12 @@ def test_statements_drawn_once_carry_each_learners_own_csrf_token(room: Any, win
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', bob.get("/").text)[1]
 
     panel = bob.post(url, {**form, "csrfmiddlewaretoken": token}, HTTP_HX_REQUEST="true").text
-    explain = re.search(r'class="explain-form".*?value="([^"]+)".*?name="token" value="([^"]+)"', panel, re.S)
-    plan = bob.post(reverse("lessons:explain"), {"csrfmiddlewaretoken": explain[1], "token": explain[2]})
+    explain = re.search(
+        r'class="explain-form".*?value="([^"]+)".*?name="token" value="([^"]+)"', panel, re.S
+    )
+    plan = bob.post(
+        reverse("lessons:explain"), {"csrfmiddlewaretoken": explain[1], "token": explain[2]}
+    )
 
     assert 'data-shared-learners="2"' in panel
     assert plan.status_code == 200

@@ -576,15 +576,16 @@ def _phases(clock: dict[str, float], stamps: object, code: float) -> dict[str, f
     """Seconds per step of one run. The run's own stamps are believed only in order and between
     the fork and its report (a run can misplace its own steps, nothing else); without them, the
     run's part is one figure."""
-    run = [stamps.get(step) if isinstance(stamps, dict) else None for step in _RUN_STEPS]
-    copied = stamps.get("copied") if isinstance(stamps, dict) else None
-    times = [clock["forking"], *run, clock["reported"]]
-    ordered = all(isinstance(t, float) for t in times) and times == sorted(times)
+    given = stamps if isinstance(stamps, dict) else {}
+    copied = given.get("copied")
+    steps = _in_order(
+        [clock["forking"], *(given.get(step) for step in _RUN_STEPS), clock["reported"]]
+    )
     split = {"preparing the job": clock["forking"] - clock["slot"]}
-    if ordered and isinstance(copied, float) and 0 <= copied <= run[4] - run[3]:
-        started, namespaces, forked, connected, walled, ready, ran = run
+    if steps and isinstance(copied, float) and 0 <= copied <= steps[5] - steps[4]:
+        forking, started, namespaces, forked, connected, walled, ready, ran, reported = steps
         split |= {
-            "forking from the warm process": started - clock["forking"],
+            "forking from the warm process": started - forking,
             "namespaces": namespaces - started,
             "the worker's own fork": forked - namespaces,
             "database connections": connected - forked,
@@ -593,13 +594,19 @@ def _phases(clock: dict[str, float], stamps: object, code: float) -> dict[str, f
             "limits and the audit hook": ready - walled,
             "the code": min(code, ran - ready),
             "capture and checks": max(ran - ready - code, 0.0),
-            "encoding and sending the reply": clock["reported"] - ran,
+            "encoding and sending the reply": reported - ran,
         }
     else:
         split["the run"] = clock["reported"] - clock["forking"]
     split["exit and clean-up"] = clock["ended"] - clock["reported"]
     split["decoding the reply"] = clock["decoded"] - clock["ended"]
     return split
+
+
+def _in_order(times: list[object]) -> list[float]:
+    """The times as given if each is a number and none comes before the one before it, else []."""
+    numbers = [t for t in times if isinstance(t, float)]
+    return numbers if len(numbers) == len(times) and numbers == sorted(numbers) else []
 
 
 def _run_in_slot(

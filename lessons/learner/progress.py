@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from lessons.catalog import Catalog, Lesson, Question
 from lessons.learner.models import Answer, Check, Learner, Opened, Ran, Reveal
+from lessons.learner.writes import write
 
 EXAM = "exam"
 # The seed of a visitor who has no learner yet, and of learners on their own machine: the order
@@ -113,15 +114,19 @@ class Progress:
 
     def mark_opened(self, lesson: Lesson) -> None:
         if learner := self._writer():
-            with transaction.atomic():
+
+            def opened() -> None:
                 Opened.objects.bulk_create(
                     [Opened(learner=learner, lesson=lesson.slug)], ignore_conflicts=True
                 )
                 _touch(learner, lesson=lesson.slug)
 
+            write(opened)
+
     def mark_run(self, lesson: Lesson, snippet_id: str) -> None:
         if learner := self._writer():
-            with transaction.atomic():  # running a lesson's snippet means it was opened
+
+            def ran() -> None:  # running a lesson's snippet means it was opened
                 Opened.objects.bulk_create(
                     [Opened(learner=learner, lesson=lesson.slug)], ignore_conflicts=True
                 )
@@ -131,13 +136,16 @@ class Progress:
                 )
                 _touch(learner)
 
+            write(ran)
+
     def record_answer(self, quiz: str, question: Question, choice: int) -> None:
         """The learner's answer replaces any earlier one; every answer counts as an attempt."""
         learner = self._writer()
         if learner is None:
             return
         correct = choice == question.answer
-        with transaction.atomic():
+
+        def answered() -> None:
             mine = Answer.objects.filter(learner=learner, quiz=quiz, question=question.id)
             change = {
                 "choice": choice,
@@ -164,6 +172,8 @@ class Progress:
                     [Opened(learner=learner, lesson=quiz)], ignore_conflicts=True
                 )
             _touch(learner)
+
+        write(answered)
 
     def record_check(self, exercise_id: str, passed: bool, failure: str = "") -> None:
         """One check of an exercise: an attempt, solved once one passes; `failure` says why not."""

@@ -33,6 +33,7 @@ def shared_fragment(
     statements of a run shared by a room: lessons.engine.sharing), each copy with its reader's own
     CSRF token. Without a key, drawn for this reader alone. The key must name everything the
     fragment draws."""
+    assert context.template is not None  # drawn inside a template, as every tag is
     fragment = context.template.engine.get_template(name)
     if not key:
         with context.push(**values):

@@ -151,7 +151,8 @@ def blocks_key(
         charts = (Path(settings.VAR_DIR) / "scale").stat().st_mtime_ns
     except OSError:
         charts = 0
-    return f"{lesson.slug}|{dataset.size}|{dataset.engine}|{checksum}|{charts}|{int(time.time() // 60)}"
+    minute = int(time.time() // 60)
+    return f"{lesson.slug}|{dataset.size}|{dataset.engine}|{checksum}|{charts}|{minute}"
 
 
 def lesson_context(

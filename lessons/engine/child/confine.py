@@ -36,10 +36,10 @@ import pwd
 import re
 import shutil
 import signal
-import time
 import site
 import sys
 import tempfile
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
