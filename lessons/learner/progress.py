@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import CharField, F, IntegerField, QuerySet, Value
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from lessons.catalog import Catalog, Lesson, Question
@@ -47,33 +48,47 @@ class Rows:
 
 
 def rows_of(learners: QuerySet[Learner]) -> dict[int, Rows]:
-    """What each of these learners has done, read in one query per kind of progress however many
-    learners there are (one learner's pages, or a whole room on the console)."""
-    rows: dict[int, Rows] = defaultdict(Rows)
+    """What each of these learners has done, read in one query however many learners there are
+    (one learner's pages, or a whole room on the console): every kind of progress row, side by
+    side as (kind, learner, what, which, number)."""
     mine = {"learner__in": learners}
-    for pk, lesson in Opened.objects.filter(**mine).values_list("learner", "lesson"):
-        rows[pk].opened.add(lesson)
-    ran = Ran.objects.filter(**mine).values_list("learner", "lesson", "snippet")
-    for pk, lesson, snippet in ran:
-        rows[pk].runs[lesson].add(snippet)
-    answers = Answer.objects.filter(**mine).values_list("learner", "quiz", "question", "choice")
-    for pk, quiz, question, choice in answers:
-        rows[pk].answers[quiz][question] = choice
-    checks = (
-        Check.objects.filter(**mine)
-        .values("learner", "exercise")
-        .annotate(checks=Count("pk"), failed=Count("pk", filter=Q(passed=False)))
-        # Passed at least once. Not Max("passed"): PostgreSQL has no max() of booleans.
-        .annotate(solved=Count("pk", filter=Q(passed=True)))
+
+    def side(model: Any, kind: str, what: str, which: str | None, number: str | None) -> Any:
+        # Every column of one type on every side (PostgreSQL's UNION matches booleans with no
+        # integer).
+        return model.objects.filter(**mine).values_list(
+            Value(kind, output_field=CharField()),
+            "learner",
+            what,
+            which or Value("", output_field=CharField()),
+            Cast(number, IntegerField()) if number else Value(0, output_field=IntegerField()),
+        )
+
+    every = side(Opened, "opened", "lesson", None, None).union(
+        side(Ran, "ran", "lesson", "snippet", None),
+        side(Answer, "answer", "quiz", "question", "choice"),
+        side(Check, "check", "exercise", None, "passed"),
+        side(Reveal, "reveal", "exercise", None, None),
+        all=True,
     )
-    for row in checks:
-        rows[row["learner"]].exercises[row["exercise"]] = {
-            "checks": row["checks"],
-            "failed": row["failed"],
-            "solved": bool(row["solved"]),
-            "revealed": False,
-        }
-    for pk, exercise in Reveal.objects.filter(**mine).values_list("learner", "exercise"):
+    rows: dict[int, Rows] = defaultdict(Rows)
+    revealed: list[tuple[int, str]] = []
+    for kind, pk, what, which, number in every:
+        done = rows[pk]
+        if kind == "opened":
+            done.opened.add(what)
+        elif kind == "ran":
+            done.runs[what].add(which)
+        elif kind == "answer":
+            done.answers[what][which] = number
+        elif kind == "check":
+            state = done.exercises.setdefault(what, _untouched())
+            state["checks"] += 1
+            state["failed"] += not number
+            state["solved"] = state["solved"] or bool(number)
+        else:
+            revealed.append((pk, what))
+    for pk, exercise in revealed:  # after the checks, which make the state a reveal marks
         rows[pk].exercises.setdefault(exercise, _untouched())["revealed"] = True
     return rows
 

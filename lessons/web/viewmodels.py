@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,6 +140,21 @@ def engine_choices() -> list[tuple[str, str]]:
     return [(name, datasets.ENGINE_LABELS.get(name, name)) for name in datasets.ENGINES]
 
 
+class Lazy:
+    """A list made the first time it is iterated: a template resolving the name of a function
+    calls it at once, even for a fragment it then does not draw."""
+
+    def __init__(self, make: Callable[[], list[Any]]) -> None:
+        self._make = make
+
+    @functools.cached_property
+    def items(self) -> list[Any]:
+        return self._make()
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.items)
+
+
 def blocks_key(
     lesson: Lesson, dataset: datasets.DatasetRef, stats: datasets.DatasetStats | None
 ) -> str:
@@ -152,7 +167,10 @@ def blocks_key(
     except OSError:
         charts = 0
     minute = int(time.time() // 60)
-    return f"{lesson.slug}|{dataset.size}|{dataset.engine}|{checksum}|{charts}|{minute}"
+    # id(): a catalog loaded again (a test that changes a lesson) is another lesson.
+    return (
+        f"{lesson.slug}:{id(lesson)}|{dataset.size}|{dataset.engine}|{checksum}|{charts}|{minute}"
+    )
 
 
 def lesson_context(
@@ -203,7 +221,7 @@ def lesson_context(
         "part": next(p for p in catalog.parts if p.number == lesson.part),
         # Worked out only when drawn: a page whose blocks were drawn for another learner on the
         # same data (`blocks_key`) reads no chart and builds no card.
-        "blocks": blocks,
+        "blocks": Lazy(blocks),
         "blocks_key": "" if snippet_run or scale else blocks_key(lesson, dataset, stats),
         "dataset": dataset.size,
         "datasets": list(datasets.SPECS.values()),
