@@ -149,10 +149,11 @@ format: $(INSTALLED)
 # For a room: opens the room and prints the learners' and the instructor's addresses, then serves
 # with no DEBUG, static files collected, a multi-threaded production server on the LAN.
 # Many threads: a thread waiting for a run's result is idle, and pages must never wait for one.
-# Processes: Python runs one thread at a time in each, so busy threads of one process slow each
-# other down; more processes than cores share the CPU better (README: A room of 200).
-WEB_WORKERS ?= 2
-WEB_THREADS ?= 32
+# Processes: Python runs one thread at a time in each, and busy threads of one process slow each
+# other down: two processes per core, with fewer threads each, answer a room's bursts sooner
+# (README: A room of 200).
+WEB_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 2) * 2 )))
+WEB_THREADS ?= 12
 GUNICORN_ARGS ?=  # more of gunicorn's own options, as --access-logfile access.log
 workshop: seed
 	COURSE_DEBUG=0 $(MANAGE) collectstatic --noinput --verbosity 0

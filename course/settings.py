@@ -137,6 +137,10 @@ def _sqlite(name: str) -> dict[str, object]:
         # WAL lets a room of learners read while one snippet holds a write lock.
         "OPTIONS": {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"},
         "TEST": {"NAME": VAR_DIR / f"test-{name}.sqlite3"},
+        # Kept open by each server thread between requests: opening a SQLite file and setting
+        # it up costs more than most of a page's queries.
+        "CONN_MAX_AGE": 600,
+        "CONN_HEALTH_CHECKS": True,
     }
 
 
