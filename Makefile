@@ -132,9 +132,12 @@ bench: seed
 	$(BIN)/python benchmarks/run_all.py
 
 # A workshop room (locust) against the workshop server on 127.0.0.1, about 3.5 minutes: 50 learners
-# join and follow the instructor through three lessons while the console refreshes, then a storm.
+# (LEARNERS=200 for more) join and follow the instructor through three lessons while the console
+# refreshes, then a storm. ARGS passes more options: ARGS="--together --storm-seconds 0".
+LEARNERS ?=
+ARGS ?=
 bench-room: seed
-	$(BIN)/python benchmarks/room.py
+	$(BIN)/python benchmarks/room.py $(if $(LEARNERS),--learners $(LEARNERS)) $(ARGS)
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

@@ -32,6 +32,7 @@ import html
 import os
 import random
 import re
+import secrets
 import shlex
 import shutil
 import signal
@@ -161,8 +162,14 @@ class Visitor(HttpUser):
     abstract = True
     learner = True  # its pages must show the room's banner
     names = count(1)
+    spread = count()
 
     def on_start(self) -> None:
+        # Spread over the servers as a load balancer would (the instructor's on the first).
+        bases = self.room.bases
+        self.client.base_url = (
+            bases[0] if not self.learner else bases[next(Visitor.spread) % len(bases)]
+        )
         self.token = ""
         self.answered_at = 0.0  # time.perf_counter() as the last answer had been read
         self.pollers: list[gevent.Greenlet] = []  # what its pages ask for in the background
@@ -243,7 +250,7 @@ class Learner(Visitor):
         self.lesson = self.following = self.banner_version = ""
         self.here = "/"
         self.scripted: set[str] = set()  # lessons whose pairs and questions were gone through
-        self.todo: list[tuple[str, Any]] = []
+        self.todo: list[tuple[str, Any, str]] = []  # (action, what, on which lesson)
         self.pairs: list[list[tuple[str, str]]] = []  # each [(side, snippet)], bad then fixed
         self.questions: list[tuple[str, list[str]]] = []  # (id, choice texts by position)
         self.exercises: list[tuple[str, str]] = []  # (id, starting code) when checking is on
@@ -270,8 +277,8 @@ class Learner(Visitor):
             self.following = slug
             self.open_lesson(slug)
             self.scripted.add(slug)
-            self.todo = [("answer", question) for question, _ in self.questions[:-1]]
-            pairs = Learner.parsed.get(slug, ([], [], []))[0]  # not self.pairs: act() goes on
+            pairs, questions, _ = Learner.parsed.get(slug, ([], [], []))  # act() goes on meanwhile
+            self.todo = [("answer", question, slug) for question, _ in questions[:-1]]
             for side, snippet in pairs[0] if pairs else []:
                 gevent.sleep(random.uniform(0, 0.5))
                 run = self.run_snippet(slug, side, snippet, LEARNER_DATASET)
@@ -374,18 +381,22 @@ class Learner(Visitor):
             self.open_lesson(self.following)
         elif self.lesson and self.lesson not in self.scripted:  # not when back from the outline
             self.scripted.add(self.lesson)
-            runs = [("run", card) for pair in self.pairs for card in pair]
-            self.todo = [*runs, *(("answer", question) for question, _ in self.questions[:-1])]
+            lesson = self.lesson
+            runs = [("run", card, lesson) for pair in self.pairs for card in pair]
+            answers = [("answer", question, lesson) for question, _ in self.questions[:-1]]
+            self.todo = [*runs, *answers]
             self.act()
         elif self.todo:
             self.do(*self.todo.pop(0))
         else:  # the lesson's script is done: keep working on it until the next one
             action = random.choice(["outline", "run", "run", "answer", "answer", "check", "check"])
-            if action == "run" and self.pairs:
-                for card in random.choice(self.pairs):
-                    self.do("run", card)
-            elif action == "answer" and self.questions[:-1]:
-                self.do("answer", random.choice(self.questions[:-1])[0])
+            # What this page shows now (--together may open another lesson meanwhile).
+            lesson, pairs, questions = self.lesson, self.pairs, self.questions
+            if action == "run" and pairs:
+                for card in random.choice(pairs):
+                    self.do("run", card, lesson)
+            elif action == "answer" and questions[:-1]:
+                self.do("answer", random.choice(questions[:-1])[0], lesson)
             elif action == "check" and self.exercises:
                 exercise, code = random.choice(self.exercises)
                 path = f"/lessons/{self.lesson}/exercise/check/"
@@ -394,15 +405,17 @@ class Learner(Visitor):
                 self.hold_banner(self.call("outline", "GET", f"/?dataset={LEARNER_DATASET}"))
                 self.here, self.lesson = "/", ""  # back to the lesson the banner points at next
 
-    def do(self, action: str, what: Any) -> None:
+    def do(self, action: str, what: Any, lesson: str) -> None:
+        """A run or an answer on the page of `lesson`, where it was asked for."""
         if action == "run":
             side, snippet = what
-            if self.run_snippet(self.lesson, side, snippet, LEARNER_DATASET).status_code == 503:
-                self.todo.insert(0, ("run", what))  # "try again in a moment": the next action
+            if self.run_snippet(lesson, side, snippet, LEARNER_DATASET).status_code == 503:
+                self.todo.insert(0, ("run", what, lesson))  # "try again in a moment": next
         else:
-            choice = str(random.randrange(len(dict(self.questions)[what])))
+            questions = dict(Learner.parsed.get(lesson, ([], self.questions, []))[1])
+            choice = str(random.randrange(len(questions[what])))
             data = {"question": what, "choice": choice, "dataset": LEARNER_DATASET}
-            self.call("quiz answer", "POST", f"/lessons/{self.lesson}/quiz/", data)
+            self.call("quiz answer", "POST", f"/lessons/{lesson}/quiz/", data)
 
 
 class Probe(Learner):
@@ -563,7 +576,7 @@ class Room(LoadTestShape):
     the storm when its time is up; the phase keeps its seconds, CPU, users and locust stats, and
     a fresh RequestStats takes over."""
 
-    def __init__(self, server: Server, console: str, args: argparse.Namespace) -> None:
+    def __init__(self, server: Servers, console: str, args: argparse.Namespace) -> None:
         super().__init__()
         self.server, self.console, self.learners = server, console, args.learners
         self.lesson_seconds, self.storm_seconds = args.lesson_seconds, args.storm_seconds
@@ -578,6 +591,7 @@ class Room(LoadTestShape):
         self.peak: dict[str, tuple[int, int]] = defaultdict(lambda: (0, 0))  # RSS, PSS sums
         self.processes, self.rest = 0, (0, 0, 0)  # most processes at once; RSS, PSS, processes
         # What the users tell each other.
+        self.bases: list[str] = []  # each server's address
         self.together = args.together  # the whole room presses Run within 3 s of each switch
         self.executions: set[str] = set()  # the runs that answered the room's presses
         self.answered_runs = 0
@@ -755,7 +769,34 @@ class Server:
                 process.kill()
 
 
-def cpu_snapshot(server: Server) -> tuple[float, float, float, float]:
+class Servers:
+    """Several servers of one room (--servers): each with its own var/ and run pool, the room and
+    the progress in the one PostgreSQL database DATABASE_URL names, as README: Several app
+    servers sets them up. Measured together."""
+
+    def __init__(self, servers: list[Server]) -> None:
+        self.servers = servers
+
+    def tree(self) -> list[psutil.Process]:
+        return [process for server in self.servers for process in server.tree()]
+
+    def memory(self) -> tuple[int, int, int]:
+        return cast(
+            tuple[int, int, int],
+            tuple(sum(parts) for parts in zip(*(s.memory() for s in self.servers), strict=True)),
+        )
+
+    def cpu_seconds(self) -> tuple[float, float]:
+        return cast(
+            tuple[float, float],
+            tuple(sum(p) for p in zip(*(s.cpu_seconds() for s in self.servers), strict=True)),
+        )
+
+    def log_text(self) -> str:
+        return "".join(s.log_path.read_text(errors="replace") for s in self.servers)
+
+
+def cpu_snapshot(server: Servers) -> tuple[float, float, float, float]:
     """(web, runs, this load generator, whole machine) CPU seconds used so far."""
     machine, me = psutil.cpu_times(), psutil.Process().cpu_times()
     busy = sum(machine) - machine.idle - getattr(machine, "iowait", 0.0)
@@ -852,7 +893,7 @@ def report_visibility(room: Room, phase: str) -> tuple[int, float]:
     return seen.num_requests, float("inf") if seen.num_failures or not shown else top / 1000
 
 
-def report(room: Room, args: argparse.Namespace, server: Server, exceptions: list[str]) -> None:
+def report(room: Room, args: argparse.Namespace, server: Servers, exceptions: list[str]) -> None:
     arrival = room.stats["arrival"]
     charts, joins = arrival.get(CHART, ROOM), arrival.get("join", "POST")
     chart_wait = charts.max_response_time / 1000 if not charts.num_failures else float("inf")
@@ -886,7 +927,7 @@ def report(room: Room, args: argparse.Namespace, server: Server, exceptions: lis
         f"\nService memory: at rest RSS sum {mb(rss)} (PSS {mb(pss)}); peak RSS sum "
         f"{mb(peak_rss)} (PSS {mb(peak_pss)}), up to {room.processes} processes"
     )
-    log = server.log_path.read_text(errors="replace")
+    log = server.log_text()
     log_locked, tracebacks = len(LOCKED.findall(log)), log.count("Traceback (most recent call")
     print(f"Server log: {tracebacks} tracebacks, {log_locked} 'database is locked'")
     if exceptions:
@@ -960,17 +1001,33 @@ def main() -> None:
     parser.add_argument("--together", action="store_true", help=together)
     editing = "serve as `make workshop EDITING=on`: learners also check exercises"
     parser.add_argument("--editing", action="store_true", help=editing)
+    servers_help = "servers sharing the room through DATABASE_URL (PostgreSQL), each its own var/"
+    parser.add_argument("--servers", type=int, default=1, help=servers_help)
     args = parser.parse_args()
-    with socket.socket() as free:
-        free.bind(("127.0.0.1", 0))
-        server = Server(args.port or int(free.getsockname()[1]), args.editing, args.make)
-    base, sampler = f"http://127.0.0.1:{server.port}", None
+    if args.servers > 1 and not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        raise SystemExit('--servers needs DATABASE_URL on PostgreSQL (eval "$(.ci/pg up)")')
+    if args.servers > 1:  # one key for every server: a session made on one is good on the others
+        os.environ.setdefault("COURSE_SECRET_KEY", secrets.token_urlsafe(50))
+    servers = []
+    for _ in range(args.servers):
+        with socket.socket() as free:
+            free.bind(("127.0.0.1", 0))
+            port = int(free.getsockname()[1])
+        servers.append(Server(args.port or port, args.editing, args.make))
+    every, sampler = Servers(servers), None
     try:
-        print(f"Serving the course as `make workshop` does, on {base} (var: {server.var})")
-        server.copy_var(Path(os.environ.get("COURSE_VAR_DIR", ROOT / "var")).resolve())
-        console = server.start()
+        console = ""
+        for server in servers:
+            base = f"http://127.0.0.1:{server.port}"
+            print(f"Serving the course as `make workshop` does, on {base} (var: {server.var})")
+            server.copy_var(Path(os.environ.get("COURSE_VAR_DIR", ROOT / "var")).resolve())
+            console = console or server.start()
+            if server is not servers[0]:
+                server.start()  # finds the room the first one opened
+        base = f"http://127.0.0.1:{servers[0].port}"
         print(f"  the room is open; console at {base}{console[:20]}…/")
-        room = Room(server, console, args)
+        room = Room(every, console, args)
+        room.bases = [f"http://127.0.0.1:{server.port}" for server in servers]
         users: list[type[User]] = [Instructor, Probe, Learner, Storm]
         # stop_timeout: the requests in flight as the run ends are waited for, and counted.
         environment = Environment(user_classes=users, shape_class=room, host=base, stop_timeout=45)
@@ -982,12 +1039,13 @@ def main() -> None:
         runner.quit()
         if room.problem:
             raise SystemExit(room.problem)
-        report(room, args, server, [str(e["msg"]) for e in runner.exceptions.values()])
+        report(room, args, every, [str(e["msg"]) for e in runner.exceptions.values()])
     finally:
         if sampler is not None:
             sampler.kill()
-        server.stop()
-        shutil.rmtree(server.var, ignore_errors=True)
+        for server in servers:
+            server.stop()
+            shutil.rmtree(server.var, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -171,3 +171,26 @@ def test_the_panel_shows_rows_objects_and_peak_memory(
     expect(panel.locator("[data-cost='rows']")).to_contain_text("SELECT")
     panel.screenshot(path=str(screenshot_dir / "panel-costs.png"))
     page.close()
+
+
+def test_a_run_waiting_for_a_worker_says_it_is_queued(
+    data: None, course_server: str, browser, settings
+) -> None:
+    """While every worker is taken, the card's running line says the run is queued and about how
+    long; the run answers once a worker is free."""
+    from lessons.engine import service
+
+    settings.COURSE_RUN_WORKERS, settings.COURSE_RUN_QUEUE = 1, 4
+    settings.COURSE_RUN_QUEUE_WAIT = 20
+    slot = Path(settings.COURSE_RUN_DIR) / "slots" / "0.lock"
+    page = browser.new_page()
+    page.goto(f"{course_server}/lessons/{LESSON}/")
+    card = page.locator("#card-count-comments-fixed")
+    with service._try_lock(slot) as held:  # the whole pool busy with someone else's run
+        assert held
+        page.click("[data-run='count-comments.fixed']")
+        expect(card.locator(".running")).to_contain_text("Queued for a free worker")
+        expect(card.locator(".running")).to_contain_text("yours is next")
+    expect(card.locator(".panel")).to_be_visible()
+    expect(card.locator(".running")).not_to_contain_text("Queued")
+    page.close()
