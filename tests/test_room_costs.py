@@ -156,3 +156,118 @@ def test_stamps_out_of_order_are_not_believed() -> None:
 
     assert split["the run"] == 1.0
     assert "the code" not in split
+
+
+# ------------------------------------------------ parts of a page drawn once for many learners
+
+
+def question_forms(page: str) -> dict[str, str]:
+    """Each quiz question's form on a page, by question id."""
+    forms = re.findall(r'(<form class="question.*?</form>)', page, re.DOTALL)
+    return {re.search(r'name="question" value="([^"]+)"', f)[1]: f for f in forms}  # type: ignore[index]
+
+
+def choices_shown(form: str) -> list[str]:
+    return re.findall(r'<input type="radio"[^>]*>\s*<span>(.*?)</span>', form, re.DOTALL)
+
+
+def learner_with_seed(name: str, seed: int) -> Client:
+    from lessons.learner.models import Learner
+
+    client = join_room(name)
+    Learner.objects.filter(name=name).update(seed=seed)
+    return client
+
+
+def two_seeds_with_other_orders(question: Any) -> tuple[int, int]:
+    from lessons.learner.quiz import choice_order
+
+    first = choice_order(1, question)
+    return 1, next(s for s in range(2, 100) if choice_order(s, question) != first)
+
+
+def test_each_learner_sees_the_choices_in_their_own_order(room: Any) -> None:
+    from html import unescape
+
+    from lessons.catalog import get_catalog
+    from lessons.learner.quiz import choice_order
+
+    lesson = get_catalog().by_slug["n-plus-one"]
+    question = lesson.quiz[0]
+    seeds = two_seeds_with_other_orders(question)
+    pages = [
+        learner_with_seed(n, s).get(f"/lessons/{lesson.slug}/").text
+        for n, s in zip(("ann", "bob"), seeds, strict=True)
+    ]
+
+    for page, seed in zip(pages, seeds, strict=True):
+        shown = [unescape(t) for t in choices_shown(question_forms(page)[question.id])]
+        assert shown == [question.choices[i] for i in choice_order(seed, question)]
+
+
+def test_an_answer_shows_on_its_learners_page_only(room: Any) -> None:
+    from lessons.catalog import get_catalog
+
+    lesson = get_catalog().by_slug["n-plus-one"]
+    question = lesson.quiz[0]
+    ann, bob = learner_with_seed("ann", 7), learner_with_seed("bob", 7)  # the same order
+    url = f"/lessons/{lesson.slug}/"
+    bob.get(url)  # bob's blank form is drawn first, and kept
+    ann.post(
+        reverse("lessons:quiz-answer", args=[lesson.slug]), {"question": question.id, "choice": "0"}
+    )
+
+    ann_form, bob_form = (question_forms(c.get(url).text)[question.id] for c in (ann, bob))
+
+    assert "Check again" in ann_form and "checked" in ann_form
+    assert "Check again" not in bob_form and "checked" not in bob_form
+
+
+def test_an_exercise_solved_by_one_learner_is_shown_solved_to_that_learner_only(
+    room: Any,
+) -> None:
+    from lessons.catalog import get_catalog
+    from lessons.learner.models import Check, Learner
+
+    lesson = next(lesson for lesson in get_catalog().lessons if lesson.exercises)
+    url = f"/lessons/{lesson.slug}/"
+    ann, bob = join_room("ann"), join_room("bob")
+    bob.get(url)
+    Check.objects.create(
+        learner=Learner.objects.get(name="ann"), exercise=lesson.exercises[0].id, passed=True
+    )
+
+    assert "✓ solved" in ann.get(url).text
+    assert "✓ solved" not in bob.get(url).text
+
+
+def test_a_fragment_many_threads_miss_at_once_is_drawn_once() -> None:
+    from django.template import engines
+
+    drawn = []
+
+    class Slow:
+        """Counts how many times the fragment is drawn, slowly enough for the threads to meet."""
+
+        def __str__(self) -> str:
+            drawn.append(1)
+            time.sleep(0.05)
+            return "3"
+
+    page = engines["django"].from_string(
+        '{% load course %}{% shared_fragment "lessons/_quiz_score.html" key correct=slow %}'
+    )
+    key = f"drawn-once-{time.monotonic_ns()}"
+    results: list[str] = []
+
+    def draw() -> None:
+        results.append(page.render({"key": key, "slow": Slow(), "total": 5, "answered": 5}))
+
+    threads = [threading.Thread(target=draw) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(drawn) == 1
+    assert len(results) == 8 and all("3 / 5" in result for result in results)

@@ -44,7 +44,7 @@ class LearnerRow:
 def learner_rows(room: Room, catalog: Catalog) -> list[LearnerRow]:
     """Every learner of the room with their progress in every lesson, by name."""
     in_room = Learner.objects.filter(room=room)
-    rows = rows_of(in_room)
+    rows = rows_of(learner__room=room.pk)
     now = timezone.now()
     # Most learners have touched few of the lessons: the others share one blank progress each.
     blank = {

@@ -47,6 +47,13 @@ class ShownQuestion:
     def dom_id(self) -> str:
         return f"q-{self.question.id}"
 
+    @property
+    def key(self) -> str:
+        """Everything of this question its form draws: every learner who sees the same order of
+        choices and gave the same answer is shown the same form. id(): a catalog loaded again (a
+        test that changes a lesson) holds other questions."""
+        return f"{self.question.id}:{id(self.question)}|{self.order}|{self.chosen}|{self.number}"
+
 
 def show(questions: list[Question], seed: int, answers: dict[str, int]) -> list[ShownQuestion]:
     return [
