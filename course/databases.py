@@ -37,6 +37,12 @@ def from_url(url: str) -> dict[str, object]:
         "HOST": query.pop("host", None) or unquote(parts.hostname or ""),
         "PORT": str(query.pop("port", None) or parts.port or ""),
         "OPTIONS": query,  # anything else (sslmode, ...) goes to libpq as it is
+        # Kept open by each server thread between requests: a new connection costs PostgreSQL a
+        # process and a login, more than all of a page's queries (a room of 200 on one laptop
+        # spent as much CPU in PostgreSQL as in the pages). Each server holds up to its
+        # processes x threads connections: max_connections must cover every server's.
+        "CONN_MAX_AGE": 600,
+        "CONN_HEALTH_CHECKS": True,
     }
 
 

@@ -52,6 +52,13 @@ def test_a_database_url_with_a_server_keeps_its_password_and_options() -> None:
     assert database["OPTIONS"] == {"sslmode": "require"}
 
 
+def test_a_database_url_keeps_each_threads_connection_between_requests() -> None:
+    database = from_url("postgres://course@/course?host=/tmp/course-pg&port=5544")
+
+    assert database["CONN_MAX_AGE"] == 600
+    assert database["CONN_HEALTH_CHECKS"] is True  # a connection the server dropped is replaced
+
+
 @on_postgresql
 def test_a_commit_on_the_raw_connection_keeps_nothing(data: None) -> None:
     before = datasets.checksum("tiny")
