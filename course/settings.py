@@ -239,6 +239,9 @@ COURSE_LIMIT_LOOPBACK = os.environ.get("COURSE_LIMIT_LOOPBACK", "0") == "1"
 # presses that arrive while it runs, and for this many seconds after it ended, the presses of
 # learners who have not had it yet (README: A room of 200; negative: never shared).
 COURSE_RUN_SHARE_SECONDS = _env_number("COURSE_RUN_SHARE_SECONDS", 5)
+# How long a server process trusts a dataset's seed record (its counts and checksum) before it
+# reads it again: once a second instead of on every page.
+COURSE_DATASET_STATS_SECONDS = _env_number("COURSE_DATASET_STATS_SECONDS", 1)
 COURSE_RUN_CPU_SECONDS = int(_env_number("COURSE_RUN_CPU_SECONDS", 5))
 COURSE_RUN_MEMORY_MB = int(_env_number("COURSE_RUN_MEMORY_MB", 512))
 COURSE_RUN_WALL_SECONDS = _env_number("COURSE_RUN_WALL_SECONDS", 10)

@@ -222,6 +222,7 @@ def own_run_pool(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> Non
     every test sees runs made for it, whatever an earlier test ran."""
     settings.COURSE_RUN_DIR = tmp_path_factory.getbasetemp() / "run"
     settings.COURSE_RUN_SHARE_SECONDS = 0
+    settings.COURSE_DATASET_STATS_SECONDS = 0  # a test that seeds again sees its new data at once
 
 
 def replace_code(page: Any, editor: Any, code: str) -> None:

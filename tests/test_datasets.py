@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.conf import settings
 from django.test import RequestFactory
@@ -111,3 +113,34 @@ def test_stats_give_a_snippets_promised_count_on_their_data(data: None) -> None:
 
     assert stats.expected_count(snippet) == snippet.expected_count(stats.counts, stats.engine)
     assert stats.expected_count(snippet) == 1 + stats.counts["posts"]
+
+
+def count_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    reads: list[str] = []
+    read = datasets._read_stats
+    monkeypatch.setattr(datasets, "_recent", {})
+    monkeypatch.setattr(datasets, "_read_stats", lambda name: reads.append(name) or read(name))
+    return reads
+
+
+def test_a_seed_record_read_a_moment_ago_is_not_read_again(
+    data: None, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.COURSE_DATASET_STATS_SECONDS = 60
+    reads = count_reads(monkeypatch)
+
+    first, second = datasets.stats("tiny"), datasets.stats("tiny")
+
+    assert reads == ["tiny"]
+    assert second == first
+
+
+def test_a_seed_record_is_read_again_once_its_seconds_are_over(
+    data: None, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.COURSE_DATASET_STATS_SECONDS = 0
+    reads = count_reads(monkeypatch)
+
+    datasets.stats("tiny"), datasets.stats("tiny")
+
+    assert reads == ["tiny", "tiny"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextvars
 import hashlib
 import json
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -175,8 +176,23 @@ class DatasetStats:
         return promise.expected_count(self.counts, self.engine)
 
 
+# name -> (time.monotonic() when read, stats): what each page of a room reads again and again.
+_recent: dict[str, tuple[float, DatasetStats]] = {}
+
+
 def stats(name: str) -> DatasetStats:
-    """Row counts recorded when the dataset was seeded (one query); DatasetMissing if not seeded."""
+    """Row counts recorded when the dataset was seeded (one query); DatasetMissing if not seeded.
+    Read again after COURSE_DATASET_STATS_SECONDS: a dataset is seeded again rarely, and every
+    page asks (on PostgreSQL each read is a new connection to the dataset's database)."""
+    kept = _recent.get(name)
+    if kept is not None and time.monotonic() - kept[0] < settings.COURSE_DATASET_STATS_SECONDS:
+        return kept[1]
+    read = _read_stats(name)
+    _recent[name] = (time.monotonic(), read)
+    return read
+
+
+def _read_stats(name: str) -> DatasetStats:
     spec = get_spec(name)
     try:
         with connections[name].cursor() as cursor:
