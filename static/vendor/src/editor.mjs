@@ -4,15 +4,36 @@
 import { EditorView, keymap, lineNumbers, highlightActiveLine, highlightActiveLineGutter, drawSelection } from "@codemirror/view";
 import { EditorState } from "@codemirror/state";
 import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
-import { bracketMatching, indentOnInput, syntaxHighlighting, defaultHighlightStyle, indentUnit } from "@codemirror/language";
+import { bracketMatching, indentOnInput, syntaxHighlighting, HighlightStyle, indentUnit } from "@codemirror/language";
+import { tags as t } from "@lezer/highlight";
 import { python } from "@codemirror/lang-python";
 
+// Colours come from the page's own variables (static/css/course.css, pygments.css), so the editor
+// follows light and dark with the rest of the page and keeps the same contrast as shown code.
 const theme = EditorView.theme({
-  "&": { fontSize: "inherit" },
+  "&": { fontSize: "inherit", color: "var(--ink)", backgroundColor: "var(--card)" },
   ".cm-scroller": { fontFamily: "ui-monospace, SFMono-Regular, Menlo, Consolas, monospace", lineHeight: "1.4" },
   ".cm-content, .cm-gutter": { minHeight: "8.5em" },
-  ".cm-gutters": { background: "#f6f5f1", borderRight: "1px solid #e2e0da", color: "#7a818c" },
+  ".cm-content": { caretColor: "var(--ink)" },
+  ".cm-cursor": { borderLeftColor: "var(--ink)" },
+  ".cm-gutters": { background: "var(--surface)", borderRight: "1px solid var(--line)", color: "var(--lineno)" },
+  ".cm-activeLine, .cm-activeLineGutter": { backgroundColor: "var(--surface)" },
+  "&.cm-focused .cm-selectionBackground, .cm-selectionBackground": { backgroundColor: "var(--accent-soft)" },
+  ".cm-matchingBracket": { backgroundColor: "var(--accent-soft)", outline: "1px solid var(--accent)" },
 });
+
+const highlight = HighlightStyle.define([
+  { tag: [t.keyword, t.controlKeyword, t.operatorKeyword, t.definitionKeyword, t.moduleKeyword, t.bool, t.null, t.self],
+    color: "var(--code-keyword)", fontWeight: "bold" },
+  { tag: [t.string, t.special(t.string), t.regexp, t.escape], color: "var(--code-string)" },
+  { tag: [t.number, t.integer, t.float], color: "var(--code-number)" },
+  { tag: [t.comment, t.lineComment, t.blockComment], color: "var(--code-comment)", fontStyle: "italic" },
+  { tag: [t.function(t.variableName), t.function(t.propertyName), t.className, t.definition(t.variableName), t.namespace],
+    color: "var(--code-name)" },
+  { tag: [t.operator, t.punctuation, t.bracket], color: "var(--code-operator)" },
+  { tag: [t.meta, t.annotation], color: "var(--code-decorator)" },
+  { tag: t.invalid, color: "var(--bad)" },
+]);
 
 // The page's Content Security Policy takes <style> elements only with its nonce, and CodeMirror
 // writes its styles into one. The nonce comes from this script's own tag: read now, while the
@@ -41,7 +62,9 @@ function create(textarea, options = {}) {
       extensions: [
         lineNumbers(), highlightActiveLineGutter(), highlightActiveLine(), drawSelection(), history(),
         indentOnInput(), bracketMatching(), indentUnit.of("    "),
-        syntaxHighlighting(defaultHighlightStyle, { fallback: true }), python(), theme,
+        syntaxHighlighting(highlight), python(), theme,
+        // Long lines wrap: the editor never scrolls sideways, on a phone or on a projector.
+        EditorView.lineWrapping,
         EditorView.cspNonce.of(nonce),
         // Ours first: Ctrl+Enter and Cmd+Enter (Meta) run on every platform instead of inserting
         // a line (defaultKeymap binds Mod-Enter to a new line), and Escape leaves.
