@@ -180,7 +180,10 @@ function setUpHints(root) {
   });
 }
 document.addEventListener("toggle", (event) => {
-  const next = event.target.matches?.("details.hint") && event.target.open && event.target.nextElementSibling;
+  // Only an opened hint shows the next one; any other <details> (a SQL list, the output) is left.
+  const hint = event.target;
+  if (!(hint instanceof Element) || !hint.matches("details.hint") || !hint.open) return;
+  const next = hint.nextElementSibling;
   if (next?.matches("details.hint")) next.hidden = false;
 }, true);
 document.addEventListener("htmx:load", (event) => setUpHints(event.detail.elt));
