@@ -73,7 +73,8 @@ def test_run_unknown_dataset_is_400_json(client: Client, data: None) -> None:
     assert response.json() == {
         "error": {
             "type": "UnknownDataset",
-            "message": "Unknown dataset 'huge': choose one of tiny, medium, large.",
+            "message": "There is no data size 'huge': choose one of Laptop (tiny), "
+            "Staging (medium), Production (large).",
         }
     }
 

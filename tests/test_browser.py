@@ -64,7 +64,7 @@ def test_run_shows_an_error_message_when_the_server_refuses(
     )
     page.click("[data-run='count-comments.bad']")
     status = page.locator("#card-count-comments-bad .card-status")
-    expect(status).to_contain_text("Unknown dataset 'huge'")
+    expect(status).to_contain_text("There is no data size 'huge'")
     page.close()
 
 

@@ -33,7 +33,7 @@ def test_a_size_or_an_engine_the_server_lacks_is_refused_with_400() -> None:
         DatasetRef("tiny", "oracle")
 
     assert size.value.status == engine.value.status == 400
-    assert "Unknown dataset 'huge'" in size.value.message
+    assert "There is no data size 'huge'" in size.value.message
 
 
 def test_the_hidden_check_dataset_is_no_size_a_page_may_name() -> None:

@@ -58,7 +58,8 @@ def test_check_page_names_the_dataset_and_the_budget(client: Client, data: None)
         CHECK_PAGE, {"exercise": EXERCISE.id, "code": EXERCISE.start}, HTTP_HX_REQUEST="true"
     ).content.decode()
 
-    assert "On the tiny dataset your code sent" in html and "budget 1" in html
+    assert "On Laptop (5 posts) your code sent" in html and "budget 1" in html
+    assert '<th scope="row">Laptop</th>' in html  # the results table names it the same way
 
 
 def test_solving_shows_on_the_lesson_and_the_outline(client: Client, data: None) -> None:

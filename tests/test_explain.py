@@ -51,6 +51,7 @@ def test_plan_of_a_captured_statement(client: Client, data: None) -> None:
     assert response.status_code == 200
     assert 'class="plan"' in html
     assert "blog_comment" in html  # SQLite's plan names the table it searches
+    assert 'Query plan <span class="muted">(Staging)</span>' in html  # medium, as the page names it
 
 
 def test_plan_without_javascript_is_a_page(client: Client, data: None) -> None:

@@ -119,6 +119,30 @@ def test_htmx_run_returns_the_card_with_its_panel(client: Client, dataset: str) 
     }
 
 
+def queries_stat(page: str) -> str:
+    found = re.search(r'<div class="stat stat--[^"]*">\s*<dt>Queries</dt>.*?</div>', page, re.S)
+    assert found, "no Queries figure on the panel"
+    return found[0]
+
+
+def test_a_kept_promise_of_many_queries_is_not_drawn_as_a_success(
+    client: Client, data: None
+) -> None:
+    page = client.post(run_url(), {"snippet": BAD, "dataset": "tiny"}, HTTP_HX_REQUEST="true")
+
+    figure = queries_stat(page.content.decode())
+    assert "stat--slow" in figure and "the slow count the lesson promised" in figure
+    assert "✓" not in figure
+
+
+def test_a_kept_promise_on_the_fixed_side_says_so_plainly(client: Client, data: None) -> None:
+    fixed = "count-comments.fixed"
+    page = client.post(run_url(), {"snippet": fixed, "dataset": "tiny"}, HTTP_HX_REQUEST="true")
+
+    figure = queries_stat(page.content.decode())
+    assert "the count the lesson promised" in figure and "stat--slow" not in figure
+
+
 def test_panel_says_which_django_ran_the_snippet(client: Client, data: None) -> None:
     response = client.post(run_url(), {"snippet": BAD, "dataset": "tiny"}, HTTP_HX_REQUEST="true")
 
@@ -179,8 +203,8 @@ def test_unknown_dataset_is_400_with_a_message(client: Client, data: None) -> No
 
     assert response.status_code == 400
     assert (
-        "Unknown dataset &#x27;huge&#x27;: choose one of tiny, medium, large."
-        in response.content.decode()
+        "There is no data size &#x27;huge&#x27;: choose one of Laptop (tiny), Staging (medium), "
+        "Production (large)." in response.content.decode()
     )
 
 

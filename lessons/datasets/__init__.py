@@ -81,8 +81,8 @@ class UnknownDataset(CourseError):
     status = 400
 
     def __init__(self, name: object) -> None:
-        choices = ", ".join(SPECS)
-        super().__init__(f"Unknown dataset {shorten(name)}: choose one of {choices}.")
+        choices = ", ".join(f"{spec.label} ({spec.name})" for spec in SPECS.values())
+        super().__init__(f"There is no data size {shorten(name)}: choose one of {choices}.")
 
 
 class UnknownEngine(CourseError):

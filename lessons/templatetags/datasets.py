@@ -64,3 +64,11 @@ def engine_note(context: template.Context) -> str:
         return ""
     engine = context.get("engine") or datasets.ENGINES[0]
     return f" on {datasets.ENGINE_LABELS.get(engine, engine)}"
+
+
+@register.filter
+def dataset_label(name: str) -> str:
+    """The name a person reads for a dataset (`tiny` is Laptop, `medium_sqlite` is Staging):
+    pages, runs, plans and exercise results all say the same."""
+    spec = datasets.ALL_SPECS.get(str(name))
+    return spec.label if spec else str(name)

@@ -11,6 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
+from lessons import datasets
 from lessons.catalog import Exercise
 from lessons.catalog.models import RULES
 from lessons.measure.exercises import DatasetVerdict, Verdict, check
@@ -125,7 +126,10 @@ def _result_json(result: DatasetVerdict) -> dict[str, Any]:
 
 
 def _where(result: DatasetVerdict) -> str:
-    return "the hidden check dataset" if result.hidden else f"the {result.dataset} dataset"
+    if result.hidden:
+        return "the hidden check dataset"
+    spec = datasets.ALL_SPECS.get(result.dataset)
+    return f"{spec.label} ({spec.posts:,} posts)" if spec else f"the {result.dataset} dataset"
 
 
 def explain(verdict: Verdict) -> str:
