@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -195,4 +196,16 @@ def test_a_run_waiting_for_a_worker_says_it_is_queued(
         expect(card.locator(".running")).to_contain_text("yours is next")
     expect(card.locator(".panel")).to_be_visible()
     expect(card.locator(".running")).not_to_contain_text("Queued")
+    page.close()
+
+
+def test_the_next_lesson_key_on_the_outline_opens_the_first_lesson(
+    data: None, course_server: str, browser
+) -> None:
+    first = get_catalog().lessons[0]
+    page = browser.new_page()
+    page.goto(f"{course_server}/")
+    page.keyboard.press("]")
+
+    expect(page).to_have_url(re.compile(rf"/lessons/{first.slug}/(\?|$)"))
     page.close()
