@@ -341,3 +341,17 @@ def test_a_body_larger_than_the_limit_on_a_room_page_is_a_page(room: Any) -> Non
 
     assert response.status_code == 413
     assert "the course accepts at most" in response.content.decode()
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_a_lesson_that_does_not_exist_is_the_courses_own_404_page(
+    client: Client, settings: Any, debug: bool
+) -> None:
+    settings.DEBUG = debug  # Django's technical 404 page is what DEBUG would show otherwise
+
+    response = client.get("/lessons/no-such-lesson/")
+
+    assert response.status_code == 404
+    page = response.content.decode()
+    assert "No lesson called &#x27;no-such-lesson&#x27;." in page
+    assert "Back to the lessons" in page and "Page not found at" not in page

@@ -43,7 +43,7 @@ def answer(request: HttpRequest, status: int, kind: str, message: str) -> HttpRe
 
 
 class CourseErrorMiddleware:
-    """CourseError (and, for the API and htmx, Http404) raised by a view becomes an answer."""
+    """CourseError and Http404 raised by a view become an answer."""
 
     def __init__(self, get_response: GetResponse) -> None:
         self.get_response = get_response
@@ -64,8 +64,10 @@ class CourseErrorMiddleware:
             if retry_after := getattr(exc, "retry_after", None):
                 response["Retry-After"] = str(retry_after)
             return response
-        if isinstance(exc, Http404) and (wants_json(request) or is_htmx(request)):
-            return answer(request, 404, "NotFound", str(exc) or "Not found.")
+        if isinstance(exc, Http404):
+            # The course's own 404 page (or JSON, or htmx's message) in every mode: with DEBUG
+            # on, Django would show its technical page for a lesson that does not exist.
+            return page_not_found(request, exc)
         if isinstance(exc, DatabaseError):
             return answer(request, 503, "DatabaseUnavailable", _database_message(exc))
         return None
