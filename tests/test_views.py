@@ -253,3 +253,22 @@ def test_dataset_links_after_a_plain_run_point_at_the_lesson(client: Client, dat
 
     links = re.findall(r'href="([^"]*)" data-dataset=', response.content.decode())
     assert links == [f"/lessons/{LESSON}/?dataset={name}" for name in datasets.SPECS]
+
+
+def test_a_lesson_section_heading_links_to_itself(client: Client, data: None) -> None:
+    page = client.get(f"/lessons/{LESSON}/").content.decode()
+
+    found = re.search(r'<h2 id="(section-[^"]+)">[^<]*<a class="heading-anchor" href="#\1">', page)
+    assert found, "no section heading with a link to itself"
+
+
+def test_no_lesson_page_has_an_id_twice(client: Client, data: None) -> None:
+    from lessons.catalog import get_catalog
+
+    twice = {}
+    for lesson in get_catalog().lessons:
+        ids = re.findall(r'\sid="([^"]+)"', client.get(f"/lessons/{lesson.slug}/").content.decode())
+        if repeated := sorted({i for i in ids if ids.count(i) > 1}):
+            twice[lesson.slug] = repeated
+
+    assert twice == {}
