@@ -227,3 +227,20 @@ def test_measuring_a_pair_this_django_cannot_run_is_refused(client: Client, data
 
     assert response.status_code == 409
     assert response.json()["error"]["type"] == "NotRunHere"
+
+
+def test_the_sides_of_a_chart_differ_in_marker_and_are_named_on_the_lines() -> None:
+    from django.template.loader import render_to_string
+
+    chart = log_log_chart(
+        "t",
+        "x",
+        "y",
+        [("Bad", "bad", [(5, 6), (100, 101)]), ("Fixed", "fixed", [(5, 1), (100, 1)])],
+    )
+    svg = render_to_string("lessons/_chart.svg.html", {"chart": chart})
+
+    bad, fixed = chart.lines
+    assert bad.marker != fixed.marker  # told apart without colour
+    assert svg.count(f'd="{bad.marker}"') == 2 and svg.count(f'd="{fixed.marker}"') == 2
+    assert re.findall(r'<text class="line-label"[^>]*>([^<]+)</text>', svg) == ["Bad", "Fixed"]

@@ -26,6 +26,16 @@ class Point:
     label: str
 
 
+# Each side has its own marker shape (and, in the stylesheet, its own dash), so the lines differ
+# without their colours: a square for bad, a circle for fixed, a triangle otherwise. Paths around
+# (0, 0), placed on each point with a translate.
+MARKERS = {
+    "bad": "M-4.5,-4.5h9v9h-9z",
+    "fixed": "M-5,0a5,5 0 1,0 10,0a5,5 0 1,0 -10,0",
+}
+TRIANGLE = "M0,-5.5L5.5,4.5H-5.5z"
+
+
 @dataclass(frozen=True)
 class Line:
     name: str
@@ -35,6 +45,15 @@ class Line:
     @property
     def path(self) -> str:
         return " ".join(f"{p.x:.1f},{p.y:.1f}" for p in self.points)
+
+    @property
+    def marker(self) -> str:
+        return MARKERS.get(self.css, TRIANGLE)
+
+    @property
+    def end(self) -> Point:
+        """Where the line's own name is written: its last point."""
+        return self.points[-1]
 
 
 @dataclass(frozen=True)
