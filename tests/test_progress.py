@@ -207,3 +207,32 @@ def test_progress_kept_in_an_old_session_moves_to_rows(data: None) -> None:
     assert "course" not in session
     assert (progress.opened, progress.pairs_run, progress.correct) == (True, 1, 1)
     assert (progress.exercises_attempted, progress.exercises_solved) == (1, 1)
+
+
+def test_answers_given_before_the_first_choice_was_kept_score_their_one_choice(
+    data: None,
+) -> None:
+    import importlib
+    from types import SimpleNamespace
+
+    from django.apps import apps
+    from django.db import connection
+
+    from lessons.learner.models import Answer
+
+    moving = importlib.import_module("lessons.migrations.0004_answer_first_choice")
+    learner = Learner.objects.create()
+    question = LESSON.quiz[0]
+    kept = Answer.objects.create(
+        learner=learner,
+        quiz=LESSON.slug,
+        question=question.id,
+        choice=2,
+        first_choice=0,
+        correct=False,
+    )
+
+    moving.first_is_latest(apps, SimpleNamespace(connection=connection))
+
+    kept.refresh_from_db()
+    assert kept.first_choice == 2

@@ -181,3 +181,53 @@ def test_answer_without_javascript_keeps_the_chosen_dataset(learner: Client) -> 
     )
 
     assert response["Location"] == f"/lessons/{LESSON.slug}/?dataset=large#q-{QUESTION.id}"
+
+
+def answer(client: Client, original: int) -> str:
+    position = position_of(client, original)
+    response = client.post(
+        answer_url(), {"question": QUESTION.id, "choice": position}, HTTP_HX_REQUEST="true"
+    )
+    return response.content.decode()
+
+
+WRONG = next(i for i in range(len(QUESTION.choices)) if i != QUESTION.answer)
+
+
+def test_the_score_counts_the_first_answer_not_a_retry(learner: Client) -> None:
+    answer(learner, WRONG)
+
+    html = answer(learner, QUESTION.answer)
+
+    assert "<strong>Right.</strong>" in html  # the retry's own feedback
+    assert f"<strong>0 / {len(LESSON.quiz)}</strong>" in html
+    assert progress_of(learner).for_lesson(LESSON).correct == 0  # the outline's figure too
+
+
+def test_a_right_first_answer_stays_scored_after_a_wrong_retry(learner: Client) -> None:
+    answer(learner, QUESTION.answer)
+
+    html = answer(learner, WRONG)
+
+    assert "<strong>Not quite.</strong>" in html
+    assert f"<strong>1 / {len(LESSON.quiz)}</strong>" in html
+
+
+def test_a_retry_says_the_score_keeps_the_first_answer(learner: Client) -> None:
+    answer(learner, WRONG)
+
+    html = answer(learner, QUESTION.answer)
+
+    assert "The score keeps your first answer (not right)" in html
+
+
+def test_trying_every_choice_scores_nothing_on_the_outline(learner: Client) -> None:
+    for choice in range(len(QUESTION.choices)):
+        if choice != QUESTION.answer:
+            answer(learner, choice)
+    answer(learner, QUESTION.answer)
+
+    outline = learner.get(reverse("lessons:outline")).content.decode()
+
+    assert progress_of(learner).for_lesson(LESSON).correct == 0
+    assert "0 / " in outline or "quiz 0/" in outline

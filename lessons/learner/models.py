@@ -86,12 +86,14 @@ class Ran(models.Model):
 
 
 class Answer(models.Model):
-    """The learner's latest answer to a question, and how many tries it took."""
+    """The learner's first answer to a question (the one the score counts), the latest (the one
+    the form shows), and how many tries it took."""
 
     learner = models.ForeignKey(Learner, on_delete=models.CASCADE, related_name="answers")
     quiz = models.CharField(max_length=100)  # a lesson slug, or "exam"
     question = models.CharField(max_length=100)
-    choice = models.PositiveSmallIntegerField()  # original index, before shuffling
+    choice = models.PositiveSmallIntegerField()  # the latest; original index, before shuffling
+    first_choice = models.PositiveSmallIntegerField()  # the one scored: retries teach, not score
     correct = models.BooleanField()
     attempts = models.PositiveIntegerField(default=1)
     wrong = models.PositiveIntegerField(default=0)

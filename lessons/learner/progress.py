@@ -44,7 +44,8 @@ class Rows:
 
     opened: set[str] = field(default_factory=set)
     runs: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
-    answers: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
+    answers: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))  # first
+    latest: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
     exercises: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -69,6 +70,8 @@ def rows_of(**learners: int) -> dict[int, Rows]:
             done.runs[what].add(which)
         elif kind == "answer":
             done.answers[what][which] = number
+        elif kind == "latest":
+            done.latest[what][which] = number
         elif kind == "check":
             state = done.exercises.setdefault(what, _untouched())
             state["checks"] += 1
@@ -107,7 +110,8 @@ def _progress_sql(
 
     every = side(Opened, "opened", "lesson", None, None).union(
         side(Ran, "ran", "lesson", "snippet", None),
-        side(Answer, "answer", "quiz", "question", "choice"),
+        side(Answer, "answer", "quiz", "question", "first_choice"),
+        side(Answer, "latest", "quiz", "question", "choice"),
         side(Check, "check", "exercise", None, "passed"),
         side(Reveal, "reveal", "exercise", None, None),
         all=True,
@@ -175,7 +179,8 @@ class Progress:
             write(ran)
 
     def record_answer(self, quiz: str, question: Question, choice: int) -> None:
-        """The learner's answer replaces any earlier one; every answer counts as an attempt."""
+        """The learner's answer: the first one is kept for the score, the latest is shown; every
+        answer counts as an attempt."""
         learner = self._writer()
         if learner is None:
             return
@@ -198,6 +203,7 @@ class Progress:
                             quiz=quiz,
                             question=question.id,
                             choice=choice,
+                            first_choice=choice,
                             correct=correct,
                             wrong=0 if correct else 1,
                         )
@@ -233,8 +239,13 @@ class Progress:
         return {**_untouched(), **self.rows.exercises.get(exercise_id, {})}
 
     def answers(self, quiz: str) -> dict[str, int]:
-        """Question id -> the original index of the chosen answer, for a lesson slug or EXAM."""
+        """Question id -> the original index of the first answer (the scored one), for a lesson
+        slug or EXAM."""
         return dict(self.rows.answers.get(quiz, {}))
+
+    def latest_answers(self, quiz: str) -> dict[str, int]:
+        """Question id -> the original index of the latest answer (the one the form shows)."""
+        return dict(self.rows.latest.get(quiz, {}))
 
     def for_lesson(self, lesson: Lesson) -> LessonProgress:
         return lesson_progress(

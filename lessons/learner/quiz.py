@@ -27,8 +27,9 @@ def choice_order(seed: int, question: Question) -> list[int]:
 class ShownQuestion:
     question: Question
     order: list[int]
-    chosen: int | None  # original index of the learner's answer, if any
+    chosen: int | None  # original index of the learner's latest answer, if any
     number: int
+    first: int | None = None  # original index of the first answer: the one the score counts
 
     @property
     def choices(self) -> list[tuple[int, str, int]]:
@@ -44,6 +45,16 @@ class ShownQuestion:
         return self.chosen == self.question.answer
 
     @property
+    def scored(self) -> bool:
+        """Whether the score counts this question right: its first answer was."""
+        return self.first is not None and self.first == self.question.answer
+
+    @property
+    def retried(self) -> bool:
+        """Answered again differently: the feedback is for the latest, the score the first."""
+        return self.first is not None and self.first != self.chosen
+
+    @property
     def dom_id(self) -> str:
         return f"q-{self.question.id}"
 
@@ -52,12 +63,23 @@ class ShownQuestion:
         """Everything of this question its form draws: every learner who sees the same order of
         choices and gave the same answer is shown the same form. id(): a catalog loaded again (a
         test that changes a lesson) holds other questions."""
-        return f"{self.question.id}:{id(self.question)}|{self.order}|{self.chosen}|{self.number}"
+        return (
+            f"{self.question.id}:{id(self.question)}|{self.order}|{self.chosen}|{self.first}"
+            f"|{self.number}"
+        )
 
 
-def show(questions: list[Question], seed: int, answers: dict[str, int]) -> list[ShownQuestion]:
+def show(
+    questions: list[Question],
+    seed: int,
+    answers: dict[str, int],
+    first: dict[str, int] | None = None,
+) -> list[ShownQuestion]:
+    """Each question as this learner sees it, with their latest answer (`answers`) and the first
+    (`first`, the scored one; the latest when not given)."""
+    first = answers if first is None else first
     return [
-        ShownQuestion(q, choice_order(seed, q), answers.get(q.id), number)
+        ShownQuestion(q, choice_order(seed, q), answers.get(q.id), number, first.get(q.id))
         for number, q in enumerate(questions, 1)
     ]
 
@@ -94,11 +116,11 @@ def exam_questions(catalog: Catalog, seed: int, per_lesson: int = 1) -> list[Que
 
 
 def quiz_context(quiz: str, questions: list[Question], progress: Progress) -> dict[str, object]:
-    shown = show(questions, progress.seed, progress.answers(quiz))
+    shown = show(questions, progress.seed, progress.latest_answers(quiz), progress.answers(quiz))
     return {
         "quiz": quiz,
         "questions": shown,
-        "correct": sum(1 for q in shown if q.answered and q.correct),
+        "correct": sum(1 for q in shown if q.scored),
         "answered": sum(1 for q in shown if q.answered),
         "total": len(shown),
     }

@@ -42,6 +42,9 @@ def sessions_to_rows(apps: Any, schema_editor: Any) -> None:
                 for snippet in set(snippets)
             ]
         )
+        # Run with the models of a later schema (0004 added the scored first choice), it fills
+        # that too: a session kept only one choice per question.
+        later = any(f.name == "first_choice" for f in Answer._meta.fields)
         Answer.objects.bulk_create(
             [
                 Answer(
@@ -50,6 +53,7 @@ def sessions_to_rows(apps: Any, schema_editor: Any) -> None:
                     question=question,
                     choice=choice,
                     correct=rights.get(question) == choice,
+                    **({"first_choice": choice} if later else {}),
                 )
                 for quiz, answers in progress.get("answers", {}).items()
                 for question, choice in answers.items()
