@@ -3,6 +3,7 @@ progress, and the editing switch."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.test import Client
@@ -129,3 +130,12 @@ def test_the_verdict_shows_each_budgeted_cost(client: Client, data: None) -> Non
 
     assert 'class="cost cost--over"' in html
     assert "Not yet." in html
+
+
+def test_a_passing_check_marks_the_exercise_solved_out_of_band(client: Client, data: None) -> None:
+    html = client.post(
+        CHECK_PAGE, {"exercise": EXERCISE.id, "code": EXERCISE.solution}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+
+    badge = re.search(r'<span class="exercise-state" id="state-[^"]+"[^>]*>[^<]*</span>', html)
+    assert badge and 'hx-swap-oob="true"' in badge[0] and "✓ solved" in badge[0]

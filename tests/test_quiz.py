@@ -231,3 +231,11 @@ def test_trying_every_choice_scores_nothing_on_the_outline(learner: Client) -> N
 
     assert progress_of(learner).for_lesson(LESSON).correct == 0
     assert "0 / " in outline or "quiz 0/" in outline
+
+
+def test_an_answer_updates_the_lessons_progress_line_out_of_band(learner: Client) -> None:
+    html = answer(learner, QUESTION.answer)
+
+    line = re.search(r'<p class="lesson-progress" id="lesson-progress"[^>]*>.*?</p>', html, re.S)
+    assert line and 'hx-swap-oob="true"' in line[0]
+    assert f"Quiz: <strong>1 / {len(LESSON.quiz)}</strong>" in line[0]

@@ -19,6 +19,7 @@ from lessons.web.editing import require_editing
 from lessons.web.identity import learner_id, progress_for
 from lessons.web.lookups import get_exercise
 from lessons.web.render import is_htmx, posted_code
+from lessons.web.viewmodels import ExerciseView
 
 # After this many failed checks the solution is offered outright.
 OFFER_SOLUTION_AFTER = 2
@@ -50,6 +51,7 @@ def check_page(request: HttpRequest, slug: str) -> HttpResponse:
         "state": state,
         "offer_solution": not verdict.passed and state["failed"] >= OFFER_SOLUTION_AFTER,
         "lesson_progress": progress_for(request).for_lesson(lesson),
+        "dom_id": ExerciseView(exercise, state).dom_id,  # its badge on the page, out of band
     }
     template = (
         "lessons/_exercise_verdict.html" if is_htmx(request) else "lessons/exercise_verdict.html"

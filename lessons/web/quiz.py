@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from lessons.catalog import Question, get_catalog
+from lessons.catalog import Lesson, Question, get_catalog
 from lessons.datasets import DatasetRef
 from lessons.learner.progress import EXAM
 from lessons.learner.quiz import exam_questions, quiz_context, resolve_answer
@@ -21,7 +21,7 @@ from lessons.web.render import is_htmx
 def answer_lesson(request: HttpRequest, slug: str) -> HttpResponse:
     lesson = get_lesson(slug)
     url = reverse("lessons:detail", args=[slug])
-    return _answer(request, lesson.slug, list(lesson.quiz), url)
+    return _answer(request, lesson.slug, list(lesson.quiz), url, lesson)
 
 
 @require_POST
@@ -30,7 +30,15 @@ def answer_exam(request: HttpRequest) -> HttpResponse:
     return _answer(request, EXAM, questions, reverse("lessons:exam"))
 
 
-def _answer(request: HttpRequest, quiz: str, questions: list[Question], page: str) -> HttpResponse:
+def _answer(
+    request: HttpRequest,
+    quiz: str,
+    questions: list[Question],
+    page: str,
+    lesson: Lesson | None = None,
+) -> HttpResponse:
+    """The answered question, its quiz's score and, on a lesson, the lesson's progress line, all
+    swapped in at once (the last two out of band)."""
     progress = progress_for(request)
     dataset = DatasetRef.from_request(request)
     question, choice = resolve_answer(
@@ -50,6 +58,7 @@ def _answer(request: HttpRequest, quiz: str, questions: list[Question], page: st
             "answer_url": request.path,
             "dataset": dataset.size,
             "engine": dataset.engine,
+            "lesson_progress": progress.for_lesson(lesson) if lesson else None,
         },
     )
 
