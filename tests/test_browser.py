@@ -114,8 +114,11 @@ def test_take_the_quiz_and_see_the_scale_chart(
     question = page.locator(f"#q-{question_id}")
     question.get_by_label(right, exact=True).check()
     question.get_by_role("button", name="Check again").click()
-    expect(page.locator(f"#q-{question_id} .feedback")).to_contain_text("Right.")
-    expect(page.locator("#score-n-plus-one")).to_contain_text("1 /")
+    feedback = page.locator(f"#q-{question_id} .feedback")
+    expect(feedback).to_contain_text("Right.")
+    # The first answer is the one scored: trying again teaches, it does not raise the score.
+    expect(feedback).to_contain_text("The score keeps your first answer (not right)")
+    expect(page.locator("#score-n-plus-one")).to_contain_text("0 /")
     page.locator(".quiz").screenshot(path=str(screenshot_dir / "quiz.png"))
     page.close()
 
@@ -209,3 +212,18 @@ def test_the_next_lesson_key_on_the_outline_opens_the_first_lesson(
 
     expect(page).to_have_url(re.compile(rf"/lessons/{first.slug}/(\?|$)"))
     page.close()
+
+
+def test_copy_puts_a_snippets_code_on_the_clipboard(
+    data: None, course_server: str, browser
+) -> None:
+    snippet = get_catalog().by_slug[LESSON].snippets["count-comments.bad"]
+    context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    page.goto(f"{course_server}/lessons/{LESSON}/")
+    card = page.locator("#card-count-comments-bad")
+    card.get_by_role("button", name="Copy the code").click()
+
+    expect(card.get_by_role("button", name="Copy the code")).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == snippet.code.rstrip("\n")
+    context.close()

@@ -74,3 +74,17 @@ def test_a_technique_attempt_is_told_which_cost_is_over(
     expect(verdict.locator(".cost--over[data-cost='rows']").first).to_be_visible()
     exercise.screenshot(path=str(screenshot_dir / "exercise-technique.png"))
     page.close()
+
+
+def test_the_code_written_for_an_exercise_survives_a_reload(
+    data: None, course_server: str, browser
+) -> None:
+    page = browser.new_page()
+    page.goto(f"{course_server}/lessons/{LESSON.slug}/")
+    editor = page.locator(ARTICLE).locator(".cm-content")
+    replace_code(page, editor, "posts = 'mine, half written'\n")
+
+    page.reload()
+
+    expect(page.locator(ARTICLE).locator(".cm-content")).to_contain_text("mine, half written")
+    page.close()

@@ -126,9 +126,18 @@ function setUpCards(root) {
   within(root, "textarea[data-editor]").forEach((textarea) => {
     if (editors.has(textarea) || !window.CourseEditor) return;
     const form = textarea.form;
+    // An exercise keeps the learner's code across a reload, as a snippet's edit does.
+    const key = textarea.closest(".exercise-form") ? `exercise:${textarea.id}` : null;
+    const kept = key && localStorage.getItem(key);
+    if (kept) textarea.value = kept;
     editors.set(textarea, window.CourseEditor.create(textarea, {
       label: textarea.dataset.editorLabel || "Your code",
       onRun: () => form.requestSubmit(form.querySelector(".run-button")),
+      onChange: (value) => {
+        if (!key) return;
+        if (value === textarea.defaultValue) localStorage.removeItem(key);
+        else localStorage.setItem(key, value);
+      },
     }));
     form.querySelector("[data-share]")?.removeAttribute("hidden");
   });
@@ -169,6 +178,33 @@ document.addEventListener("click", (event) => {
     history.replaceState(null, "", link);  // the address bar is the link too
   }
 });
+// A Copy button beside code, SQL and output: the text as shown, one line per code line.
+const COPYABLE = ".card .code, pre.code, pre.sql, .output pre, .prose pre, .question-code";
+function setUpCopy(root) {
+  within(root, COPYABLE).forEach((block) => {
+    if (block.nextElementSibling?.matches(".copy-button")) return;
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "copy-button link-button";
+    button.textContent = "Copy";
+    button.setAttribute("aria-label", block.matches("pre.sql") ? "Copy the SQL" : block.matches(".output pre") ? "Copy the output" : "Copy the code");
+    block.after(button);
+  });
+}
+function copyText(block) {
+  const lines = block.querySelectorAll(".code-line code");
+  return lines.length ? [...lines].map((line) => line.textContent).join("\n") : block.textContent;
+}
+document.addEventListener("click", (event) => {
+  const button = event.target.closest(".copy-button");
+  if (!button) return;
+  const text = copyText(button.previousElementSibling);
+  const said = (words) => { button.textContent = words; setTimeout(() => { button.textContent = "Copy"; }, 2000); };
+  if (navigator.clipboard) navigator.clipboard.writeText(text).then(() => said("Copied"), () => said("Select it to copy"));
+  else said("Select it to copy");  // plain http beyond localhost has no clipboard API
+});
+document.addEventListener("htmx:load", (event) => setUpCopy(event.detail.elt));
+document.addEventListener("DOMContentLoaded", () => setUpCopy(document));
 document.addEventListener("htmx:load", (event) => setUpCards(event.detail.elt));
 document.addEventListener("DOMContentLoaded", () => setUpCards(document));
 
