@@ -76,7 +76,7 @@ def test_explain_shows_the_plan_beside_its_statement(
     page.goto(f"{course_server}/lessons/{LESSON}/")
     page.click("[data-run='count-comments.bad']")
     panel = page.locator(".panel[data-snippet='count-comments.bad']")
-    panel.locator("details.queries summary").click()
+    panel.locator("details.queries > summary").click()
     second = panel.locator("li.query").nth(1)  # the first per-post COUNT(*)
     second.get_by_role("button", name="Explain query plan").click()
 

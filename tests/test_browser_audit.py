@@ -41,7 +41,7 @@ def lesson_after_runs(page: Page, base: str) -> None:
     card = page.locator("#card-count-comments-bad")
     queries = card.locator("details.queries")
     if not queries.get_attribute("open"):
-        queries.locator("summary").click()
+        queries.locator(":scope > summary").click()
     card.get_by_role("button", name="Explain query plan").first.click()
     expect(card.locator(".plan").first).to_be_visible()
 

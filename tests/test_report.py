@@ -289,3 +289,24 @@ def test_the_panel_says_what_was_cut_and_offers_no_plan_for_a_cut_statement() ->
     assert f'<p class="muted reply-cut">{escape(note)}</p>' in html
     assert "-- Shown as sent, not highlighted: longer than 10,000 characters." in html
     assert "Explain query plan" not in html
+
+
+def test_the_sql_list_folds_similar_statements_under_the_first() -> None:
+    posts = query("SELECT * FROM blog_post", line=1)
+    counts = [
+        query("SELECT COUNT(*) FROM blog_comment WHERE post_id = %s", (i,), 3) for i in range(5)
+    ]
+
+    listed = build_report([posts, *counts]).listed
+
+    assert [entry.count for entry in listed] == [1, 5]
+    assert [row.index for row in listed[1].rows] == [2, 3, 4, 5, 6]
+    assert listed[1].lines == (3,)
+
+
+def test_the_sql_list_says_how_many_of_a_statement_it_did_not_draw() -> None:
+    counts = [query("SELECT 1 WHERE %s", (i,)) for i in range(SHOWN_QUERIES + 7)]
+
+    [entry] = build_report(counts).listed
+
+    assert (entry.count, len(entry.rows), entry.undrawn) == (SHOWN_QUERIES + 7, SHOWN_QUERIES, 7)

@@ -272,3 +272,12 @@ def test_no_lesson_page_has_an_id_twice(client: Client, data: None) -> None:
             twice[lesson.slug] = repeated
 
     assert twice == {}
+
+
+def test_a_run_of_a_hundred_similar_statements_lists_them_once(client: Client, data: None) -> None:
+    page = client.post(run_url(), {"snippet": BAD, "dataset": "medium"}, HTTP_HX_REQUEST="true")
+
+    html = page.content.decode()
+    assert html.count('<li class="query query--repeated">') == 1
+    assert html.count("similar \u00d7100") == 1  # the multiplication sign
+    assert "Each of the 100 statements (the first 49)" in html

@@ -144,6 +144,38 @@ class StatementGroup:
 
 
 @dataclass(frozen=True)
+class ListedStatement:
+    """One entry of the panel's SQL list, as the debug toolbar groups them: a statement and the
+    statements similar to it (the same SQL text), folded under their first."""
+
+    rows: tuple[QueryRow, ...]  # the instances the panel draws, in the order they were sent
+    group: StatementGroup | None  # every instance, when the statement was sent more than once
+
+    @property
+    def first(self) -> QueryRow:
+        return self.rows[0]
+
+    @property
+    def count(self) -> int:
+        return self.group.count if self.group else 1
+
+    @property
+    def lines(self) -> tuple[int, ...]:
+        if self.group:
+            return self.group.lines
+        return (self.first.query.line,) if self.first.query.line is not None else ()
+
+    @property
+    def duration_ms(self) -> float:
+        return self.group.duration_ms if self.group else self.first.duration_ms
+
+    @property
+    def undrawn(self) -> int:
+        """Instances past the panel's limit: the JSON API has them."""
+        return self.count - len(self.rows)
+
+
+@dataclass(frozen=True)
 class QueryReport:
     rows: list[QueryRow]
     groups: list[StatementGroup]  # repeated statements only, most frequent first
@@ -156,6 +188,22 @@ class QueryReport:
     @property
     def hidden_rows(self) -> int:
         return max(0, len(self.rows) - SHOWN_QUERIES)
+
+    @property
+    def listed(self) -> list[ListedStatement]:
+        """The drawn statements, one entry per SQL text in the order each was first sent."""
+        groups = {g.sql: g for g in self.groups}
+        by_sql: dict[str, list[QueryRow]] = {}
+        for row in self.shown_rows:
+            by_sql.setdefault(row.query.sql, []).append(row)
+        return [ListedStatement(tuple(rows), groups.get(sql)) for sql, rows in by_sql.items()]
+
+    @property
+    def hidden_statements(self) -> int:
+        """Statements of texts the list never reached (past SHOWN_QUERIES, not similar to one
+        it drew)."""
+        drawn = {row.query.sql for row in self.shown_rows}
+        return sum(1 for row in self.rows[SHOWN_QUERIES:] if row.query.sql not in drawn)
 
     @property
     def n_plus_one(self) -> list[StatementGroup]:
