@@ -123,3 +123,33 @@ def test_playground_opens_a_card_runs_on_large_and_shares(
     expect(shared.locator(".cm-content")).to_have_text("print(Post.objects.count())")
     assert shared.locator("input[name=dataset][value=large]").is_checked()
     other.close()
+
+
+def test_an_edited_run_keeps_the_queries_per_line_beside_the_editor(
+    data: None, course_server: str, browser
+) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{course_server}/lessons/{LESSON.slug}/?dataset=medium")
+    card = page.locator(CARD)
+    card.get_by_role("link", name="Edit").click()
+    replace_code(page, card.locator(".cm-content"), "# my copy\n" + BAD.code)
+    card.get_by_role("button", name="Run").click()
+    expect(page.locator(f"{CARD} .panel[data-edited='true']")).to_be_visible()
+
+    gutter = page.locator(f"{CARD} .cm-query-gutter")
+    expect(gutter).to_contain_text("100")  # the loop body, once per post, as on the lesson's code
+    page.close()
+
+
+def test_the_playground_shows_the_queries_per_line_beside_its_editor(
+    data: None, course_server: str, browser
+) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{course_server}/playground/")
+    replace_code(page, page.locator(".cm-content"), BAD.code)
+    page.get_by_label("Staging").check()
+    page.click("[data-run='playground']")
+    expect(page.locator("#playground-result .panel")).to_be_visible()
+
+    expect(page.locator(".cm-query-gutter")).to_contain_text("100")
+    page.close()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -100,3 +101,9 @@ def total(row: Any, name: str) -> int:
 def run_costs(result: RunResult) -> Costs:
     """What a run cost beside its count, named for the panel."""
     return costs(result)
+
+
+@register.filter
+def line_counts(lines: Mapping[int, int]) -> str:
+    """A run's queries per line as JSON ({"3": 100}), for an editor's gutter."""
+    return json.dumps({str(line): count for line, count in lines.items()})

@@ -96,10 +96,21 @@ function openEditor(card, text) {
     onChange: (value) => remember(card, textarea, value),
   });
   editors.set(textarea, editor);
+  editor.showCounts(lineCounts(card));  // after a run of the edit: what each of its lines sent
   card.querySelector("[data-edit]").hidden = true;
   card.querySelector("[data-reset]").hidden = false;
   card.querySelector("[data-open-playground]").hidden = false;
   return editor;
+}
+
+// {line: queries} as the server drew them in a card's code (the gutter of its last run).
+function lineCounts(card) {
+  const byLine = {};
+  card.querySelectorAll(".code-line").forEach((line) => {
+    const count = Number(line.querySelector(".gutter")?.dataset.lineCount || 0);
+    if (count) byLine[line.dataset.line] = count;
+  });
+  return byLine;
 }
 
 function remember(card, textarea, value) {
@@ -202,6 +213,12 @@ document.addEventListener("click", (event) => {
   const said = (words) => { button.textContent = words; setTimeout(() => { button.textContent = "Copy"; }, 2000); };
   if (navigator.clipboard) navigator.clipboard.writeText(text).then(() => said("Copied"), () => said("Select it to copy"));
   else said("Select it to copy");  // plain http beyond localhost has no clipboard API
+});
+// The playground's result carries the queries per line of the code that ran: its editor shows them.
+document.addEventListener("htmx:load", (event) => {
+  const [panel] = event.detail.elt instanceof Element ? within(event.detail.elt, "[data-line-counts]") : [];
+  const textarea = document.getElementById("playground-code");
+  if (panel && textarea && editors.has(textarea)) editors.get(textarea).showCounts(JSON.parse(panel.dataset.lineCounts));
 });
 document.addEventListener("htmx:load", (event) => setUpCopy(event.detail.elt));
 document.addEventListener("DOMContentLoaded", () => setUpCopy(document));

@@ -1,8 +1,8 @@
 // The course's editor: CodeMirror 6 with Python, bundled into one offline file by build.sh.
 // window.CourseEditor.create(textarea, {label, onRun, onChange}) edits the textarea's text in
 // place and keeps textarea.value in step, so forms and htmx post it unchanged.
-import { EditorView, keymap, lineNumbers, highlightActiveLine, highlightActiveLineGutter, drawSelection } from "@codemirror/view";
-import { EditorState } from "@codemirror/state";
+import { EditorView, keymap, lineNumbers, highlightActiveLine, highlightActiveLineGutter, drawSelection, gutter, GutterMarker } from "@codemirror/view";
+import { EditorState, StateEffect, StateField } from "@codemirror/state";
 import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
 import { bracketMatching, indentOnInput, syntaxHighlighting, HighlightStyle, indentUnit } from "@codemirror/language";
 import { tags as t } from "@lezer/highlight";
@@ -17,6 +17,7 @@ const theme = EditorView.theme({
   ".cm-content": { caretColor: "var(--ink)" },
   ".cm-cursor": { borderLeftColor: "var(--ink)" },
   ".cm-gutters": { background: "var(--surface)", borderRight: "1px solid var(--line)", color: "var(--lineno)" },
+  ".cm-query-gutter .cm-gutterElement": { color: "var(--bad)", fontWeight: "700", padding: "0 .4rem", textAlign: "right" },
   ".cm-activeLine, .cm-activeLineGutter": { backgroundColor: "var(--surface)" },
   "&.cm-focused .cm-selectionBackground, .cm-selectionBackground": { backgroundColor: "var(--accent-soft)" },
   ".cm-matchingBracket": { backgroundColor: "var(--accent-soft)", outline: "1px solid var(--accent)" },
@@ -34,6 +35,35 @@ const highlight = HighlightStyle.define([
   { tag: [t.meta, t.annotation], color: "var(--code-decorator)" },
   { tag: t.invalid, color: "var(--bad)" },
 ]);
+
+// The queries each line sent in the last run, in a gutter of their own: the course's main device,
+// kept while the learner edits. Any edit clears it (the lines it counted have moved).
+const setCounts = StateEffect.define();
+const counts = StateField.define({
+  create: () => new Map(),
+  update(value, transaction) {
+    for (const effect of transaction.effects) if (effect.is(setCounts)) return effect.value;
+    return transaction.docChanged ? new Map() : value;
+  },
+});
+class CountMarker extends GutterMarker {
+  constructor(count) { super(); this.count = count; }
+  eq(other) { return other.count === this.count; }
+  toDOM() {
+    const span = document.createElement("span");
+    span.textContent = this.count.toLocaleString("en");
+    span.title = `this line sent ${this.count} quer${this.count === 1 ? "y" : "ies"}`;
+    return span;
+  }
+}
+const queryGutter = gutter({
+  class: "cm-query-gutter",
+  lineMarker(view, line) {
+    const count = view.state.field(counts).get(view.state.doc.lineAt(line.from).number);
+    return count ? new CountMarker(count) : null;
+  },
+  lineMarkerChange: (update) => update.transactions.some((t) => t.effects.some((e) => e.is(setCounts))) || update.docChanged,
+});
 
 // The page's Content Security Policy takes <style> elements only with its nonce, and CodeMirror
 // writes its styles into one. The nonce comes from this script's own tag: read now, while the
@@ -60,7 +90,7 @@ function create(textarea, options = {}) {
     state: EditorState.create({
       doc: textarea.value,
       extensions: [
-        lineNumbers(), highlightActiveLineGutter(), highlightActiveLine(), drawSelection(), history(),
+        counts, queryGutter, lineNumbers(), highlightActiveLineGutter(), highlightActiveLine(), drawSelection(), history(),
         indentOnInput(), bracketMatching(), indentUnit.of("    "),
         syntaxHighlighting(highlight), python(), theme,
         // Long lines wrap: the editor never scrolls sideways, on a phone or on a projector.
@@ -90,6 +120,10 @@ function create(textarea, options = {}) {
     getValue: () => view.state.doc.toString(),
     setValue(text) { view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: text } }); },
     focus: () => view.focus(),
+    // {line number: queries} from the last run of this code, shown beside its lines.
+    showCounts(byLine) {
+      view.dispatch({ effects: setCounts.of(new Map(Object.entries(byLine).map(([line, n]) => [Number(line), n]))) });
+    },
     destroy() { view.destroy(); wrapper.remove(); textarea.hidden = false; textarea.style.display = display; },
   };
 }
