@@ -153,3 +153,19 @@ def test_the_playground_shows_the_queries_per_line_beside_its_editor(
 
     expect(page.locator(".cm-query-gutter")).to_contain_text("100")
     page.close()
+
+
+def test_a_syntax_error_marks_its_line_in_the_editor(
+    data: None, course_server: str, browser
+) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{course_server}/lessons/{LESSON.slug}/")
+    card = page.locator(CARD)
+    card.get_by_role("link", name="Edit").click()
+    replace_code(page, card.locator(".cm-content"), "posts = 1\nfor post in posts\n    pass\n")
+    card.get_by_role("button", name="Run").click()
+
+    expect(card.locator(".run-error")).to_contain_text("SyntaxError")
+    expect(card.locator(".panel")).to_contain_text("did not run")
+    expect(card.locator(".cm-error-line")).to_contain_text("for post in posts")
+    page.close()

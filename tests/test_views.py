@@ -281,3 +281,22 @@ def test_a_run_of_a_hundred_similar_statements_lists_them_once(client: Client, d
     assert html.count('<li class="query query--repeated">') == 1
     assert html.count("similar \u00d7100") == 1  # the multiplication sign
     assert "Each of the 100 statements (the first 49)" in html
+
+
+def test_code_python_cannot_read_did_not_run_and_counts_nothing(client: Client, data: None) -> None:
+    page = client.post(
+        run_url(),
+        {
+            "snippet": BAD,
+            "dataset": "tiny",
+            "code": "posts = Post.objects.all(\nfor post in posts:\n",
+        },
+        HTTP_HX_REQUEST="true",
+    )
+
+    html = page.content.decode()
+    assert "Your edited code did not run: Python could not read it." in html
+    assert "<dt>Queries</dt>" not in html and "<dt>Time</dt>" not in html
+    assert re.search(
+        r'class="run-error" role="alert" data-error-line="\d+"><strong>SyntaxError', html
+    )

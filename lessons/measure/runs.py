@@ -108,6 +108,16 @@ class CodeRun:
     def duration_ms(self) -> float:
         return self.result.duration * 1000
 
+    @property
+    def unparsed(self) -> bool:
+        """Python could not read the code: nothing of it ran, so there is nothing to count."""
+        error = self.result.error
+        return error is not None and error.type in UNPARSED
+
+
+# What compile() raises for code that cannot be read at all.
+UNPARSED = frozenset({"SyntaxError", "IndentationError", "TabError"})
+
 
 def is_edit(snippet: Snippet, code: str) -> bool:
     """Whether `code` differs from the snippet's own (line endings and trailing space aside)."""

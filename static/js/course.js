@@ -97,10 +97,19 @@ function openEditor(card, text) {
   });
   editors.set(textarea, editor);
   editor.showCounts(lineCounts(card));  // after a run of the edit: what each of its lines sent
+  showError(card, editor);
   card.querySelector("[data-edit]").hidden = true;
   card.querySelector("[data-reset]").hidden = false;
   card.querySelector("[data-open-playground]").hidden = false;
   return editor;
+}
+
+// A run Python could not read: its line is marked in the editor and the message kept in view.
+function showError(root, editor) {
+  const error = root.querySelector(".run-error[data-error-line]");
+  if (!error) return;
+  editor.markError(error.dataset.errorLine);
+  error.scrollIntoView({ block: "nearest" });
 }
 
 // {line: queries} as the server drew them in a card's code (the gutter of its last run).
@@ -218,7 +227,9 @@ document.addEventListener("click", (event) => {
 document.addEventListener("htmx:load", (event) => {
   const [panel] = event.detail.elt instanceof Element ? within(event.detail.elt, "[data-line-counts]") : [];
   const textarea = document.getElementById("playground-code");
-  if (panel && textarea && editors.has(textarea)) editors.get(textarea).showCounts(JSON.parse(panel.dataset.lineCounts));
+  if (!textarea || !editors.has(textarea) || !(event.detail.elt instanceof Element)) return;
+  if (panel) editors.get(textarea).showCounts(JSON.parse(panel.dataset.lineCounts));
+  showError(event.detail.elt.closest("#playground-result") ?? event.detail.elt, editors.get(textarea));
 });
 document.addEventListener("htmx:load", (event) => setUpCopy(event.detail.elt));
 document.addEventListener("DOMContentLoaded", () => setUpCopy(document));

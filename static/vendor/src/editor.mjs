@@ -1,7 +1,7 @@
 // The course's editor: CodeMirror 6 with Python, bundled into one offline file by build.sh.
 // window.CourseEditor.create(textarea, {label, onRun, onChange}) edits the textarea's text in
 // place and keeps textarea.value in step, so forms and htmx post it unchanged.
-import { EditorView, keymap, lineNumbers, highlightActiveLine, highlightActiveLineGutter, drawSelection, gutter, GutterMarker } from "@codemirror/view";
+import { EditorView, Decoration, keymap, lineNumbers, highlightActiveLine, highlightActiveLineGutter, drawSelection, gutter, GutterMarker } from "@codemirror/view";
 import { EditorState, StateEffect, StateField } from "@codemirror/state";
 import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
 import { bracketMatching, indentOnInput, syntaxHighlighting, HighlightStyle, indentUnit } from "@codemirror/language";
@@ -17,6 +17,7 @@ const theme = EditorView.theme({
   ".cm-content": { caretColor: "var(--ink)" },
   ".cm-cursor": { borderLeftColor: "var(--ink)" },
   ".cm-gutters": { background: "var(--surface)", borderRight: "1px solid var(--line)", color: "var(--lineno)" },
+  ".cm-error-line": { backgroundColor: "var(--bad-soft)", outline: "1px solid var(--bad)" },
   ".cm-query-gutter .cm-gutterElement": { color: "var(--bad)", fontWeight: "700", padding: "0 .4rem", textAlign: "right" },
   ".cm-activeLine, .cm-activeLineGutter": { backgroundColor: "var(--surface)" },
   "&.cm-focused .cm-selectionBackground, .cm-selectionBackground": { backgroundColor: "var(--accent-soft)" },
@@ -65,6 +66,23 @@ const queryGutter = gutter({
   lineMarkerChange: (update) => update.transactions.some((t) => t.effects.some((e) => e.is(setCounts))) || update.docChanged,
 });
 
+// The line Python could not read, marked until the next edit.
+const setErrorLine = StateEffect.define();
+const errorLine = StateField.define({
+  create: () => Decoration.none,
+  update(value, transaction) {
+    for (const effect of transaction.effects) {
+      if (effect.is(setErrorLine)) {
+        const doc = transaction.state.doc;
+        if (!effect.value || effect.value > doc.lines) return Decoration.none;
+        return Decoration.set([Decoration.line({ class: "cm-error-line" }).range(doc.line(effect.value).from)]);
+      }
+    }
+    return transaction.docChanged ? Decoration.none : value;
+  },
+  provide: (field) => EditorView.decorations.from(field),
+});
+
 // The page's Content Security Policy takes <style> elements only with its nonce, and CodeMirror
 // writes its styles into one. The nonce comes from this script's own tag: read now, while the
 // script runs (currentScript is null afterwards); browsers hide the attribute but not .nonce.
@@ -90,7 +108,7 @@ function create(textarea, options = {}) {
     state: EditorState.create({
       doc: textarea.value,
       extensions: [
-        counts, queryGutter, lineNumbers(), highlightActiveLineGutter(), highlightActiveLine(), drawSelection(), history(),
+        counts, queryGutter, errorLine, lineNumbers(), highlightActiveLineGutter(), highlightActiveLine(), drawSelection(), history(),
         indentOnInput(), bracketMatching(), indentUnit.of("    "),
         syntaxHighlighting(highlight), python(), theme,
         // Long lines wrap: the editor never scrolls sideways, on a phone or on a projector.
@@ -120,6 +138,8 @@ function create(textarea, options = {}) {
     getValue: () => view.state.doc.toString(),
     setValue(text) { view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: text } }); },
     focus: () => view.focus(),
+    // The line a syntax error is on, marked (0: none).
+    markError(line) { view.dispatch({ effects: setErrorLine.of(Number(line) || 0) }); },
     // {line number: queries} from the last run of this code, shown beside its lines.
     showCounts(byLine) {
       view.dispatch({ effects: setCounts.of(new Map(Object.entries(byLine).map(([line, n]) => [Number(line), n]))) });
