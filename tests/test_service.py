@@ -152,6 +152,7 @@ def test_a_measurement_touching_a_heavy_dataset_takes_the_heavy_lane(
 
 
 def test_busy_api_answer_is_503_with_retry_after(client: Client, data: None, settings: Any) -> None:
+    settings.COURSE_RUN_QUEUE_WAIT = 0.2  # how long a press waits behind the learner's own run
     root = Path(settings.COURSE_RUN_DIR)
     with service._learner_lock(root, "address:127.0.0.1"):
         response = client.post(RUN_API, {"dataset": "tiny"})
@@ -164,6 +165,7 @@ def test_busy_api_answer_is_503_with_retry_after(client: Client, data: None, set
 def test_busy_htmx_answer_is_a_message_for_the_card(
     client: Client, data: None, settings: Any
 ) -> None:
+    settings.COURSE_RUN_QUEUE_WAIT = 0.2
     root = Path(settings.COURSE_RUN_DIR)
     with service._learner_lock(root, "address:127.0.0.1"):
         response = client.post(
@@ -347,3 +349,45 @@ def test_a_run_cannot_report_a_smaller_peak_memory_than_the_kernel_counted(data:
 
     assert result.process_peak_memory is not None
     assert result.process_peak_memory > 70 * 1024 * 1024
+
+
+def test_a_learners_second_press_waits_for_their_first_run_then_runs(
+    client: Client, data: None, settings: Any
+) -> None:
+    """Run on the bad card, then at once on the fixed one: both run, one after the other."""
+    root = Path(settings.COURSE_RUN_DIR)
+    first_run = threading.Event()
+
+    def first() -> None:
+        with service._learner_lock(root, "address:127.0.0.1"):
+            first_run.set()
+            time.sleep(0.6)
+
+    ahead = threading.Thread(target=first)
+    ahead.start()
+    first_run.wait(5)
+    response = client.post(
+        reverse("lessons:run", args=["n-plus-one"]),
+        {"snippet": "count-comments.fixed", "dataset": "tiny"},
+        HTTP_HX_REQUEST="true",
+    )
+    ahead.join()
+
+    assert response.status_code == 200
+    assert 'data-query-count="1"' in response.content.decode()
+
+
+def test_a_press_past_a_full_line_is_told_to_wait_at_once(
+    client: Client, data: None, settings: Any
+) -> None:
+    root = Path(settings.COURSE_RUN_DIR)
+    line = root / "learners" / f"{service._hashed('address:127.0.0.1')}.line"
+    with contextlib.ExitStack() as places:
+        for index in range(service.LEARNER_LINE + 1):  # the run in flight and the ones waiting
+            assert places.enter_context(service._try_lock(line / f"{index}.lock"))
+        started = time.monotonic()
+        response = client.post(RUN_API, {"dataset": "tiny"})
+
+    assert response.status_code == 503
+    assert response.json()["error"]["type"] == "LearnerBusy"
+    assert time.monotonic() - started < 1  # not after the queue's wait

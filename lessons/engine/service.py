@@ -242,15 +242,24 @@ def run(
     check: bool = False,
     config: Config | None = None,
     share: str | None = None,
+    in_line: bool = False,
 ) -> list[RunResult]:
     """Run `tasks` one after the other in one worker; Busy if the service cannot take them now.
     `check`: an exercise check, which runs in the check lane. `share`: for the course's own code,
     a digest of the data the tasks read; identical runs with the same digest then share one
-    execution (lessons.engine.sharing). Learners' code is never shared."""
+    execution (lessons.engine.sharing). Learners' code is never shared. `in_line`: a learner's
+    press, which waits behind their run in flight (LEARNER_LINE of them) instead of being told
+    to wait at once."""
     if share is not None and not course_code:
         raise ValueError("only the course's own code is shared")
     results = _submit(
-        tasks, learner, course_code=course_code, check=check, config=config, share=share
+        tasks,
+        learner,
+        course_code=course_code,
+        check=check,
+        config=config,
+        share=share,
+        in_line=in_line,
     )
     return cast("list[RunResult]", results)
 
@@ -274,6 +283,7 @@ def _submit(
     check: bool = False,
     config: Config | None = None,
     share: str | None = None,
+    in_line: bool = False,
 ) -> list[Result]:
     config = config or Config.from_settings()
     limits = config.limits.scaled(config.course_factor) if course_code else config.limits
@@ -287,7 +297,9 @@ def _submit(
     with contextlib.ExitStack() as holding:
         try:
             root.mkdir(parents=True, exist_ok=True)
-            if learner is not None:
+            if learner is not None and in_line:
+                holding.enter_context(_learner_turn(root, learner, config.queue_wait))
+            elif learner is not None:
                 holding.enter_context(_learner_lock(root, learner))
                 note = _waiting_note.set(root / "learners" / f"{_hashed(learner)}.queued")
                 holding.callback(_waiting_note.reset, note)
@@ -342,11 +354,40 @@ def _hashed(name: str) -> str:
     return hashlib.sha256(name.encode()).hexdigest()[:24]
 
 
+# A learner's presses that may wait behind the one of theirs running: Run on the bad card, then
+# at once on the fixed one, runs both in turn.
+LEARNER_LINE = 2
+
+
 @contextlib.contextmanager
 def _learner_lock(root: Path, learner: str) -> Iterator[None]:
+    """The learner's run in flight: one at a time, LearnerBusy at once if one is (the shared
+    measurements and references use it so: one process makes them, the others do not wait)."""
     with _try_lock(root / "learners" / _hashed(learner)) as held:
         if not held:
             raise LearnerBusy()
+        yield
+
+
+@contextlib.contextmanager
+def _learner_turn(root: Path, learner: str, wait: float) -> Iterator[None]:
+    """A learner's press: a place in their line (LEARNER_LINE behind the run in flight), then
+    their run lock once it is free, within `wait` seconds. A press past a full line, or one that
+    waited that long, is told to wait (LearnerBusy)."""
+    hashed = _hashed(learner)
+    with contextlib.ExitStack() as stack:
+        if _take_any(stack, root / "learners" / f"{hashed}.line", LEARNER_LINE + 1) is None:
+            raise LearnerBusy()
+        deadline = time.monotonic() + wait
+        while True:
+            turn = contextlib.ExitStack()
+            if turn.enter_context(_try_lock(root / "learners" / hashed)):
+                stack.push(turn.__exit__)
+                break
+            turn.close()
+            if time.monotonic() >= deadline:
+                raise LearnerBusy()
+            time.sleep(0.05)
         yield
 
 

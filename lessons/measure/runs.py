@@ -139,7 +139,7 @@ def run_learner_code(
     """Run a learner's code through the run service, with the learner limits. Raises
     UnknownDataset or DatasetMissing before running, CodeTooLong or Busy from the service."""
     stats = dataset.stats()
-    [result] = run([Task(code, dataset.alias)], learner=learner)
+    [result] = run([Task(code, dataset.alias)], learner=learner, in_line=True)
     return CodeRun(stats, result, code, lesson, snippet)
 
 
@@ -157,6 +157,7 @@ def run_lesson_snippet(
         learner=learner,
         course_code=True,
         share=stats.checksum,
+        in_line=True,
     )
     return SnippetRun(lesson, snippet, stats, result)
 
