@@ -139,3 +139,14 @@ def test_a_passing_check_marks_the_exercise_solved_out_of_band(client: Client, d
 
     badge = re.search(r'<span class="exercise-state" id="state-[^"]+"[^>]*>[^<]*</span>', html)
     assert badge and 'hx-swap-oob="true"' in badge[0] and "✓ solved" in badge[0]
+
+
+def test_a_failed_check_without_javascript_keeps_the_code_to_try_again(
+    client: Client, data: None
+) -> None:
+    mine = EXERCISE.start + "\n# my attempt\n"
+    html = client.post(CHECK_PAGE, {"exercise": EXERCISE.id, "code": mine}).content.decode()
+
+    form = re.search(r'<form class="exercise-form" method="post".*?</form>', html, re.S)
+    assert form and "Check again" in form[0]
+    assert "# my attempt" in form[0]
