@@ -3,6 +3,7 @@ place, Reset, limits, the keyboard, and the playground with its share link."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -168,4 +169,19 @@ def test_a_syntax_error_marks_its_line_in_the_editor(
     expect(card.locator(".run-error")).to_contain_text("SyntaxError")
     expect(card.locator(".panel")).to_contain_text("did not run")
     expect(card.locator(".cm-error-line")).to_contain_text("for post in posts")
+    page.close()
+
+
+def test_a_long_run_shows_how_long_it_has_been_going(
+    data: None, short_limits: None, course_server: str, browser
+) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{course_server}/lessons/{LESSON.slug}/")
+    card = page.locator(CARD)
+    card.get_by_role("link", name="Edit").click()
+    replace_code(page, card.locator(".cm-content"), "import time\ntime.sleep(3)\n")
+    card.get_by_role("button", name="Run").click()
+
+    expect(card.locator(".running")).to_have_text(re.compile(r"Running on Laptop… [1-9]\d* s"))
+    expect(card.locator(".panel")).to_be_visible(timeout=15_000)
     page.close()

@@ -253,7 +253,8 @@ document.addEventListener("toggle", (event) => {
 document.addEventListener("htmx:load", (event) => setUpHints(event.detail.elt));
 
 // A run that takes a while may be waiting for a free worker: while its request is out, its
-// running line asks the server where it waits, every second, and says so ("Queued ... about 3 s").
+// running line asks the server where it waits, every second, and says so ("Queued ... about 3 s"),
+// or how long it has been running ("Running on Laptop… 4 s").
 const QUEUE_FIRST_ASK_MS = 700;
 const QUEUE_ASK_EVERY_MS = 1000;
 const queueWatchers = new WeakMap();
@@ -262,12 +263,15 @@ document.addEventListener("htmx:beforeRequest", (event) => {
   const url = document.body.dataset.queueUrl;
   if (!line || !url || event.detail.requestConfig?.verb !== "post") return;
   const said = line.textContent;
+  const started = Date.now();
+  // Not queued: how long the run has been going, so a long one never looks stuck.
+  const going = () => `${said.trim()} ${Math.round((Date.now() - started) / 1000)} s`;
   const ask = async () => {
     try {
       const answer = await fetch(url, { headers: { "HX-Request": "true" }, credentials: "same-origin" });
-      line.textContent = answer.status === 200 ? await answer.text() : said;
+      line.textContent = answer.status === 200 ? await answer.text() : going();
     } catch {
-      line.textContent = said;
+      line.textContent = going();
     }
   };
   let timer = setTimeout(function again() {
