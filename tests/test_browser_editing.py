@@ -185,3 +185,17 @@ def test_a_long_run_shows_how_long_it_has_been_going(
     expect(card.locator(".running")).to_have_text(re.compile(r"Running on Laptop… [1-9]\d* s"))
     expect(card.locator(".panel")).to_be_visible(timeout=15_000)
     page.close()
+
+
+def test_cancel_ends_a_run_that_takes_too_long(data: None, course_server: str, browser) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{course_server}/lessons/{LESSON.slug}/")
+    card = page.locator(CARD)
+    card.get_by_role("link", name="Edit").click()
+    replace_code(page, card.locator(".cm-content"), "import time\ntime.sleep(8)\n")
+    card.get_by_role("button", name="Run").click()
+    card.get_by_role("button", name="Cancel").click()
+
+    expect(card.locator(".run-error")).to_contain_text("You cancelled the run", timeout=6_000)
+    expect(card.get_by_role("button", name="Cancel")).to_be_hidden()
+    page.close()

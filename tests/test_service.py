@@ -391,3 +391,39 @@ def test_a_press_past_a_full_line_is_told_to_wait_at_once(
     assert response.status_code == 503
     assert response.json()["error"]["type"] == "LearnerBusy"
     assert time.monotonic() - started < 1  # not after the queue's wait
+
+
+def test_a_learner_cancels_their_run_in_flight(data: None, settings: Any) -> None:
+    settings.COURSE_RUN_WALL_SECONDS = 20
+    results: list[Any] = []
+    going = threading.Thread(
+        target=lambda: results.append(run("while True:\n    pass", learner="cancelling"))
+    )
+    started = time.monotonic()
+    going.start()
+    time.sleep(1)
+    engine.cancel("cancelling")
+    going.join(15)
+
+    [result] = results
+    assert result.error.type == "Cancelled"
+    assert time.monotonic() - started < 10  # long before its 20 s were up
+
+
+def test_a_cancel_left_from_an_earlier_run_leaves_the_next_run_alone(
+    data: None, settings: Any
+) -> None:
+    engine.cancel("changed-my-mind")
+    note = (
+        Path(settings.COURSE_RUN_DIR) / "learners" / f"{service._hashed('changed-my-mind')}.cancel"
+    )
+    old = time.time() - service.CANCEL_STALE_SECONDS - 1
+    os.utime(note, (old, old))
+
+    assert run("print(1)", learner="changed-my-mind").output.strip() == "1"
+
+
+def test_a_cancel_that_reaches_the_server_just_before_its_run_still_ends_it(data: None) -> None:
+    engine.cancel("quick-on-the-button")  # both requests in flight: the cancel came first
+
+    assert run("print(1)", learner="quick-on-the-button").error.type == "Cancelled"

@@ -221,6 +221,30 @@ _address: contextvars.ContextVar[str | None] = contextvars.ContextVar("run_addre
 _waiting_note: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
     "run_waiting_note", default=None
 )
+# The file whose appearance ends the learner's run being submitted (`cancel`).
+_cancel_note: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
+    "run_cancel_note", default=None
+)
+CANCEL_LOOK_SECONDS = 0.2  # how often a run in flight looks whether its learner cancelled it
+
+
+# A cancel may reach the server a moment before the run it is for (both requests in flight);
+# one older than this was for a run that had already ended.
+CANCEL_STALE_SECONDS = 10
+
+
+def _forget_stale_cancel(note: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        if time.time() - note.stat().st_mtime > CANCEL_STALE_SECONDS:
+            note.unlink(missing_ok=True)
+
+
+def cancel(learner: str, config: Config | None = None) -> None:
+    """End the learner's run in flight (a run of theirs that starts later is not touched)."""
+    config = config or Config.from_settings()
+    note = config.root / "learners" / f"{_hashed(learner)}.cancel"
+    note.parent.mkdir(parents=True, exist_ok=True)
+    note.touch()
 
 
 @contextlib.contextmanager
@@ -297,12 +321,20 @@ def _submit(
     with contextlib.ExitStack() as holding:
         try:
             root.mkdir(parents=True, exist_ok=True)
-            if learner is not None and in_line:
-                holding.enter_context(_learner_turn(root, learner, config.queue_wait))
-            elif learner is not None:
-                holding.enter_context(_learner_lock(root, learner))
+            if learner is not None:
+                holding.enter_context(
+                    _learner_turn(root, learner, config.queue_wait)
+                    if in_line
+                    else _learner_lock(root, learner)
+                )
                 note = _waiting_note.set(root / "learners" / f"{_hashed(learner)}.queued")
                 holding.callback(_waiting_note.reset, note)
+                if share is None:  # a run shared by a room is no one learner's to cancel
+                    stop = root / "learners" / f"{_hashed(learner)}.cancel"
+                    _forget_stale_cancel(stop)
+                    cancelling = _cancel_note.set(stop)
+                    holding.callback(_cancel_note.reset, cancelling)
+                    holding.callback(stop.unlink, missing_ok=True)  # it ended: nothing to cancel
         except OSError as exc:  # a read-only or full var/: say so, not a 500
             raise RunFolderUnwritable(root, exc) from exc
         if share is None or config.share_seconds < 0:
@@ -682,7 +714,7 @@ def _run_in_slot(
             if any(connections[name].vendor == "postgresql" for name in files):
                 # Sent before any of the run's code: the pids of the only connections it can have.
                 backends = _backends(run.channel, deadline)
-            killed = not run.channel.poll(max(deadline - time.monotonic(), 0))
+            killed, cancelled = _wait_for_report(run.channel, deadline, _cancel_note.get())
             clock["reported"] = time.monotonic()
             message, peak = (None, None) if killed else _report(run.channel)
             if not killed:  # it exits as it reports: let it end by itself
@@ -709,12 +741,31 @@ def _run_in_slot(
             return [_explained(result, limits) for result in decoded]
         except contract.Malformed:
             message = {"kind": "malformed"}
-    error = _why_it_stopped(message, limits, killed)
+    error = (
+        RunError("Cancelled", "You cancelled the run: it was stopped.", None)
+        if cancelled
+        else _why_it_stopped(message, limits, killed)
+    )
     failed = [_failed(task, error, elapsed) for task in tasks]
     for result in failed:
         if isinstance(result, RunResult):
             result.process_peak_memory = peak
     return failed
+
+
+def _wait_for_report(
+    receiver: Connection, deadline: float, cancel_note: Path | None
+) -> tuple[bool, bool]:
+    """(killed, cancelled): wait for the run's report until its deadline, or until its learner
+    cancels it (the note appears)."""
+    while True:
+        if cancel_note is not None and cancel_note.exists():
+            return True, True
+        left = deadline - time.monotonic()
+        if receiver.poll(max(min(left, CANCEL_LOOK_SECONDS), 0)):
+            return False, False
+        if left <= 0:
+            return True, False
 
 
 def _report(receiver: Connection) -> tuple[dict[str, Any] | None, int | None]:

@@ -133,6 +133,14 @@ def scale(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "lessons/lesson.html", context)
 
 
+@require_POST
+def run_cancel(request: HttpRequest) -> HttpResponse:
+    """End the asker's run in flight (the card's Cancel while it runs): 204, and the run's own
+    request answers that it was cancelled."""
+    engine.cancel(learner_id(request))
+    return HttpResponse(status=204)
+
+
 @require_GET
 def run_queue(request: HttpRequest) -> HttpResponse:
     """Where the asker's run waits for a worker, in words for the card's running line (the page

@@ -18,6 +18,7 @@ urlpatterns = [
     ),
     path("explain/", pages.explain_query, name="explain"),
     path("runs/queue/", pages.run_queue, name="run-queue"),
+    path("runs/cancel/", pages.run_cancel, name="run-cancel"),
     path("playground/", playground.playground, name="playground"),
     path("playground/run/", playground.run, name="playground-run"),
     path("exam/", quiz.exam, name="exam"),

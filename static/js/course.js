@@ -277,7 +277,23 @@ document.addEventListener("htmx:beforeRequest", (event) => {
   let timer = setTimeout(function again() {
     ask().finally(() => { if (queueWatchers.has(line)) timer = setTimeout(again, QUEUE_ASK_EVERY_MS); });
   }, QUEUE_FIRST_ASK_MS);
-  queueWatchers.set(line, () => { clearTimeout(timer); line.textContent = said; });
+  const cancel = line.closest("form").querySelector("[data-cancel-run]");
+  if (cancel) cancel.hidden = false;
+  queueWatchers.set(line, () => {
+    clearTimeout(timer);
+    line.textContent = said;
+    if (cancel) cancel.hidden = true;
+  });
+});
+// Cancel ends the run in the service; the run's own request then answers that it was cancelled.
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-cancel-run]");
+  const url = document.body.dataset.cancelUrl;
+  if (!button || !url) return;
+  const token = button.closest("form").querySelector("input[name=csrfmiddlewaretoken]")?.value ?? "";
+  button.disabled = true;
+  fetch(url, { method: "POST", headers: { "X-CSRFToken": token, "HX-Request": "true" }, credentials: "same-origin" })
+    .finally(() => { button.disabled = false; });
 });
 document.addEventListener("htmx:afterRequest", (event) => {
   const line = event.detail.elt.closest?.("form")?.querySelector(".running");
