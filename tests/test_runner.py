@@ -169,7 +169,7 @@ def test_objects_built_are_counted_per_model(data: None) -> None:
 
 
 def test_unknown_dataset_is_refused_before_running(data: None) -> None:
-    with pytest.raises(datasets.UnknownDataset, match="choose one of tiny, medium, large"):
+    with pytest.raises(datasets.UnknownDataset, match=r"choose one of Laptop \(tiny\), Staging"):
         run_snippet("print(1)", "huge")
 
 
