@@ -91,6 +91,7 @@ PAGES: dict[str, Callable[[Page, str], None]] = {
     "playground after a run": playground_after_run,
     "quiz answered": quiz_answered,
     "exam": visit("/exam/"),
+    "search results": visit("/search/?q=select_related"),
     "404": visit("/lessons/no-such-lesson/"),
     "400": visit(f"/lessons/{LESSON.slug}/?dataset=enormous"),
 }

@@ -9,6 +9,7 @@ from typing import Any
 import django
 from django import template
 from django.template import Context
+from django.utils.html import escape
 from django.utils.safestring import SafeString
 
 from lessons.display.costs import Costs, costs
@@ -107,3 +108,11 @@ def run_costs(result: RunResult) -> Costs:
 def line_counts(lines: Mapping[int, int]) -> str:
     """A run's queries per line as JSON ({"3": 100}), for an editor's gutter."""
     return json.dumps({str(line): count for line, count in lines.items()})
+
+
+@register.filter
+def marked(excerpt: str) -> SafeString:
+    """A search excerpt, escaped, with the words that matched in <mark>."""
+    from lessons.catalog.search import END, START
+
+    return SafeString(escape(excerpt).replace(START, "<mark>").replace(END, "</mark>"))

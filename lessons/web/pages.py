@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from lessons import engine
 from lessons.catalog import get_catalog
+from lessons.catalog.search import index_for
 from lessons.datasets import DatasetRef
 from lessons.errors import CourseError
 from lessons.measure.explain import explain
@@ -41,6 +42,14 @@ def outline(request: HttpRequest) -> HttpResponse:
         "questions": sum(p.questions for p in overview.values()),
     }
     return render(request, "lessons/outline.html", context)
+
+
+@require_GET
+def search(request: HttpRequest) -> HttpResponse:
+    """Lessons, sections, snippets and exercises whose words match the query, best first."""
+    query = request.GET.get("q", "").strip()
+    hits = index_for(get_catalog()).search(query) if query else []
+    return render(request, "lessons/search.html", {"query": query, "hits": hits})
 
 
 @require_GET

@@ -16,6 +16,7 @@ urlpatterns = [
     path(
         "lessons/<slug:slug>/exercise/solution/", exercises.solution_page, name="exercise-solution"
     ),
+    path("search/", pages.search, name="search"),
     path("explain/", pages.explain_query, name="explain"),
     path("runs/queue/", pages.run_queue, name="run-queue"),
     path("runs/cancel/", pages.run_cancel, name="run-cancel"),
