@@ -227,3 +227,18 @@ def test_copy_puts_a_snippets_code_on_the_clipboard(
     expect(card.get_by_role("button", name="Copy the code")).to_have_text("Copied")
     assert page.evaluate("navigator.clipboard.readText()") == snippet.code.rstrip("\n")
     context.close()
+
+
+def test_without_javascript_a_run_comes_back_by_a_redirect(
+    data: None, course_server: str, browser
+) -> None:
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{course_server}/lessons/{LESSON}/")
+    page.click("[data-run='count-comments.bad']")
+
+    expect(page).to_have_url(re.compile(r"[?&]ran=[\w-]+#card-count-comments-bad$"))
+    expect(page.locator(".panel[data-snippet='count-comments.bad']")).to_be_visible()
+    page.reload()  # a GET: the run is shown again, not sent again
+    expect(page.locator(".panel[data-snippet='count-comments.bad']")).to_be_visible()
+    context.close()

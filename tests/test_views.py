@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
+from pathlib import Path
+from typing import Any
 
 import django
 import pytest
@@ -163,13 +166,42 @@ def test_gutter_shows_queries_per_line_after_a_run(client: Client, dataset: str)
     assert counts == [("1", "0"), ("2", "1"), ("3", str(posts))]
 
 
-def test_plain_form_post_renders_the_whole_page_with_the_panel(client: Client, data: None) -> None:
-    response = client.post(run_url(), {"snippet": BAD, "dataset": "tiny"})
+def test_plain_form_post_redirects_to_the_lesson_showing_the_panel(
+    client: Client, data: None
+) -> None:
+    posted = client.post(run_url(), {"snippet": BAD, "dataset": "tiny"})
 
-    html = response.content.decode()
-    assert response.status_code == 200
+    assert posted.status_code == 302
+    assert re.match(
+        rf"/lessons/{LESSON}/\?dataset=tiny&ran=[\w-]+#card-count-comments-bad$", posted["Location"]
+    )
+    html = client.get(posted["Location"]).content.decode()
     assert "<html" in html
     assert panel_attributes(html)["snippet"] == BAD
+
+
+def test_reloading_the_page_after_a_plain_run_shows_it_without_running_again(
+    client: Client, data: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lessons.measure import runs
+
+    posted = client.post(run_url(), {"snippet": BAD, "dataset": "tiny"})
+    ran_again: list[object] = []
+    monkeypatch.setattr(runs, "run", lambda *a, **k: ran_again.append(a) or [])
+
+    reloaded = client.get(posted["Location"]).content.decode()
+
+    assert ran_again == []
+    assert panel_attributes(reloaded)["snippet"] == BAD
+
+
+def test_a_kept_run_is_shown_only_to_the_learner_who_ran_it(client: Client, data: None) -> None:
+    posted = client.post(run_url(), {"snippet": BAD, "dataset": "tiny"}, REMOTE_ADDR="10.0.0.1")
+
+    other = Client().get(posted["Location"], REMOTE_ADDR="10.0.0.2").content.decode()
+
+    assert 'class="panel"' not in other
+    assert "That run is no longer kept here" in other
 
 
 def test_run_error_is_shown_in_the_card_with_its_line(data: None) -> None:
@@ -249,7 +281,7 @@ def test_missing_dataset_says_how_to_seed_it(
 
 
 def test_dataset_links_after_a_plain_run_point_at_the_lesson(client: Client, data: None) -> None:
-    response = client.post(run_url(), {"snippet": BAD, "dataset": "tiny"})
+    response = client.post(run_url(), {"snippet": BAD, "dataset": "tiny"}, follow=True)
 
     links = re.findall(r'href="([^"]*)" data-dataset=', response.content.decode())
     assert links == [f"/lessons/{LESSON}/?dataset={name}" for name in datasets.SPECS]
@@ -300,3 +332,18 @@ def test_code_python_cannot_read_did_not_run_and_counts_nothing(client: Client, 
     assert re.search(
         r'class="run-error" role="alert" data-error-line="\d+"><strong>SyntaxError', html
     )
+
+
+def test_a_kept_run_tampered_with_on_disk_is_not_shown(
+    client: Client, data: None, settings: Any
+) -> None:
+    posted = client.post(run_url(), {"snippet": BAD, "dataset": "tiny"})
+    token = re.search(r"ran=([\w-]+)", posted["Location"])[1]  # type: ignore[index]
+    kept = Path(settings.COURSE_RUN_DIR) / "kept" / f"{token}.json"
+    data_on_disk = json.loads(kept.read_text())
+    data_on_disk["run"]["result"]["duration"] = -5  # nothing the run's codec makes
+    kept.write_text(json.dumps(data_on_disk))
+
+    page = client.get(posted["Location"]).content.decode()
+
+    assert 'class="panel"' not in page and "That run is no longer kept here" in page

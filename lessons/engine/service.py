@@ -239,6 +239,35 @@ def _forget_stale_cancel(note: Path) -> None:
             note.unlink(missing_ok=True)
 
 
+def kept(result: RunResult) -> dict[str, Any]:
+    """A run's result as JSON, to be shown again later (`restored`): the run's own codec, and
+    what the service added."""
+    return {
+        "result": contract.encode_result(result),
+        "queued": result.queued,
+        "process_peak_memory": result.process_peak_memory,
+    }
+
+
+def restored(
+    data: Any, task: Task, *, course_code: bool = False, config: Config | None = None
+) -> RunResult:
+    """A result `kept` earlier, checked and bounded as a run's reply is (contract.Malformed)."""
+    config = config or Config.from_settings()
+    limits = config.limits.scaled(config.course_factor) if course_code else config.limits
+    if not isinstance(data, dict):
+        raise contract.Malformed("a kept result is an object")
+    result = contract.decode_result(data.get("result"), task, limits)
+    result.queued = _number_or(data.get("queued"), 0.0)
+    peak = data.get("process_peak_memory")
+    result.process_peak_memory = peak if type(peak) is int and peak >= 0 else None
+    return result
+
+
+def _number_or(value: Any, default: float) -> float:
+    return float(value) if type(value) in (int, float) and value >= 0 else default
+
+
 def cancel(learner: str, config: Config | None = None) -> None:
     """End the learner's run in flight (a run of theirs that starts later is not touched)."""
     config = config or Config.from_settings()

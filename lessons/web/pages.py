@@ -7,16 +7,18 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from lessons import engine
-from lessons.catalog import get_catalog
+from lessons.catalog import Lesson, get_catalog
 from lessons.catalog.search import index_for
 from lessons.datasets import DatasetRef
 from lessons.errors import CourseError
 from lessons.measure.explain import explain
 from lessons.measure.runs import CodeRun, SnippetRun, is_edit, run_learner_code, run_lesson_snippet
 from lessons.measure.scale import MeasurementPending, ScaleReport, measure, shared_report
+from lessons.web import kept_runs
 from lessons.web.editing import require_editing
 from lessons.web.identity import learner_id, progress_for
 from lessons.web.lookups import get_lesson, get_pair, get_snippet
@@ -44,6 +46,10 @@ def outline(request: HttpRequest) -> HttpResponse:
     return render(request, "lessons/outline.html", context)
 
 
+def lesson_url(lesson: Lesson) -> str:
+    return reverse("lessons:detail", args=[lesson.slug])
+
+
 @require_GET
 def search(request: HttpRequest) -> HttpResponse:
     """Lessons, sections, snippets and exercises whose words match the query, best first."""
@@ -59,7 +65,17 @@ def lesson_detail(request: HttpRequest, slug: str) -> HttpResponse:
     progress = progress_for(request)
     if progress.learner is not None:
         progress.mark_opened(lesson)
-    context = lesson_context(progress, lesson, dataset)
+    ran = (
+        kept_runs.recall(request, lesson, request.GET.get("ran", ""))
+        if "ran" in request.GET
+        else None
+    )
+    context = lesson_context(progress, lesson, dataset, ran)
+    if "ran" in request.GET and ran is None:
+        context["run_notice"] = (
+            "That run is no longer kept here (after ten minutes, or on another server): "
+            "press Run to run it again."
+        )
     # A visitor with no learner yet: the page tells the server it was opened, if a browser
     # shows it (so a crawler or a one-off request stores nothing).
     context["opened_beacon"] = progress.learner is None and not settings.COURSE_ROOM
@@ -93,8 +109,11 @@ def run(request: HttpRequest, slug: str) -> HttpResponse:
             "lesson_progress": progress.for_lesson(lesson),
         }
         return render(request, "lessons/_snippet_card_run.html", context)
-    context = lesson_context(progress, lesson, dataset, snippet_run)
-    return render(request, "lessons/lesson.html", context)
+    # Without JavaScript: the lesson showing this run, by a redirect, so a reload does not post
+    # the run again.
+    token = kept_runs.keep(request, snippet_run)
+    card = Card.on(snippet, snippet_run.stats, snippet_run)
+    return redirect(f"{dataset.in_url(lesson_url(lesson))}&ran={token}#{card.dom_id}")
 
 
 @require_POST
