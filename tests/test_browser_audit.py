@@ -258,3 +258,30 @@ def test_the_presenter_view_cuts_no_line_of_code_on_a_projector(
     page.screenshot(path=str(screenshot_dir / "projector-presenter-view.png"))
 
     assert cut_code(page) == []
+
+
+def test_a_lesson_after_runs_cuts_no_line_of_code_on_a_desktop(
+    data: None, course_server: str, browser: Any
+) -> None:
+    page = open_page(browser, DESKTOP)
+    lesson_after_runs(page, course_server)
+
+    assert cut_code(page) == []
+
+
+def test_the_pages_follow_the_systems_dark_mode(
+    data: None, course_server: str, browser: Any
+) -> None:
+    """Dark is not light passed off as dark: the page's own background turns dark."""
+    shades = {}
+    for scheme in ("light", "dark"):
+        page = open_page(browser, DESKTOP, scheme)
+        lesson(page, course_server)
+        shades[scheme] = page.evaluate(
+            """() => {
+              const [r, g, b] = getComputedStyle(document.body).backgroundColor.match(/\\d+/g);
+              return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+            }"""
+        )
+
+    assert shades["light"] > 0.9 and shades["dark"] < 0.15
