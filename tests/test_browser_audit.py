@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from lessons.catalog import get_catalog
 
@@ -18,9 +18,9 @@ pytestmark = pytest.mark.browser
 
 AXE = (Path(__file__).parent / "vendor" / "axe-4.14.1.min.js").read_text()
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 800}
-PROJECTOR = {"width": 1024, "height": 768}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+PROJECTOR: ViewportSize = {"width": 1024, "height": 768}
 LESSON = get_catalog().by_slug["n-plus-one"]
 EXERCISE = LESSON.exercises[0]
 
@@ -128,6 +128,13 @@ def axe_violations(page: Page) -> list[str]:
     return list(found)
 
 
+def axe_on_desktop_and_phone(page: Page) -> tuple[list[str], list[str]]:
+    """axe's findings on the page as it is, then on the same page narrowed to a phone."""
+    on_desktop = axe_violations(page)
+    page.set_viewport_size(PHONE)
+    return on_desktop, axe_violations(page)
+
+
 def sideways(page: Page) -> int:
     """How many pixels the document is wider than the viewport (0: it fits)."""
     return int(page.evaluate("document.documentElement.scrollWidth - window.innerWidth"))
@@ -159,7 +166,7 @@ def cut_code(page: Page) -> list[str]:
     return list(found)
 
 
-def open_page(browser: Any, viewport: dict[str, int], scheme: str = "light") -> Page:
+def open_page(browser: Any, viewport: ViewportSize, scheme: str = "light") -> Page:
     context = browser.new_context(viewport=viewport, color_scheme=scheme)
     page = context.new_page()
     page.errors = []  # type: ignore[attr-defined]
@@ -177,11 +184,7 @@ def test_axe_finds_nothing(
 ) -> None:
     page = open_page(browser, DESKTOP, scheme)
     PAGES[kind](page, course_server)
-    on_desktop = axe_violations(page)
-    page.set_viewport_size(PHONE)
-    on_a_phone = axe_violations(page)
-
-    assert on_desktop == [] and on_a_phone == []
+    assert axe_on_desktop_and_phone(page) == ([], [])
 
 
 @pytest.mark.parametrize("kind", PAGES)
@@ -228,11 +231,7 @@ def test_axe_finds_nothing_on_the_rooms_pages(
     token = room.token  # read before the browser's loop runs (no ORM calls under it)
     page = open_page(browser, DESKTOP, scheme)
     room_page(kind, page, course_server, token)
-    on_desktop = axe_violations(page)
-    page.set_viewport_size(PHONE)
-    on_a_phone = axe_violations(page)
-
-    assert on_desktop == [] and on_a_phone == []
+    assert axe_on_desktop_and_phone(page) == ([], [])
 
 
 @pytest.mark.parametrize("kind", ROOM_PAGES)

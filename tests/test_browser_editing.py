@@ -20,6 +20,16 @@ BAD, FIXED = LESSON.snippets["count-comments.bad"], LESSON.snippets["count-comme
 CARD = "#card-count-comments-bad"
 
 
+def edit_and_run(page: Any, base: str, code: str, dataset: str = "tiny") -> Any:
+    """The lesson's bad card, edited into `code` and run: the card."""
+    page.goto(f"{base}/lessons/{LESSON.slug}/?dataset={dataset}")
+    card = page.locator(CARD)
+    card.get_by_role("link", name="Edit").click()
+    replace_code(page, card.locator(".cm-content"), code)
+    card.get_by_role("button", name="Run").click()
+    return card
+
+
 @pytest.fixture
 def short_limits(settings: Any) -> None:
     # Short enough that a loop stops soon, long enough for a real run beside the suite's workers.
@@ -130,11 +140,7 @@ def test_an_edited_run_keeps_the_queries_per_line_beside_the_editor(
     data: None, course_server: str, browser
 ) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{course_server}/lessons/{LESSON.slug}/?dataset=medium")
-    card = page.locator(CARD)
-    card.get_by_role("link", name="Edit").click()
-    replace_code(page, card.locator(".cm-content"), "# my copy\n" + BAD.code)
-    card.get_by_role("button", name="Run").click()
+    edit_and_run(page, course_server, "# my copy\n" + BAD.code, dataset="medium")
     expect(page.locator(f"{CARD} .panel[data-edited='true']")).to_be_visible()
 
     gutter = page.locator(f"{CARD} .cm-query-gutter")
@@ -160,11 +166,7 @@ def test_a_syntax_error_marks_its_line_in_the_editor(
     data: None, course_server: str, browser
 ) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{course_server}/lessons/{LESSON.slug}/")
-    card = page.locator(CARD)
-    card.get_by_role("link", name="Edit").click()
-    replace_code(page, card.locator(".cm-content"), "posts = 1\nfor post in posts\n    pass\n")
-    card.get_by_role("button", name="Run").click()
+    card = edit_and_run(page, course_server, "posts = 1\nfor post in posts\n    pass\n")
 
     expect(card.locator(".run-error")).to_contain_text("SyntaxError")
     expect(card.locator(".panel")).to_contain_text("did not run")
@@ -176,11 +178,7 @@ def test_a_long_run_shows_how_long_it_has_been_going(
     data: None, short_limits: None, course_server: str, browser
 ) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{course_server}/lessons/{LESSON.slug}/")
-    card = page.locator(CARD)
-    card.get_by_role("link", name="Edit").click()
-    replace_code(page, card.locator(".cm-content"), "import time\ntime.sleep(3)\n")
-    card.get_by_role("button", name="Run").click()
+    card = edit_and_run(page, course_server, "import time\ntime.sleep(3)\n")
 
     expect(card.locator(".running")).to_have_text(re.compile(r"Running on Laptop… [1-9]\d* s"))
     expect(card.locator(".panel")).to_be_visible(timeout=15_000)
@@ -189,11 +187,7 @@ def test_a_long_run_shows_how_long_it_has_been_going(
 
 def test_cancel_ends_a_run_that_takes_too_long(data: None, course_server: str, browser) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{course_server}/lessons/{LESSON.slug}/")
-    card = page.locator(CARD)
-    card.get_by_role("link", name="Edit").click()
-    replace_code(page, card.locator(".cm-content"), "import time\ntime.sleep(8)\n")
-    card.get_by_role("button", name="Run").click()
+    card = edit_and_run(page, course_server, "import time\ntime.sleep(8)\n")
     card.get_by_role("button", name="Cancel").click()
 
     expect(card.locator(".run-error")).to_contain_text("You cancelled the run", timeout=6_000)
