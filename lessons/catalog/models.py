@@ -12,6 +12,7 @@ import django
 
 from lessons.catalog import expect
 from lessons.catalog.expect import Declared
+from lessons.catalog.plans import Claim, PlanClaims
 
 
 class LessonError(ValueError):
@@ -44,6 +45,8 @@ class Snippet:
     needs_django: str = ""  # django="6.1": the oldest Django whose API the snippet uses
     engine: str = ""  # engine="postgresql": the snippet uses that engine's own features
     n_plus_one: bool = False  # a bad side its lesson calls an N+1 (the panel must flag it)
+    # What its statements' plans must show (lessons/catalog/plans.py).
+    plans: PlanClaims = field(default_factory=PlanClaims, compare=False)
 
     @property
     def runs_here(self) -> bool:
@@ -170,6 +173,9 @@ class Exercise:
     # join, say), so no technique attempt can be written; the budget attempts show it instead.
     technique_is_budget: bool = False
     needs_django: str = ""  # django = "6.1": the solution uses that version's API
+    # What the learner's plans must show on the largest dataset, where the planner uses its
+    # indexes (plan = "no-scan:blog_comment"): the technique, when it is an index.
+    plan: tuple[Claim, ...] = ()
 
     def budget_for(self, counts: Mapping[str, int]) -> int:
         return expect.evaluate(self._budget_tree, counts)

@@ -28,7 +28,7 @@ from typing import Any
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from lessons.catalog import expect
+from lessons.catalog import expect, plans
 from lessons.catalog.models import (
     COSTS,
     RULES,
@@ -169,7 +169,9 @@ def _parse_snippet(path: Path, line: int, token: Token) -> Snippet:
             flags.add(word)
             continue
         key, equals, value = word.partition("=")
-        if not equals or not (key in _ATTRIBUTES or expect.ATTRIBUTE.match(key)):
+        if not equals or not (
+            key in _ATTRIBUTES or expect.ATTRIBUTE.match(key) or plans.ATTRIBUTE.match(key)
+        ):
             raise LessonError(path, line, f"unknown snippet attribute {word!r}")
         attrs[key] = value
     if "expect" not in attrs:
@@ -186,6 +188,10 @@ def _parse_snippet(path: Path, line: int, token: Token) -> Snippet:
     try:
         declared = expect.Declared.from_attributes(attrs)
     except expect.ExpectError as exc:
+        raise LessonError(path, line, str(exc)) from None
+    try:
+        plan_claims = plans.PlanClaims.from_attributes(attrs)
+    except plans.PlanClaimError as exc:
         raise LessonError(path, line, str(exc)) from None
     try:
         compile(token.content, "<snippet>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
@@ -206,6 +212,7 @@ def _parse_snippet(path: Path, line: int, token: Token) -> Snippet:
         needs_django=attrs.get("django", ""),
         engine=attrs.get("engine", ""),
         n_plus_one="n-plus-one" in flags,
+        plans=plan_claims,
     )
 
 
@@ -246,7 +253,7 @@ MAX_LONGEST_SHARE_COURSE = 0.25
 
 _EXERCISE_KEYS = {
     "name", "title", "task", "start", "solution", "budget", "hints", "rules", "wrong", "atomic",
-    "django", "technique_is_budget",
+    "django", "technique_is_budget", "plan",
     *COSTS,
 }  # fmt: skip
 ATOMIC_WRITE = 2  # `atomic = true`: the second write fails, after one that must be undone
@@ -307,6 +314,13 @@ def _parse_exercise(path: Path, line: int, content: str, slug: str) -> Exercise:
         atomic = 0
     if not isinstance(atomic, int) or atomic < 0 or atomic == 1:
         raise fail("atomic is true, or the number of the write that fails (2 or more)")
+    plan = data.get("plan", "")
+    if not isinstance(plan, str):
+        raise fail('plan is a claim in a string: plan = "no-scan:blog_comment"')
+    try:
+        plan_claims = plans.parse(plan)
+    except plans.PlanClaimError as exc:
+        raise fail(str(exc)) from None
     technique_is_budget = data.get("technique_is_budget", False)
     if not isinstance(technique_is_budget, bool):
         raise fail("technique_is_budget is true or false")
@@ -333,6 +347,7 @@ def _parse_exercise(path: Path, line: int, content: str, slug: str) -> Exercise:
         atomic=atomic,
         needs_django=data.get("django", ""),
         technique_is_budget=technique_is_budget,
+        plan=plan_claims,
     )
 
 

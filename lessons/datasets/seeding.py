@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -61,7 +62,8 @@ def seed(name: str, *, force: bool = False, progress: Progress = _no_progress) -
     # One transaction: an interrupted seed leaves no half-built dataset behind.
     with datasets.use_dataset(name), transaction.atomic(using=name):
         _clear(name)
-        _build(spec, progress)
+        with _indexes_after_rows(name):
+            _build(spec, progress)
         SeedInfo.objects.create(
             name=spec.name,
             version=datasets.SEED_VERSION,
@@ -74,6 +76,23 @@ def seed(name: str, *, force: bool = False, progress: Progress = _no_progress) -
             with connections[name].cursor() as cursor:
                 cursor.execute("ANALYZE")  # the planner's statistics, for the plans lessons show
     return True
+
+
+@contextlib.contextmanager
+def _indexes_after_rows(name: str) -> Iterator[None]:
+    """The lessons' own indexes (Meta.indexes) dropped while the rows go in and built once after
+    them: one sorted build per index instead of an update per row, on both engines alike. Their
+    SQL is run by hand: a schema editor cannot open inside the seed's transaction on SQLite."""
+    connection = connections[name]
+    editor = connection.schema_editor()
+    indexes = [(model, index) for model in COUNTED.values() for index in model._meta.indexes]
+    with connection.cursor() as cursor:
+        for _model, index in indexes:
+            cursor.execute(f"DROP INDEX {connection.ops.quote_name(index.name)}")
+    yield
+    with connection.cursor() as cursor:
+        for model, index in indexes:
+            cursor.execute(str(index.create_sql(model, editor)))
 
 
 def _clear(name: str) -> None:

@@ -328,6 +328,19 @@ def explain(
     return cast(ExplainResult, result)
 
 
+def explain_all(
+    statements: Sequence[Explain],
+    *,
+    learner: str | None = None,
+    check: bool = False,
+    config: Config | None = None,
+) -> list[ExplainResult]:
+    """The plans of several statements, one after the other in one worker, as `explain` makes
+    one. `check`: for an exercise check, in the check lane."""
+    results = _submit(statements, learner, check=check, config=config)
+    return cast("list[ExplainResult]", results)
+
+
 def _submit(
     tasks: Sequence[Task | Explain],
     learner: str | None,

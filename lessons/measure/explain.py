@@ -126,7 +126,46 @@ def explain(token: str) -> Plan:
     connection = connections[dataset]  # its settings only: the run opens the connection
     analyze = connection.vendor == "postgresql" and data.get("a") is True
     statement = engine.Explain(dataset, sql, params, analyze=analyze, seconds=ANALYZE_SECONDS)
-    result = engine.explain(statement)
+    return _plan(statement, engine.explain(statement))
+
+
+MAX_PLANS = 40  # distinct statements one run's plans are made for, at most
+
+
+def plans_of(
+    dataset: str,
+    queries: list[CapturedQuery],
+    *,
+    learner: str | None = None,
+    check: bool = False,
+) -> list[Plan]:
+    """The plans of a run's statements, for checking claims about them: one per distinct SQL text
+    (an N+1's thousand lookups share one plan), in the order they were sent, made in one run of
+    the service without running them (plain EXPLAIN, never ANALYZE: a learner's run may report
+    any statement it likes). A statement the database cannot explain is left out; PlanRefused
+    when the run making them fails."""
+    seen: set[str] = set()
+    statements = []
+    for query in queries:
+        if explainable(query) and query.sql not in seen and len(seen) < MAX_PLANS:
+            seen.add(query.sql)
+            params = query.jsonable_params() or []
+            statements.append(engine.Explain(dataset, query.sql, params))
+    if not statements:
+        return []
+    results = engine.explain_all(statements, learner=learner, check=check)
+    plans = []
+    for statement, result in zip(statements, results, strict=True):
+        if result.error is not None and result.error.type in _DATABASE_ERRORS:
+            continue
+        plans.append(_plan(statement, result))
+    return plans
+
+
+def _plan(statement: engine.Explain, result: engine.ExplainResult) -> Plan:
+    """The plan a run answered, or PlanRefused saying why there is none."""
+    dataset, sql, params = statement.dataset, statement.sql, statement.params
+    connection = connections[dataset]
     error = result.error
     if error is not None and error.type == "QueryCanceled":
         raise PlanRefused(
@@ -140,7 +179,7 @@ def explain(token: str) -> Plan:
         raise PlanRefused(f"The plan could not be made: {error.message}")
     if connection.vendor == "postgresql":
         text = [str(row[0]) for row in result.rows if row]
-        return _postgresql_plan(dataset, sql, params, connection, text, analyzed=analyze)
+        return _postgresql_plan(dataset, sql, params, connection, text, analyzed=statement.analyze)
     return Plan(dataset, sql, params, connection.display_name, False, _plan_lines(result.rows))
 
 
