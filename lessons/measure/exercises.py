@@ -30,11 +30,16 @@ from lessons.catalog import Exercise
 from lessons.catalog.models import COSTS
 from lessons.engine import RunError, RunResult, Task
 from lessons.errors import CourseError
+from lessons.measure.explain import PlanRefused, plans_of
+from lessons.measure.plan_claims import judge
 from lessons.measure.rules import broken_rules
 
 # Smallest first; after the first, the rest run in one worker.
 ORDER = ("tiny", datasets.CHECK.name, "medium", "large")
 PROBED = "medium"  # the dataset the atomic probe runs on
+# The dataset whose plans an exercise's plan claim is checked on: the largest, where the planner
+# has a reason to use an index (on a small table PostgreSQL rightly scans).
+PLANNED = "large"
 MB = 1024 * 1024
 
 
@@ -172,6 +177,8 @@ def check(exercise: Exercise, code: str, *, learner: str) -> Verdict:
             verdict = _judge(exercise, name, run, expected[name], seeded[name].counts, last=last)
             if probe is not None and name == PROBED:
                 verdict = _with_probe(verdict, exercise, probe)
+            if exercise.plan and name == PLANNED and verdict.passed:
+                verdict = _with_plan(verdict, exercise, run, learner)
             results.append(verdict)
         if any(not r.passed for r in results):
             return Verdict(exercise, False, _shown(results), None)
@@ -364,6 +371,26 @@ def _with_probe(verdict: DatasetVerdict, exercise: Exercise, probe: RunResult) -
         checks = [CostCheck("atomic", found.rows_left, 0, message)]
     passed = verdict.passed and all(c.passed for c in checks)
     return replace(verdict, costs=(*verdict.costs, *checks), passed=passed)
+
+
+def _with_plan(
+    verdict: DatasetVerdict, exercise: Exercise, run: RunResult, learner: str
+) -> DatasetVerdict:
+    """The plan claim checked on the learner's own statements, explained in the check lane
+    (plain EXPLAIN: nothing runs again)."""
+    try:
+        plans = plans_of(PLANNED, run.queries, learner=learner, check=True)
+    except PlanRefused as exc:
+        check = CostCheck("plan", 1, 0, f"could not have its plans made: {exc.message}")
+    else:
+        broken = judge(exercise.plan, plans)
+        message = broken[0].message if broken else ""
+        line = next(
+            (q.line for q in run.queries if broken and q.sql == broken[0].sql and q.line), None
+        )
+        check = CostCheck("plan", len(broken), 0, message, line)
+    passed = verdict.passed and check.passed
+    return replace(verdict, costs=(*verdict.costs, check), passed=passed)
 
 
 def _ordinal(number: int) -> str:

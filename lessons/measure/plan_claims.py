@@ -29,8 +29,9 @@ class Broken:
     """A claim the plans do not bear out, and the evidence, worded for a learner or an author."""
 
     claim: Claim
-    message: str
-    line: str = ""  # the plan line that breaks it, for a claim that something is absent
+    message: str  # a verb phrase: "<the snippet / your code> reads the whole blog_comment ..."
+    line: str = ""  # the plan line that breaks a claim that something is absent
+    sql: str = ""  # the statement whose plan has that line
 
 
 def judge(claims: tuple[Claim, ...], plans: list[Plan]) -> list[Broken]:
@@ -43,7 +44,7 @@ def judge(claims: tuple[Claim, ...], plans: list[Plan]) -> list[Broken]:
             broken.append(Broken(claim, _missing(claim, plans)))
         elif not claim.wanted and found:
             plan, line = found[0]
-            broken.append(Broken(claim, _present(claim, plan, line), wording(line)))
+            broken.append(Broken(claim, _present(claim, plan, line), wording(line), plan.sql))
     return broken
 
 
@@ -96,10 +97,10 @@ def aliases(sql: str) -> dict[str, str]:
 def _missing(claim: Claim, plans: list[Plan]) -> str:
     reads = "; ".join(dict.fromkeys(_summary(plan) for plan in plans)) or "no statement"
     if claim.kind == "index":
-        return f"no statement's plan uses the index {claim.target} (the plans read: {reads})"
+        return f"uses the index {claim.target} in no statement's plan; its plans read: {reads}"
     if claim.kind == "scan":
-        return f"no statement's plan reads the whole of {claim.target} (the plans read: {reads})"
-    return f"no plan line contains {claim.target!r} (the plans read: {reads})"
+        return f"never reads the whole of {claim.target}; its plans read: {reads}"
+    return f"has no plan line with {claim.target!r}; its plans read: {reads}"
 
 
 def _present(claim: Claim, plan: Plan, line: PlanLine) -> str:

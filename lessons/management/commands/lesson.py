@@ -17,6 +17,8 @@ from lessons.catalog import (
 from lessons.display.highlight import format_sql
 from lessons.display.report import build_report
 from lessons.engine import Busy, CodeTooLong
+from lessons.measure.explain import PlanRefused, plans_of
+from lessons.measure.plan_claims import judge, wording
 from lessons.measure.runs import CodeRun, SnippetRun, run_learner_code, run_lesson_snippet
 
 SHOWN_STATEMENTS = 10
@@ -37,6 +39,11 @@ class Command(BaseCommand):
             "your own QuerySet code",
         )
         parser.add_argument("--dataset", default="tiny", choices=list(datasets.SPECS))
+        parser.add_argument(
+            "--plans",
+            action="store_true",
+            help="Print every snippet's query plans, not only those whose plan the lesson claims",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         dataset = datasets.DatasetRef(options["dataset"])
@@ -81,10 +88,38 @@ class Command(BaseCommand):
                 elif error and not run.snippet.raises:
                     mismatches += 1
                 mismatches += not run.matches
+                if run.snippet.plans or options["plans"]:
+                    mismatches += self._plans(run, dataset, stats.engine)
             if len(runs) == 2 and all(run.ran for run in runs):
                 self.stdout.write(f"    {_compare(*runs)}")
         if mismatches:
-            raise CommandError(f"{mismatches} snippet(s) did not match their expect.")
+            raise CommandError(f"{mismatches} snippet(s) did not match their expect or plan.")
+
+    def _plans(self, run: SnippetRun, dataset: datasets.DatasetRef, engine: str) -> int:
+        """Print the plan of each distinct statement and the claim's verdict; 1 if it broke."""
+        try:
+            plans = plans_of(dataset.alias, run.result.queries)
+        except (PlanRefused, Busy) as exc:
+            self.stdout.write(self.style.ERROR(f"      plans not made: {exc}"))
+            return 1
+        for plan in plans:
+            self.stdout.write(f"      plan of {_short(plan.sql)}")
+            for line in plan.lines:
+                figures = f"  (rows={line.estimated_rows:g})" if line.estimated_rows else ""
+                self.stdout.write(f"        {line.indent}{wording(line)}{figures}")
+        claims = run.snippet.plans.for_(engine, dataset.size)
+        if not claims:
+            return 0
+        broken = judge(claims, plans)
+        for claim in claims:
+            miss = next((b for b in broken if b.claim == claim), None)
+            if miss is None:
+                self.stdout.write(f"      plan {claim}  " + self.style.SUCCESS("ok"))
+            else:
+                self.stdout.write(
+                    f"      plan {claim}  " + self.style.ERROR(f"BROKEN: {miss.message}")
+                )
+        return 1 if broken else 0
 
     def _run_file(self, path: Path, dataset: datasets.DatasetRef) -> None:
         """Your own code, run as the playground runs it, reported as its panel is."""
@@ -117,6 +152,11 @@ class Command(BaseCommand):
             known = ", ".join(catalog.by_slug)
             raise CommandError(f"No lesson {slug_or_path!r}. Known lessons: {known}")
         return catalog.by_slug[slug_or_path]
+
+
+def _short(sql: str, limit: int = 96) -> str:
+    flat = " ".join(sql.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def _compare(bad: SnippetRun, fixed: SnippetRun) -> str:
