@@ -511,3 +511,68 @@ def test_an_invalid_exercise_is_refused_with_its_line(
 
     with pytest.raises(LessonError, match=message):
         parse_lesson(path)
+
+
+def planned_pair(attributes: str) -> str:
+    return (
+        f'{FENCE}python {{#p.bad expect="1" {attributes}}}\nPost.objects.count()\n{FENCE}\n\n'
+        f'{FENCE}python {{#p.fixed expect="1"}}\nPost.objects.count()\n{FENCE}\n'
+    )
+
+
+def test_a_plan_claim_is_parsed_into_kinds_and_targets(tmp_path: Path) -> None:
+    path = write(tmp_path, planned_pair('plan="scan:blog_post; shows:USE TEMP B-TREE"'))
+
+    claims = parse_lesson(path).snippets["p.bad"].plans.for_("sqlite", "large")
+
+    assert [str(claim) for claim in claims] == ["scan:blog_post", "shows:USE TEMP B-TREE"]
+
+
+def test_the_most_specific_plan_declaration_wins(tmp_path: Path) -> None:
+    attributes = 'plan="index:i" plan-postgresql="index:j" plan-postgresql-tiny="scan:t"'
+    plans = parse_lesson(write(tmp_path, planned_pair(attributes))).snippets["p.bad"].plans
+
+    assert [str(c) for c in plans.for_("sqlite", "tiny")] == ["index:i"]
+    assert [str(c) for c in plans.for_("postgresql", "large")] == ["index:j"]
+    assert [str(c) for c in plans.for_("postgresql", "tiny")] == ["scan:t"]
+
+
+def test_an_empty_plan_declaration_claims_nothing_there(tmp_path: Path) -> None:
+    attributes = 'plan="index:i" plan-postgresql-tiny=""'
+    plans = parse_lesson(write(tmp_path, planned_pair(attributes))).snippets["p.bad"].plans
+
+    assert plans.for_("postgresql", "tiny") == ()
+
+
+@pytest.mark.parametrize(
+    "claim", ["indexed:blog_post", "index:", "scan:blog post", "blog_post", "no-scan:x;;lacks"]
+)
+def test_a_malformed_plan_claim_names_file_and_line(tmp_path: Path, claim: str) -> None:
+    path = write(tmp_path, planned_pair(f'plan="{claim}"'))
+
+    with pytest.raises(LessonError, match=r"demo\.md:\d+: plan claim"):
+        parse_lesson(path)
+
+
+def test_an_unknown_plan_variant_is_an_unknown_attribute(tmp_path: Path) -> None:
+    path = write(tmp_path, planned_pair('plan-oracle="scan:blog_post"'))
+
+    with pytest.raises(LessonError, match="unknown snippet attribute"):
+        parse_lesson(path)
+
+
+def test_an_exercise_may_budget_its_plan(tmp_path: Path) -> None:
+    toml = VALID_EXERCISE.replace("rules =", 'plan = "no-scan:blog_comment"\n    rules =')
+    path = write(tmp_path, pair() + "\n" + exercise_fence(toml))
+
+    [exercise] = parse_lesson(path).exercises
+
+    assert [str(claim) for claim in exercise.plan] == ["no-scan:blog_comment"]
+
+
+def test_an_exercise_plan_must_be_a_claim(tmp_path: Path) -> None:
+    toml = VALID_EXERCISE.replace("rules =", 'plan = "fast"\n    rules =')
+    path = write(tmp_path, pair() + "\n" + exercise_fence(toml))
+
+    with pytest.raises(LessonError, match="plan claim 'fast'"):
+        parse_lesson(path)
