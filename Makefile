@@ -95,7 +95,8 @@ LEGS := 5.2-sqlite 6.1-sqlite 5.2-postgresql 6.1-postgresql
 # tests; the rest of the suite already runs on 6.1 (SQLite) and on PostgreSQL (5.2).
 TESTS_6.1-postgresql := tests/test_lessons_verified.py tests/test_postgresql.py \
 	tests/test_exercises.py tests/test_honest_checks.py \
-	tests/test_django_versions.py tests/test_browser_locks.py tests/test_browser_plan.py
+	tests/test_django_versions.py tests/test_browser_locks.py tests/test_browser_plan.py \
+	tests/test_browser_indexes.py
 # Runs wait on their child processes and the browser tests on chromium: more workers than cores.
 TEST_WORKERS ?= 4
 # On PostgreSQL every worker would share one server and its run role, which some tests change
