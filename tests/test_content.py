@@ -15,6 +15,7 @@ CURRICULUM_SLUGS = [
     "spanning", "n-plus-one", "select-related", "prefetch-related", "combining", "count-exists",
     "aggregate-annotate", "conditional-aggregation", "subqueries", "columns", "iterator", "bulk",
     "transactions", "raw-sql", "seeing-sql", "async-orm", "generated-fields", "gotchas",
+    "indexes", "reading-plans", "pagination", "top-n-per-group", "races",
     "fetch-modes", "postgresql",
 ]  # fmt: skip
 MEMORY_LESSONS = ["count-exists", "iterator", "columns", "lazy-querysets"]
