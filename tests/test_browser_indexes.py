@@ -32,10 +32,15 @@ def index_pair(engine: str) -> tuple[str, str, str, str]:
     raise AssertionError(f"{LESSON} has no index pair claimed on {engine} {DATASET}")
 
 
+@pytest.fixture
+def engine(data: None) -> str:
+    """The engine serving Production, read before the browser starts (see conftest.browser)."""
+    return datasets.stats(DATASET).engine
+
+
 def test_an_index_pair_on_production_shows_the_scan_and_the_index(
-    data: None, course_server: str, browser: Browser, screenshot_dir: Path
+    engine: str, course_server: str, browser: Browser, screenshot_dir: Path
 ) -> None:
-    engine = datasets.stats(DATASET).engine
     bad, table, fixed, index = index_pair(engine)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(f"{course_server}/lessons/{LESSON}/?dataset={DATASET}")
