@@ -567,7 +567,21 @@ def test_an_exercise_may_budget_its_plan(tmp_path: Path) -> None:
 
     [exercise] = parse_lesson(path).exercises
 
-    assert [str(claim) for claim in exercise.plan] == ["no-scan:blog_comment"]
+    assert [str(claim) for claim in exercise.plan.for_("sqlite", "large")] == [
+        "no-scan:blog_comment"
+    ]
+
+
+def test_an_exercise_plan_may_differ_by_engine(tmp_path: Path) -> None:
+    claims = 'plan = "index:i"\n    plan-postgresql = "index:j"\n    rules ='
+    path = write(
+        tmp_path, pair() + "\n" + exercise_fence(VALID_EXERCISE.replace("rules =", claims))
+    )
+
+    [exercise] = parse_lesson(path).exercises
+
+    assert [str(c) for c in exercise.plan.for_("postgresql", "large")] == ["index:j"]
+    assert [str(c) for c in exercise.plan.for_("sqlite", "large")] == ["index:i"]
 
 
 def test_an_exercise_plan_must_be_a_claim(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import django
 
 from lessons.catalog import expect
 from lessons.catalog.expect import Declared
-from lessons.catalog.plans import Claim, PlanClaims
+from lessons.catalog.plans import PlanClaims
 
 
 class LessonError(ValueError):
@@ -174,8 +174,9 @@ class Exercise:
     technique_is_budget: bool = False
     needs_django: str = ""  # django = "6.1": the solution uses that version's API
     # What the learner's plans must show on the largest dataset, where the planner uses its
-    # indexes (plan = "no-scan:blog_comment"): the technique, when it is an index.
-    plan: tuple[Claim, ...] = ()
+    # indexes (plan = "no-scan:blog_comment", plan-postgresql = ...): the technique, when it is
+    # an index.
+    plan: PlanClaims = field(default_factory=PlanClaims, compare=False)
 
     def budget_for(self, counts: Mapping[str, int]) -> int:
         return expect.evaluate(self._budget_tree, counts)

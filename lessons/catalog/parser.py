@@ -253,9 +253,11 @@ MAX_LONGEST_SHARE_COURSE = 0.25
 
 _EXERCISE_KEYS = {
     "name", "title", "task", "start", "solution", "budget", "hints", "rules", "wrong", "atomic",
-    "django", "technique_is_budget", "plan",
+    "django", "technique_is_budget",
     *COSTS,
 }  # fmt: skip
+_EXERCISE_PLAN_KEYS = {"plan", *(f"plan-{engine}" for engine in expect.ENGINES)}
+_EXERCISE_KEYS |= _EXERCISE_PLAN_KEYS
 ATOMIC_WRITE = 2  # `atomic = true`: the second write fails, after one that must be undone
 _EXERCISE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
@@ -314,11 +316,12 @@ def _parse_exercise(path: Path, line: int, content: str, slug: str) -> Exercise:
         atomic = 0
     if not isinstance(atomic, int) or atomic < 0 or atomic == 1:
         raise fail("atomic is true, or the number of the write that fails (2 or more)")
-    plan = data.get("plan", "")
-    if not isinstance(plan, str):
-        raise fail('plan is a claim in a string: plan = "no-scan:blog_comment"')
+    # plan, plan-sqlite, plan-postgresql: checked on Production only, so no dataset variants.
+    plan_keys = {key: data[key] for key in data if key in _EXERCISE_PLAN_KEYS}
+    if any(not isinstance(value, str) for value in plan_keys.values()):
+        raise fail('a plan is a claim in a string: plan = "no-scan:blog_comment"')
     try:
-        plan_claims = plans.parse(plan)
+        plan_claims = plans.PlanClaims.from_attributes(plan_keys)
     except plans.PlanClaimError as exc:
         raise fail(str(exc)) from None
     technique_is_budget = data.get("technique_is_budget", False)
