@@ -121,3 +121,26 @@ def test_a_missing_index_says_what_the_plans_read_instead() -> None:
     [result] = judge(parse("index:blog_post_created_idx"), [sqlite(COMMENTS, "SCAN blog_comment")])
 
     assert "blog_post_created_idx" in result.message and "SCAN blog_comment" in result.message
+
+
+def test_the_lesson_command_prints_each_claimed_plan_and_its_verdict(data: None) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from lessons import datasets
+    from lessons.catalog import get_catalog
+
+    engine = datasets.stats("large").engine
+    out = StringIO()
+    call_command("lesson", "indexes", "--dataset", "large", stdout=out)
+
+    report = out.getvalue()
+    claimed = [
+        claim
+        for pair in get_catalog().by_slug["indexes"].comparisons
+        for snippet in pair.snippets
+        for claim in snippet.plans.for_(engine, "large")
+    ]
+    assert claimed and "plan of SELECT … FROM" in report and "BROKEN" not in report
+    assert all(f"plan {claim}  ok" in report for claim in claimed)

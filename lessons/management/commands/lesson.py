@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -154,8 +155,9 @@ class Command(BaseCommand):
         return catalog.by_slug[slug_or_path]
 
 
-def _short(sql: str, limit: int = 96) -> str:
-    flat = " ".join(sql.split())
+def _short(sql: str, limit: int = 110) -> str:
+    """A statement on one line, its column list elided: the FROM and WHERE tell the plan apart."""
+    flat = re.sub(r"^SELECT (?:DISTINCT )?.{40,}? FROM ", "SELECT … FROM ", " ".join(sql.split()))
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
