@@ -1,4 +1,4 @@
-"""Every claim the course makes about query counts, checked on every dataset."""
+"""Every claim the course makes about query counts and query plans, checked on every dataset."""
 
 from __future__ import annotations
 

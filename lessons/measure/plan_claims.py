@@ -107,9 +107,9 @@ def _present(claim: Claim, plan: Plan, line: PlanLine) -> str:
     if claim.kind == "no-scan":
         return (
             f"reads the whole {claim.target} table, without an index: its plan says "
-            f"“{wording(line)}” for {_short(plan.sql)}"
+            f"“{wording(line)}” for {one_line(plan.sql)}"
         )
-    return f"has {claim.target!r} in its plan: “{wording(line)}” for {_short(plan.sql)}"
+    return f"has {claim.target!r} in its plan: “{wording(line)}” for {one_line(plan.sql)}"
 
 
 def _summary(plan: Plan) -> str:
@@ -125,6 +125,7 @@ def _summary(plan: Plan) -> str:
     return ", ".join(reads) or (wording(plan.lines[0]) if plan.lines else "nothing")
 
 
-def _short(sql: str, limit: int = 90) -> str:
-    flat = " ".join(sql.split())
+def one_line(sql: str, limit: int = 110) -> str:
+    """A statement on one line, its column list elided: the FROM and WHERE tell plans apart."""
+    flat = re.sub(r"^SELECT (?:DISTINCT )?.{40,}? FROM ", "SELECT … FROM ", " ".join(sql.split()))
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from lessons.display.highlight import format_sql
 from lessons.display.report import build_report
 from lessons.engine import Busy, CodeTooLong
 from lessons.measure.explain import PlanRefused, plans_of
-from lessons.measure.plan_claims import judge, wording
+from lessons.measure.plan_claims import judge, one_line, wording
 from lessons.measure.runs import CodeRun, SnippetRun, run_learner_code, run_lesson_snippet
 
 SHOWN_STATEMENTS = 10
@@ -104,7 +103,7 @@ class Command(BaseCommand):
             self.stdout.write(self.style.ERROR(f"      plans not made: {exc}"))
             return 1
         for plan in plans:
-            self.stdout.write(f"      plan of {_short(plan.sql)}")
+            self.stdout.write(f"      plan of {one_line(plan.sql)}")
             for line in plan.lines:
                 figures = f"  (rows={line.estimated_rows:g})" if line.estimated_rows else ""
                 self.stdout.write(f"        {line.indent}{wording(line)}{figures}")
@@ -153,12 +152,6 @@ class Command(BaseCommand):
             known = ", ".join(catalog.by_slug)
             raise CommandError(f"No lesson {slug_or_path!r}. Known lessons: {known}")
         return catalog.by_slug[slug_or_path]
-
-
-def _short(sql: str, limit: int = 110) -> str:
-    """A statement on one line, its column list elided: the FROM and WHERE tell the plan apart."""
-    flat = re.sub(r"^SELECT (?:DISTINCT )?.{40,}? FROM ", "SELECT … FROM ", " ".join(sql.split()))
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def _compare(bad: SnippetRun, fixed: SnippetRun) -> str:
