@@ -11,6 +11,7 @@ from playwright.sync_api import Browser, expect
 
 from lessons import datasets
 from lessons.catalog import get_catalog
+from tests.conftest import replace_code
 
 pytestmark = pytest.mark.browser
 
@@ -55,4 +56,30 @@ def test_an_index_pair_on_production_shows_the_scan_and_the_index(
     page.locator(f".panel[data-snippet='{fixed}']").screenshot(
         path=str(screenshot_dir / f"index-plan-{engine}.png")
     )
+    page.close()
+
+
+def test_an_exercise_that_scans_is_refused_with_its_plan_line(
+    engine: str, course_server: str, browser: Browser, screenshot_dir: Path
+) -> None:
+    [exercise] = [
+        e for e in get_catalog().by_slug[LESSON].exercises if e.plan.for_(engine, DATASET)
+    ][:1]
+    [table] = [c.target for c in exercise.plan.for_(engine, DATASET) if c.kind == "no-scan"][:1]
+    attempt = next(a for a in exercise.wrong if a.reason == "technique")
+    page = browser.new_page(viewport={"width": 1300, "height": 1000})
+    page.goto(f"{course_server}/lessons/{LESSON}/")
+    card = page.locator(f"#exercise-{exercise.id.replace('.', '-')}")
+    editor = card.locator(".cm-content")
+    expect(editor).to_contain_text(exercise.start.splitlines()[0])
+
+    replace_code(page, editor, attempt.code)
+    card.get_by_role("button", name="Check").click()
+
+    verdict = card.locator(".verdict")
+    expect(verdict).to_have_attribute("data-passed", "false", timeout=30_000)
+    expect(verdict).to_contain_text(f"reads the whole {table} table")
+    expect(verdict).to_contain_text(SCAN_WORDS[engine].format(table=table))
+    expect(verdict.locator(".cost--over[data-cost='plan']")).to_be_visible()
+    card.screenshot(path=str(screenshot_dir / f"exercise-plan-{engine}.png"))
     page.close()

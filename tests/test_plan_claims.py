@@ -144,3 +144,18 @@ def test_the_lesson_command_prints_each_claimed_plan_and_its_verdict(data: None)
     ]
     assert claimed and "plan of SELECT … FROM" in report and "BROKEN" not in report
     assert all(f"plan {claim}  ok" in report for claim in claimed)
+
+
+def test_an_exercise_card_states_its_plan_budget(client, data: None) -> None:  # type: ignore[no-untyped-def]
+    from django.db import connections
+    from django.utils.html import escape
+
+    from lessons.catalog import get_catalog
+
+    [exercise] = [e for e in get_catalog().by_slug["indexes"].exercises if e.plan][:1]
+    claims = exercise.plan.for_(connections["large"].vendor, "large")
+
+    html = client.get("/lessons/indexes/").content.decode()
+
+    assert claims and all(escape(claim.described) in html for claim in claims)
+    assert "Plan on Production:" in html

@@ -48,6 +48,17 @@ class Claim:
         return f"{self.kind}:{self.target}"
 
     @property
+    def described(self) -> str:
+        """The claim in words, for a learner reading an exercise's budget."""
+        return {
+            "index": f"uses the index {self.target}",
+            "scan": f"reads the whole {self.target} table",
+            "no-scan": f"no full scan of {self.target}",
+            "shows": f"a plan line with “{self.target}”",
+            "lacks": f"no plan line with “{self.target}”",
+        }[self.kind]
+
+    @property
     def wanted(self) -> bool:
         """True when some statement must show it; False when none may."""
         return self.kind in ("index", "scan", "shows")

@@ -8,14 +8,17 @@ from typing import Any
 
 import django
 from django import template
+from django.db import connections
 from django.template import Context
 from django.utils.html import escape
 from django.utils.safestring import SafeString
 
+from lessons.catalog import Exercise
 from lessons.display.costs import Costs, costs
 from lessons.display.highlight import highlight_code
 from lessons.engine import CapturedQuery, RunResult
 from lessons.measure import explain
+from lessons.measure.exercises import PLANNED
 
 register = template.Library()
 
@@ -85,6 +88,13 @@ def explain_token(query: CapturedQuery, run: Any) -> str:
     if not explain.explainable(query):
         return ""
     return explain.sign(run.stats.alias, query, run_it=not run.edited)
+
+
+@register.filter
+def plan_budget(exercise: Exercise) -> str:
+    """An exercise's plan claims on this server's engine, in words ("" when it budgets none)."""
+    planned = exercise.plan.for_(connections[PLANNED].vendor, PLANNED)
+    return "; ".join(claim.described for claim in planned)
 
 
 @register.filter
