@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import Page, ViewportSize, expect
 
 from lessons.catalog import get_catalog
+from tests.conftest import replace_code
 
 pytestmark = pytest.mark.browser
 
@@ -22,6 +23,7 @@ PHONE: ViewportSize = {"width": 390, "height": 844}
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 PROJECTOR: ViewportSize = {"width": 1024, "height": 768}
 LESSON = get_catalog().by_slug["n-plus-one"]
+PLANNED = get_catalog().by_slug["indexes"]  # plans claimed, a plan-budgeted exercise
 EXERCISE = LESSON.exercises[0]
 
 
@@ -60,6 +62,25 @@ def exercise_after_check(page: Page, base: str) -> None:
     expect(exercise.locator(".exercise-verdict .verdict")).to_be_visible()
 
 
+def plan_lesson_after_checks(page: Page, base: str) -> None:
+    """The indexes lesson on Production: its first pair run, the fixed side's plan shown, and its
+    plan-budgeted exercise refused on the plan (the cost cell and the message that names it)."""
+    page.goto(f"{base}/lessons/{PLANNED.slug}/?dataset=large")
+    pair = PLANNED.comparisons[0]
+    for snippet in pair.snippets:
+        page.click(f"[data-run='{snippet.id}']")
+        expect(page.locator(f".panel[data-snippet='{snippet.id}']")).to_be_visible()
+    fixed = page.locator(f".panel[data-snippet='{pair.snippets[1].id}']")
+    fixed.get_by_role("button", name="Explain query plan").first.click()
+    expect(fixed.locator(".plan").first).to_be_visible()
+    exercise = next(e for e in PLANNED.exercises if e.plan)
+    attempt = next(a for a in exercise.wrong if a.reason == "technique")
+    card = page.locator(f"#exercise-{exercise.id.replace('.', '-')}")
+    replace_code(page, card.locator(".cm-content"), attempt.code)
+    card.get_by_role("button", name="Check").click()
+    expect(card.locator(".verdict [data-cost='plan']")).to_be_visible(timeout=30_000)
+
+
 def playground_after_run(page: Page, base: str) -> None:
     page.goto(f"{base}/playground/")
     page.click("[data-run='playground']")
@@ -88,6 +109,7 @@ PAGES: dict[str, Callable[[Page, str], None]] = {
     "lesson after runs": lesson_after_runs,
     "edit mode": edit_mode,
     "exercise after a check": exercise_after_check,
+    "plan lesson after checks": plan_lesson_after_checks,
     "playground after a run": playground_after_run,
     "quiz answered": quiz_answered,
     "exam": visit("/exam/"),
