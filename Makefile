@@ -11,6 +11,10 @@ EDITING ?= off
 # Learners' own code needs the kernel's walls on files and network (SECURITY.md); where this
 # machine cannot build them, it is refused unless the instructor says ACCEPT_RISK=yes.
 ACCEPT_RISK ?=
+# The address a room's learners open, when the one the workshop guesses is wrong (a laptop on
+# two networks, a DNS name): make workshop ADDRESS=192.168.1.20. The server then answers it too.
+ADDRESS ?=
+comma := ,
 # HTTPS for a room (make workshop CERT=cert.pem KEY=key.pem): gunicorn serves TLS itself and the
 # course turns on its HTTPS settings (COURSE_HTTPS=1). Without CERT, plain HTTP as before.
 CERT ?=
@@ -161,8 +165,8 @@ WEB_THREADS ?= 12
 GUNICORN_ARGS ?=  # more of gunicorn's own options, as --access-logfile access.log
 workshop: seed
 	COURSE_DEBUG=0 $(MANAGE) collectstatic --noinput --verbosity 0
-	COURSE_ROOM=1 COURSE_ACCEPT_RISK=$(ACCEPT_RISK) $(MANAGE) workshop --port $(PORT) --editing $(EDITING) $(if $(CERT),--https)
-	COURSE_ROOM=1 COURSE_DEBUG=0 $(HTTPS_ENV) COURSE_EDITING=$(EDITING) COURSE_ACCEPT_RISK=$(ACCEPT_RISK) $(BIN)/gunicorn course.wsgi --bind 0.0.0.0:$(PORT) --workers $(WEB_WORKERS) --threads $(WEB_THREADS) $(HTTPS_ARGS) $(GUNICORN_ARGS)
+	COURSE_ROOM=1 COURSE_ACCEPT_RISK=$(ACCEPT_RISK) $(MANAGE) workshop --port $(PORT) --editing $(EDITING) $(if $(CERT),--https) $(if $(ADDRESS),--host $(ADDRESS))
+	COURSE_ROOM=1 COURSE_DEBUG=0 $(HTTPS_ENV) $(if $(ADDRESS),COURSE_ALLOWED_HOSTS=$(ADDRESS)$(if $(COURSE_ALLOWED_HOSTS),$(comma)$(COURSE_ALLOWED_HOSTS))) COURSE_EDITING=$(EDITING) COURSE_ACCEPT_RISK=$(ACCEPT_RISK) $(BIN)/gunicorn course.wsgi --bind 0.0.0.0:$(PORT) --workers $(WEB_WORKERS) --threads $(WEB_THREADS) $(HTTPS_ARGS) $(GUNICORN_ARGS)
 
 clean:
 	rm -rf $(VENV) $(NEXT_VENV) var

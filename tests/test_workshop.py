@@ -131,6 +131,21 @@ def test_make_workshop_prints_the_learners_address_and_the_console(workshop) -> 
     assert status(started.browser(), started.console) == 200
 
 
+def test_make_workshop_prints_the_address_it_is_given_and_answers_it(workshop) -> None:  # type: ignore[no-untyped-def]
+    started = workshop("ADDRESS=course.test")
+
+    assert re.search(r"Learners open:\s+http://course\.test:\d+/", started.printed)
+    assert re.search(r"Your console:\s+http://course\.test:\d+/console/", started.printed)
+    assert status(started.browser(), started.base + "/", Host="course.test") == 200
+
+
+def test_the_workshop_refuses_an_address_with_a_scheme_or_port(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="not a host name or address"):
+        call_command("workshop", "--host", "http://course.test:8000")
+
+
 def test_the_servers_workers_share_the_secret_key_the_workshop_keeps(workshop, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Without it each worker would sign sessions with a key of its own, and a learner's next
     request, answered by the other worker, would not know them."""

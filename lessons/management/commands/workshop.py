@@ -4,6 +4,8 @@ then the server."""
 
 from __future__ import annotations
 
+import argparse
+import re
 from typing import Any
 
 from django.conf import settings
@@ -20,6 +22,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--port", type=int, default=8000, help="the port the server listens on")
+        parser.add_argument(
+            "--host",
+            type=_host,
+            default=None,
+            help="the name or address learners open (default: this machine's address on the "
+            "network, which a laptop with several networks may guess wrong)",
+        )
         parser.add_argument(
             "--editing",
             choices=("on", "off", "local"),
@@ -42,7 +51,7 @@ class Command(BaseCommand):
         room, new = rooms.open_room(editing=options["editing"] == "on")
         learners = room.learners.count()
         scheme = "https" if options["https"] else "http"
-        base = f"{scheme}://{lan_address()}:{options['port']}"
+        base = f"{scheme}://{options['host'] or lan_address()}:{options['port']}"
         if new:
             state = "A new room is open"
         else:
@@ -78,3 +87,18 @@ class Command(BaseCommand):
                 f"{' and '.join(walls.missing)}."
             )
         return [*lines, ""]
+
+
+_HOST = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$"
+)
+
+
+def _host(value: str) -> str:
+    """A host name or an IPv4 address, as learners type it: no scheme, port or path."""
+    if not _HOST.match(value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a host name or address: give it alone, e.g. 192.168.1.20 or "
+            "course.lan (no http://, no port: --port sets that)"
+        )
+    return value
