@@ -122,6 +122,8 @@ PAGES: dict[str, Callable[[Page, str], None]] = {
 def room_page(name: str, page: Page, base: str, token: str) -> None:
     if name == "join":
         page.goto(f"{base}/join/")
+    elif name == "join screen":
+        page.goto(f"{base}/join/screen/")
     elif name == "console":
         page.goto(f"{base}/console/{token}/?lesson={LESSON.slug}")
     else:  # the presenter view, opened from the console
@@ -130,7 +132,7 @@ def room_page(name: str, page: Page, base: str, token: str) -> None:
         expect(page).to_have_url(re.compile(r"/console/present/"))
 
 
-ROOM_PAGES = ["join", "console", "presenter"]
+ROOM_PAGES = ["join", "join screen", "console", "presenter"]
 
 
 # ------------------------------------------------------------------ what is measured on a page

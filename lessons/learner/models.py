@@ -20,6 +20,8 @@ class Room(models.Model):
     revealed = models.JSONField(default=list)  # "lesson:question" keys shown on the clicker
     started_at = models.DateTimeField(default=timezone.now)
     ended_at = models.DateTimeField(null=True, blank=True)
+    # The address learners open, as `manage.py workshop` printed it ("" before it printed one).
+    address = models.CharField(max_length=300, blank=True, default="")
 
     class Meta:
         app_label = "lessons"

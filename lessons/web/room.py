@@ -11,6 +11,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from lessons.catalog import get_catalog
+from lessons.display.qr import qr_svg
 from lessons.errors import CourseError
 from lessons.learner.rooms import join, leave
 from lessons.web.identity import (
@@ -51,6 +52,23 @@ def join_page(request: HttpRequest) -> HttpResponse:
         joined_as(request, joined)
         return redirect(target)
     return render(request, "room/join.html", context)
+
+
+@require_GET
+def join_screen(request: HttpRequest) -> HttpResponse:
+    """The join screen for the projector: the address learners open, large and as a QR code, and
+    how many have joined, counted again every few seconds. It carries no token: it shows nothing
+    the room's address does not."""
+    room = current_room(request)
+    if room is None:
+        status = 404 if settings.COURSE_ROOM else 200
+        return render(request, "room/join.html", {"room": None, "next": ""}, status=status)
+    joined = room.learners.filter(left_at=None).count()
+    if request.headers.get("HX-Request") == "true":
+        return render(request, "room/_joined.html", {"joined": joined})
+    address = room.address or request.build_absolute_uri("/")
+    context = {"room": room, "address": address, "qr": qr_svg(address), "joined": joined}
+    return render(request, "room/screen.html", context)
 
 
 @require_POST

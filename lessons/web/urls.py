@@ -27,6 +27,7 @@ urlpatterns = [
     path("progress/reset/", quiz.reset_progress, name="progress-reset"),
     path("favicon.ico", pages.favicon),
     path("join/", room.join_page, name="join"),
+    path("join/screen/", room.join_screen, name="join_screen"),
     path("room/leave/", room.leave_room, name="room-leave"),
     path("room/banner/", room.banner, name="room-banner"),
     path("api/lessons/", api.lesson_list, name="api-lessons"),

@@ -52,6 +52,9 @@ class Command(BaseCommand):
         learners = room.learners.count()
         scheme = "https" if options["https"] else "http"
         base = f"{scheme}://{options['host'] or lan_address()}:{options['port']}"
+        if room.address != f"{base}/":  # what the join screen shows and encodes
+            room.address = f"{base}/"
+            room.save(update_fields=["address"])
         if new:
             state = "A new room is open"
         else:
