@@ -316,3 +316,21 @@ def test_the_instructor_runs_snippets_without_joining(room: Room) -> None:
 
     assert response.status_code == 200 and "data-query-count" in response.content.decode()
     assert Learner.objects.filter(room=room).count() == 0
+
+
+def test_the_presenter_view_shows_the_prose_around_the_pair(room: Room) -> None:
+    from lessons.catalog import Prose
+    from lessons.display.prose import render_markdown
+
+    blocks = LESSON.blocks
+    at = blocks.index(LESSON.pairs[0])
+    before, after = blocks[at - 1], blocks[at + 1]
+    assert isinstance(before, Prose) and isinstance(after, Prose)
+
+    html = instructor_of(room).get(present_url(LESSON.slug, 1)).content.decode()
+
+    assert str(render_markdown(before.source)) in html
+    assert (
+        str(render_markdown(after.source))
+        in html.split('class="prose present-prose present-after"')[1]
+    )

@@ -11,7 +11,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from lessons import datasets
-from lessons.catalog import Lesson, get_catalog
+from lessons.catalog import Lesson, Pair, Prose, get_catalog
+from lessons.display.prose import render_markdown
 from lessons.web.identity import NotInstructor, instructors_room, mark_instructor
 from lessons.web.lookups import get_console_room
 from lessons.web.viewmodels import Card
@@ -51,6 +52,7 @@ def present(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     stats, _ = dataset.stats_or_problem()  # unseeded: the cards promise no count
     pair = lesson.pairs[number - 1]
     cards = [Card.on(snippet, stats) for snippet in pair.snippets]
+    before, after = _prose_around(lesson, pair)
     return render(
         request,
         "console/present.html",
@@ -59,6 +61,8 @@ def present(request: HttpRequest, slug: str, number: int) -> HttpResponse:
             "lesson": lesson,
             "pair": pair,
             "cards": cards,
+            "before": render_markdown(before) if before else "",
+            "after": render_markdown(after) if after else "",
             "number": number,
             "count": len(lesson.pairs),
             "previous": _step(lesson, number - 1),
@@ -66,6 +70,19 @@ def present(request: HttpRequest, slug: str, number: int) -> HttpResponse:
             "dataset": dataset.size,
             "datasets": list(datasets.SPECS.values()),
         },
+    )
+
+
+def _prose_around(lesson: Lesson, pair: Pair) -> tuple[str, str]:
+    """The lesson's prose that sets the pair up and the prose that explains it ("What just
+    happened"): the blocks right before and right after it, "" where another pair stands."""
+    blocks = lesson.blocks
+    at = blocks.index(pair)
+    before = blocks[at - 1] if at > 0 else None
+    after = blocks[at + 1] if at + 1 < len(blocks) else None
+    return (
+        before.source if isinstance(before, Prose) else "",
+        after.source if isinstance(after, Prose) else "",
     )
 
 
