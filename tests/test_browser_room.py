@@ -73,6 +73,7 @@ def test_the_presenter_view_steps_with_the_keyboard_and_runs_a_pair(
     page.get_by_role("link", name=f"Present {LESSON.title}").click()
     # The projected address bar shows no token.
     expect(page).to_have_url(f"{course_server}/console/present/{LESSON.slug}/1/")
+    page.wait_for_load_state()  # htmx is in place, or Run would post the page without it
 
     page.get_by_role("button", name="Run").first.click()
     expect(page.locator(".panel").first).to_have_attribute("data-query-count", re.compile(r"^\d+$"))
