@@ -2,6 +2,30 @@
 
 from __future__ import annotations
 
-from lessons.learner.models import Answer, Check, Learner, Opened, Ran, Reveal, Room
+from lessons.learner.models import (
+    Answer,
+    Check,
+    HelpRequest,
+    Learner,
+    Opened,
+    Prediction,
+    Ran,
+    Reveal,
+    Review,
+    Room,
+    Vote,
+)
 
-__all__ = ["Answer", "Check", "Learner", "Opened", "Ran", "Reveal", "Room"]
+__all__ = [
+    "Answer",
+    "Check",
+    "HelpRequest",
+    "Learner",
+    "Opened",
+    "Prediction",
+    "Ran",
+    "Reveal",
+    "Review",
+    "Room",
+    "Vote",
+]

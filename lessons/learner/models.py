@@ -22,6 +22,11 @@ class Room(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
     # The address learners open, as `manage.py workshop` printed it ("" before it printed one).
     address = models.CharField(max_length=300, blank=True, default="")
+    # Votes on quiz questions: "lesson:question" -> {"round": 1 or 2, "open": bool}.
+    polls = models.JSONField(default=dict)
+    # The code the instructor last sent to every learner's playground, and when.
+    sent_code = models.TextField(blank=True, default="")
+    sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         app_label = "lessons"
@@ -43,6 +48,9 @@ class Learner(models.Model):
     joined_at = models.DateTimeField(default=timezone.now)
     last_seen = models.DateTimeField(default=timezone.now)  # last thing done, for "idle"
     left_at = models.DateTimeField(null=True, blank=True)
+    # Ask for a prediction before a lesson snippet's first run: None follows the default (on in
+    # a room, off on one's own machine).
+    predict = models.BooleanField(null=True, default=None)
 
     class Meta:
         app_label = "lessons"
@@ -142,3 +150,96 @@ class Reveal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.learner_id} revealed {self.exercise}"
+
+
+class Prediction(models.Model):
+    """How many queries the learner said a lesson snippet would send on a dataset, before its
+    first run there, and how many it sent. The first prediction is the one kept."""
+
+    learner = models.ForeignKey(Learner, on_delete=models.CASCADE, related_name="predictions")
+    lesson = models.CharField(max_length=100)
+    snippet = models.CharField(max_length=100)
+    dataset = models.CharField(max_length=20)
+    guess = models.PositiveIntegerField()  # what the answer came to on the dataset
+    said = models.CharField(max_length=80, blank=True)  # a formula as typed ("1 + posts")
+    actual = models.PositiveIntegerField(null=True)  # the measured count, once the run answered
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        app_label = "lessons"
+        constraints = [
+            models.UniqueConstraint(
+                "learner", "lesson", "snippet", "dataset", name="one_prediction_per_run"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.learner_id} predicted {self.guess} for {self.lesson} {self.snippet}"
+
+
+class Vote(models.Model):
+    """A learner's choice in one round of the room's vote on a quiz question (vote, discuss,
+    vote again); a changed mind within a round replaces the choice."""
+
+    learner = models.ForeignKey(Learner, on_delete=models.CASCADE, related_name="votes")
+    quiz = models.CharField(max_length=100)
+    question = models.CharField(max_length=100)
+    round = models.PositiveSmallIntegerField()
+    choice = models.PositiveSmallIntegerField()  # original index, before shuffling
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        app_label = "lessons"
+        constraints = [
+            models.UniqueConstraint(
+                "learner", "quiz", "question", "round", name="one_vote_per_round"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.learner_id} voted {self.choice} on {self.question} ({self.round})"
+
+
+class Review(models.Model):
+    """Where a quiz question stands in the learner's review schedule (Leitner boxes): a wrong
+    answer puts it in box 1, due at once; a right one moves it up a box, due later."""
+
+    learner = models.ForeignKey(Learner, on_delete=models.CASCADE, related_name="reviews")
+    quiz = models.CharField(max_length=100)
+    question = models.CharField(max_length=100)
+    box = models.PositiveSmallIntegerField(default=1)
+    due_at = models.DateTimeField(default=timezone.now)
+    seen = models.PositiveIntegerField(default=1)  # how many times it was answered
+    at = models.DateTimeField(default=timezone.now)  # the last answer
+
+    class Meta:
+        app_label = "lessons"
+        constraints = [
+            models.UniqueConstraint("learner", "quiz", "question", name="one_review_per_question")
+        ]
+        indexes = [models.Index("learner", "due_at", name="review_due")]
+
+    def __str__(self) -> str:
+        return f"{self.learner_id} box {self.box} for {self.question}"
+
+
+class HelpRequest(models.Model):
+    """A learner's "I'm stuck" on a card or an exercise: the code they had and the last result,
+    queued for the instructor, who opens it and marks it done."""
+
+    learner = models.ForeignKey(Learner, on_delete=models.CASCADE, related_name="help_requests")
+    lesson = models.CharField(max_length=100)
+    place = models.CharField(max_length=200)  # the snippet or exercise id
+    code = models.TextField(blank=True)
+    result = models.CharField(max_length=300, blank=True)  # the last result or check verdict
+    shareable = models.BooleanField(default=False)  # the learner lets it be sent to the room
+    asked_at = models.DateTimeField(default=timezone.now)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        app_label = "lessons"
+        indexes = [models.Index("done_at", "asked_at", name="help_queue")]
+
+    def __str__(self) -> str:
+        return f"{self.learner_id} stuck on {self.place}"

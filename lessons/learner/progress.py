@@ -16,7 +16,18 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from lessons.catalog import Catalog, Lesson, Question
-from lessons.learner.models import Answer, Check, Learner, Opened, Ran, Reveal
+from lessons.learner.models import (
+    Answer,
+    Check,
+    HelpRequest,
+    Learner,
+    Opened,
+    Prediction,
+    Ran,
+    Reveal,
+    Review,
+    Vote,
+)
 from lessons.learner.writes import write
 
 EXAM = "exam"
@@ -293,7 +304,7 @@ def lesson_progress(
 def forget(learners: Any) -> None:
     """Delete every progress row of these learners (a QuerySet of Learner)."""
     with transaction.atomic():
-        for model in (Opened, Ran, Answer, Check, Reveal):
+        for model in (Opened, Ran, Answer, Check, Reveal, Prediction, Vote, Review, HelpRequest):
             model.objects.filter(learner__in=learners).delete()
 
 

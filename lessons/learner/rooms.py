@@ -118,7 +118,9 @@ def reset(room: Room) -> None:
     """Forget the room's progress and answers; learners stay joined."""
     with transaction.atomic():
         forget(Learner.objects.filter(room=room))
-        Room.objects.filter(pk=room.pk).update(following="", revealed=[])
+        Room.objects.filter(pk=room.pk).update(
+            following="", revealed=[], polls={}, sent_code="", sent_at=None
+        )
 
 
 def end(room: Room) -> None:
