@@ -58,6 +58,7 @@ def learner_rows(room: Room, catalog: Catalog) -> list[LearnerRow]:
             or lesson.slug in done.runs
             or lesson.slug in done.answers
             or any(exercise.id in done.exercises for exercise in lesson.exercises)
+            or lesson.slug in done.predicted
         )
         if not touched:
             return blank[lesson.slug]
@@ -68,6 +69,7 @@ def learner_rows(room: Room, catalog: Catalog) -> list[LearnerRow]:
             # Lesson quizzes only: the exam's answers are the learner's own business.
             answers=done.answers.get(lesson.slug, {}),
             exercises=done.exercises,
+            predicted=done.predicted.get(lesson.slug, {}),
         )
 
     return [

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, connections, transaction
-from django.db.models import CharField, F, IntegerField, Value
-from django.db.models.functions import Cast
+from django.db.models import Case, CharField, F, IntegerField, Value, When
+from django.db.models.functions import Cast, Concat, Greatest
 from django.utils import timezone
 
 from lessons.catalog import Catalog, Lesson, Question
@@ -47,6 +47,9 @@ class LessonProgress:
     exercises_solved: int = 0
     exercises_attempted: int = 0
     exercises: int = 0
+    predicted: int = 0  # snippets predicted before their first run (on any dataset)
+    predicted_close: int = 0  # of those, within one query or a tenth but not exact
+    predicted_exact: int = 0
 
 
 @dataclass
@@ -58,6 +61,8 @@ class Rows:
     answers: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))  # first
     latest: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
     exercises: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # lesson -> "snippet@dataset" -> how close the prediction came (CLOSENESS)
+    predicted: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
 
 
 def rows_of(**learners: int) -> dict[int, Rows]:
@@ -83,6 +88,8 @@ def rows_of(**learners: int) -> dict[int, Rows]:
             done.answers[what][which] = number
         elif kind == "latest":
             done.latest[what][which] = number
+        elif kind == "predicted":
+            done.predicted[what][which] = number
         elif kind == "check":
             state = done.exercises.setdefault(what, _untouched())
             state["checks"] += 1
@@ -94,6 +101,20 @@ def rows_of(**learners: int) -> dict[int, Rows]:
         rows[pk].exercises.setdefault(exercise, _untouched())["revealed"] = True
     return rows
 
+
+# How close a prediction came, as rows_of reads it: predictions.closeness() in SQL.
+CLOSENESS = {"unknown": -1, "off": 0, "close": 1, "exact": 2}
+_CLOSENESS_SQL = Case(
+    When(actual=None, then=Value(-1)),
+    When(guess=F("actual"), then=Value(2)),
+    When(
+        guess__gte=F("actual") - Greatest(Value(1), F("actual") / 10),
+        guess__lte=F("actual") + Greatest(Value(1), F("actual") / 10),
+        then=Value(1),
+    ),
+    default=Value(0),
+    output_field=IntegerField(),
+)
 
 # Stands for the lookup's value while the query is compiled: no primary key is negative.
 _HOLE = -7_346_019
@@ -108,7 +129,7 @@ def _progress_sql(
     run it, and every page reads it."""
     mine = {lookup: _HOLE}
 
-    def side(model: Any, kind: str, what: str, which: str | None, number: str | None) -> Any:
+    def side(model: Any, kind: str, what: str, which: Any, number: str | Case | None) -> Any:
         # Every column of one type on every side (PostgreSQL's UNION matches booleans with no
         # integer).
         return model.objects.filter(**mine).values_list(
@@ -116,7 +137,11 @@ def _progress_sql(
             "learner",
             what,
             which or Value("", output_field=CharField()),
-            Cast(number, IntegerField()) if number else Value(0, output_field=IntegerField()),
+            number
+            if isinstance(number, Case)
+            else Cast(number, IntegerField())
+            if number
+            else Value(0, output_field=IntegerField()),
         )
 
     every = side(Opened, "opened", "lesson", None, None).union(
@@ -125,6 +150,13 @@ def _progress_sql(
         side(Answer, "latest", "quiz", "question", "choice"),
         side(Check, "check", "exercise", None, "passed"),
         side(Reveal, "reveal", "exercise", None, None),
+        side(
+            Prediction,
+            "predicted",
+            "lesson",
+            Concat("snippet", Value("@"), "dataset", output_field=CharField()),
+            _CLOSENESS_SQL,
+        ),
         all=True,
     )
     sql, params = every.query.get_compiler(alias).as_sql()
@@ -265,7 +297,17 @@ class Progress:
             ran=self.rows.runs.get(lesson.slug, set()),
             answers=self.answers(lesson.slug),
             exercises=self.rows.exercises,
+            predicted=self.rows.predicted.get(lesson.slug, {}),
         )
+
+    def predicted(self, lesson: Lesson, dataset: str) -> set[str]:
+        """The lesson's snippets this learner already predicted on `dataset`."""
+        keys = self.rows.predicted.get(lesson.slug, {})
+        return {key.rpartition("@")[0] for key in keys if key.rpartition("@")[2] == dataset}
+
+    def enrolled(self) -> Learner | None:
+        """The learner, enrolled now if this visitor had none and may get one."""
+        return self._writer()
 
     def overview(self, catalog: Catalog) -> dict[str, LessonProgress]:
         return {lesson.slug: self.for_lesson(lesson) for lesson in catalog.lessons}
@@ -284,6 +326,7 @@ def lesson_progress(
     ran: set[str],
     answers: dict[str, int],
     exercises: dict[str, dict[str, Any]],
+    predicted: dict[str, int] | None = None,
 ) -> LessonProgress:
     def state(exercise_id: str) -> dict[str, Any]:
         return exercises.get(exercise_id, _untouched())
@@ -298,7 +341,21 @@ def lesson_progress(
         exercises_solved=sum(1 for e in lesson.exercises if state(e.id)["solved"]),
         exercises_attempted=sum(1 for e in lesson.exercises if state(e.id)["checks"]),
         exercises=len(lesson.exercises),
+        **_predictions(predicted or {}),
     )
+
+
+def _predictions(predicted: dict[str, int]) -> dict[str, int]:
+    """A snippet counts once however many datasets it was predicted on, at its best."""
+    best: dict[str, int] = {}
+    for key, closeness in predicted.items():
+        snippet = key.rpartition("@")[0]
+        best[snippet] = max(best.get(snippet, -1), closeness)
+    return {
+        "predicted": len(best),
+        "predicted_close": sum(1 for c in best.values() if c == CLOSENESS["close"]),
+        "predicted_exact": sum(1 for c in best.values() if c == CLOSENESS["exact"]),
+    }
 
 
 def forget(learners: Any) -> None:

@@ -8,13 +8,16 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from lessons import engine
-from lessons.catalog import Lesson, get_catalog
+from lessons.catalog import Lesson, Snippet, get_catalog
 from lessons.catalog.search import index_for
 from lessons.datasets import DatasetRef
 from lessons.errors import CourseError
+from lessons.learner import predictions
+from lessons.learner.progress import Progress
 from lessons.measure.explain import explain
 from lessons.measure.runs import CodeRun, SnippetRun, is_edit, run_learner_code, run_lesson_snippet
 from lessons.measure.scale import MeasurementPending, ScaleReport, measure, shared_report
@@ -23,7 +26,7 @@ from lessons.web.editing import require_editing
 from lessons.web.identity import learner_id, progress_for
 from lessons.web.lookups import get_lesson, get_pair, get_snippet
 from lessons.web.render import is_htmx, page_or_partial, posted_code
-from lessons.web.viewmodels import Card, ScaleView, lesson_context, unmeasurable
+from lessons.web.viewmodels import Card, ScaleView, asking, lesson_context, unmeasurable
 
 
 class NotRunHere(CourseError):
@@ -42,6 +45,9 @@ def outline(request: HttpRequest) -> HttpResponse:
         "opened": sum(1 for p in overview.values() if p.opened),
         "correct": sum(p.correct for p in overview.values()),
         "questions": sum(p.questions for p in overview.values()),
+        "predicted": sum(p.predicted for p in overview.values()),
+        "predicted_exact": sum(p.predicted_exact for p in overview.values()),
+        "predicted_close": sum(p.predicted_close for p in overview.values()),
     }
     return render(request, "lessons/outline.html", context)
 
@@ -70,7 +76,7 @@ def lesson_detail(request: HttpRequest, slug: str) -> HttpResponse:
         if "ran" in request.GET
         else None
     )
-    context = lesson_context(progress, lesson, dataset, ran)
+    context = lesson_context(progress, lesson, dataset, ran, outcome=_kept_outcome(progress, ran))
     if "ran" in request.GET and ran is None:
         context["run_notice"] = (
             "That run is no longer kept here (after ten minutes, or on another server): "
@@ -80,6 +86,19 @@ def lesson_detail(request: HttpRequest, slug: str) -> HttpResponse:
     # shows it (so a crawler or a one-off request stores nothing).
     context["opened_beacon"] = progress.learner is None and not settings.COURSE_ROOM
     return render(request, "lessons/lesson.html", context)
+
+
+def _kept_outcome(
+    progress: Progress, run: SnippetRun | CodeRun | None
+) -> predictions.Outcome | None:
+    """The prediction before a kept run (the page after a run without JavaScript)."""
+    if not isinstance(run, SnippetRun) or run.result.error is not None:
+        return None
+    row = predictions.kept(progress.learner, run.lesson.slug, run.snippet.id, run.stats.name)
+    if row is None or row.actual is None:
+        return None
+    guess = predictions.Guess(row.guess, row.said)
+    return predictions.outcome(guess, row.actual, run.snippet, run.stats)
 
 
 @require_POST
@@ -92,17 +111,21 @@ def run(request: HttpRequest, slug: str) -> HttpResponse:
     code = posted_code(request, required=False)
     progress = progress_for(request)
     snippet_run: SnippetRun | CodeRun
+    outcome = None
     if code is not None and is_edit(snippet, code):
         require_editing(request)
         snippet_run = run_learner_code(
             code, dataset, learner=learner_id(request), lesson=lesson, snippet=snippet
         )
     else:
+        guess = _guess(request, progress, lesson, snippet, dataset)  # before: it is a prediction
         snippet_run = run_lesson_snippet(lesson, snippet, dataset, learner=learner_id(request))
         progress.mark_run(lesson, snippet.id)
+        if guess is not None:
+            outcome = _keep_prediction(progress, snippet_run, guess, dataset)
     if is_htmx(request):
         context = {
-            "card": Card.on(snippet, snippet_run.stats, snippet_run),
+            "card": Card.on(snippet, snippet_run.stats, snippet_run, outcome=outcome),
             "lesson": lesson,
             "dataset": dataset.size,
             "engine": dataset.engine,
@@ -114,6 +137,44 @@ def run(request: HttpRequest, slug: str) -> HttpResponse:
     token = kept_runs.keep(request, snippet_run)
     card = Card.on(snippet, snippet_run.stats, snippet_run)
     return redirect(f"{dataset.in_url(lesson_url(lesson))}&ran={token}#{card.dom_id}")
+
+
+def _guess(
+    request: HttpRequest, progress: Progress, lesson: Lesson, snippet: Snippet, dataset: DatasetRef
+) -> predictions.Guess | None:
+    """The prediction posted with a snippet's first run on this dataset, when the learner's
+    cards ask for one (None when skipped, or not asked: a second run predicts nothing)."""
+    if not asking(progress) or snippet.id in progress.predicted(lesson, dataset.size):
+        return None
+    return predictions.read_guess(request.POST.get("predict", ""), dataset.stats().counts)
+
+
+def _keep_prediction(
+    progress: Progress, run: SnippetRun, guess: predictions.Guess, dataset: DatasetRef
+) -> predictions.Outcome | None:
+    learner = progress.enrolled()
+    ran = run.result.error is None and run.ran
+    actual = run.result.query_count if ran else None
+    if learner is not None:
+        predictions.record(learner, run.lesson.slug, run.snippet.id, dataset.size, guess, actual)
+    if actual is None:
+        return None
+    return predictions.outcome(guess, actual, run.snippet, run.stats)
+
+
+@require_POST
+def set_predicting(request: HttpRequest) -> HttpResponse:
+    """The learner's choice: ask for a prediction before a snippet's first run, or not."""
+    learner = progress_for(request).enrolled()
+    if learner is None:
+        raise NotRunHere("Join the room first: predictions are kept for a learner.")
+    predictions.set_asking(learner, request.POST.get("on") == "1")
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}) or not target.startswith(
+        "/"
+    ):
+        target = reverse("lessons:outline")
+    return redirect(target)
 
 
 @require_POST

@@ -22,6 +22,7 @@ urlpatterns = [
     path("runs/cancel/", pages.run_cancel, name="run-cancel"),
     path("playground/", playground.playground, name="playground"),
     path("playground/run/", playground.run, name="playground-run"),
+    path("predicting/", pages.set_predicting, name="predicting"),
     path("exam/", quiz.exam, name="exam"),
     path("exam/answer/", quiz.answer_exam, name="exam-answer"),
     path("progress/reset/", quiz.reset_progress, name="progress-reset"),

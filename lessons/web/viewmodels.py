@@ -18,6 +18,7 @@ from lessons.catalog import Exercise, Lesson, Pair, Prose, Snippet, get_catalog
 from lessons.display.charts import Chart, log_log_chart
 from lessons.display.prose import render_markdown
 from lessons.display.report import QueryReport, build_report, gutter
+from lessons.learner.predictions import FORMULA_NAMES, Outcome, asks
 from lessons.learner.progress import Progress
 from lessons.learner.quiz import quiz_context
 from lessons.measure.runs import CodeRun, SnippetRun
@@ -31,6 +32,9 @@ class Card:
     snippet: Snippet
     expected: int | None
     run: SnippetRun | CodeRun | None = None
+    # Ask for a prediction before the run: the row counts a formula may name, on this data.
+    predict: tuple[tuple[str, int], ...] = ()
+    outcome: Outcome | None = None  # the prediction beside what the run measured
 
     @classmethod
     def on(
@@ -38,10 +42,18 @@ class Card:
         snippet: Snippet,
         stats: datasets.DatasetStats | None,
         run: SnippetRun | CodeRun | None = None,
+        *,
+        predict: bool = False,
+        outcome: Outcome | None = None,
     ) -> Card:
         """`snippet` promising its lesson's count on the data `stats` describes (no count when
-        the dataset cannot be read)."""
-        return cls(snippet, stats.expected_count(snippet) if stats else None, run)
+        the dataset cannot be read); `predict`: asking for a prediction first."""
+        names = (
+            tuple((name, stats.counts.get(name, 0)) for name in FORMULA_NAMES)
+            if predict and stats and run is None
+            else ()
+        )
+        return cls(snippet, stats.expected_count(snippet) if stats else None, run, names, outcome)
 
     @property
     def dom_id(self) -> str:
@@ -180,20 +192,34 @@ def exercises_key(lesson: Lesson, exercises: list[ExerciseView]) -> str:
     return f"{lesson.slug}:{id(lesson)}|{states}"
 
 
+def asking(progress: Progress) -> bool:
+    """Whether this learner's cards ask for a prediction before a snippet's first run."""
+    return asks(progress.learner, settings.COURSE_ROOM)
+
+
+def _predict_key(predicted: set[str] | None) -> str:
+    """What the cards' prediction forms depend on: which snippets still ask for one."""
+    return "|no-predict" if predicted is None else "|predict:" + ",".join(sorted(predicted))
+
+
 def lesson_context(
     progress: Progress,
     lesson: Lesson,
     dataset: datasets.DatasetRef,
     snippet_run: SnippetRun | CodeRun | None = None,
     scale: tuple[Pair, ScaleReport] | None = None,
+    outcome: Outcome | None = None,
 ) -> dict[str, Any]:
-    """The lesson page on `dataset` (its data size on its engine)."""
+    """The lesson page on `dataset` (its data size on its engine); `outcome`: how the
+    prediction before `snippet_run` came out."""
     catalog = get_catalog()
     stats, missing = dataset.stats_or_problem()  # the page's notice names the cause
+    predicted = progress.predicted(lesson, dataset.size) if asking(progress) else None
 
     def card(snippet: Snippet) -> Card:
         run = snippet_run if snippet_run and snippet_run.snippet == snippet else None
-        return Card.on(snippet, stats, run)
+        ask = predicted is not None and snippet.id not in predicted
+        return Card.on(snippet, stats, run, predict=ask, outcome=outcome if run else None)
 
     def scale_view(pair: Pair) -> ScaleView | None:
         if scale and scale[0] == pair:
@@ -230,7 +256,10 @@ def lesson_context(
         # Worked out only when drawn: a page whose blocks were drawn for another learner on the
         # same data (`blocks_key`) reads no chart and builds no card.
         "blocks": Lazy(blocks),
-        "blocks_key": "" if snippet_run or scale else blocks_key(lesson, dataset, stats),
+        "blocks_key": ""
+        if snippet_run or scale
+        else blocks_key(lesson, dataset, stats) + _predict_key(predicted),
+        "asking": predicted is not None,
         "dataset": dataset.size,
         "datasets": list(datasets.SPECS.values()),
         "engine": dataset.engine,
