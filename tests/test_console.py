@@ -46,6 +46,7 @@ PRIVATE = [
     ("learners", ()),
     ("clicker", ()),
     ("stuck", ()),
+    ("predictions", ()),
     ("export", ()),
     ("present-with-token", (LESSON.slug, 1)),
 ]

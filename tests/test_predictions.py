@@ -15,7 +15,6 @@ from lessons.learner.models import Learner, Prediction, Room
 from lessons.learner.predictions import BadPrediction, closeness, read_guess
 from tests.conftest import join_room
 
-
 LESSON = get_catalog().by_slug["n-plus-one"]
 BAD = LESSON.snippets["count-comments.bad"]  # expect 1 + posts
 FIXED = LESSON.snippets["count-comments.fixed"]  # expect 1
@@ -162,3 +161,37 @@ def test_without_javascript_the_page_after_the_run_shows_the_prediction(room: Ro
         follow=True,
     )
     assert 'data-prediction="exact"' in response.content.decode()
+
+
+def predictions_part(room: Room) -> str:
+    url = f"/console/{room.token}/predictions/?lesson={LESSON.slug}"
+    return Client().get(url).content.decode()
+
+
+def test_the_console_draws_the_rooms_predictions_as_a_histogram(room: Room) -> None:
+    for name, guess in [("Ana", "6"), ("Ben", "6"), ("Cy", "1 + posts")]:
+        run(join_room(name), BAD, guess)
+    html = predictions_part(room)
+    histogram = html.split(f'data-snippet="{BAD.id}" data-dataset="medium"', 1)[1]
+    bars = dict(re.findall(r'data-guess="([\d,]+)" data-count="(\d+)"', histogram))
+    posts = stats("medium").counts["posts"]
+    assert bars == {"6": "2", f"{posts + 1:,}": "1"}
+
+
+def test_the_measured_count_is_hidden_until_revealed(room: Room) -> None:
+    run(join_room("Ana"), BAD, "6")
+    assert "data-measured" not in predictions_part(room)
+    teacher = Client()
+    teacher.get(f"/console/{room.token}/")
+    teacher.post(
+        f"/console/{room.token}/predictions/reveal/",
+        {"lesson": LESSON.slug, "snippet": BAD.id, "dataset": "medium"},
+    )
+    posts = stats("medium").counts["posts"]
+    assert f'data-measured="{posts + 1}"' in predictions_part(room)
+
+
+def test_a_learner_never_sees_the_rooms_predictions(room: Room) -> None:
+    client = join_room("Ana")
+    run(client, BAD, "6")
+    assert client.get("/console/not-the-token/predictions/").status_code == 404

@@ -14,6 +14,7 @@ from django.utils import timezone
 from lessons.catalog import Catalog, Exercise, Lesson, Question
 from lessons.learner.models import Answer, Check, Learner, Room
 from lessons.learner.progress import LessonProgress, Rows, lesson_progress, rows_of
+from lessons.learner.votes import NO_POLL, Poll, distributions, poll_of
 
 # Nothing done for this long: the console marks the learner idle.
 IDLE_AFTER = timedelta(minutes=5)
@@ -97,6 +98,21 @@ class QuestionCounts:
     answered: int
     choices: tuple[ChoiceCount, ...]  # in the lesson's own order
     revealed: bool
+    poll: Poll = NO_POLL  # the room's vote on it
+    # Each vote round held so far: how many chose each choice, in the lesson's order.
+    rounds: tuple[VoteRound, ...] = ()
+
+    @property
+    def by_choice(self) -> list[tuple[ChoiceCount, list[ChoiceCount]]]:
+        """Each choice with its count in every vote round, for a table of rounds side by side."""
+        return [(c, [r.choices[i] for r in self.rounds]) for i, c in enumerate(self.choices)]
+
+
+@dataclass(frozen=True)
+class VoteRound:
+    number: int
+    voted: int
+    choices: tuple[ChoiceCount, ...]
 
 
 def clicker(room: Room, lesson: Lesson) -> list[QuestionCounts]:
@@ -106,9 +122,15 @@ def clicker(room: Room, lesson: Lesson) -> list[QuestionCounts]:
             "question", "choice"
         )
     )
+    voted = distributions(room, lesson.slug)
     result = []
     for number, question in enumerate(lesson.quiz, 1):
         answered = sum(held[(question.id, i)] for i in range(len(question.choices)))
+        poll = poll_of(room, lesson.slug, question.id)
+        rounds = tuple(
+            _round(question, n, voted.get((question.id, n), Counter()))
+            for n in range(1, poll.round + 1)
+        )
         result.append(
             QuestionCounts(
                 question,
@@ -124,9 +146,23 @@ def clicker(room: Room, lesson: Lesson) -> list[QuestionCounts]:
                     for i, text in enumerate(question.choices)
                 ),
                 question.id in room.revealed,
+                poll,
+                rounds,
             )
         )
     return result
+
+
+def _round(question: Question, number: int, chose: Counter[int]) -> VoteRound:
+    voted = sum(chose.values())
+    return VoteRound(
+        number,
+        voted,
+        tuple(
+            ChoiceCount(text, chose[i], chose[i] / voted if voted else 0.0, i == question.answer)
+            for i, text in enumerate(question.choices)
+        ),
+    )
 
 
 @dataclass(frozen=True)

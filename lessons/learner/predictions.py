@@ -17,6 +17,7 @@ from lessons.errors import CourseError, shorten
 from lessons.learner.models import Learner, Prediction, Room
 from lessons.learner.writes import write
 
+BARS_SHOWN = 12  # distinct predicted counts a histogram draws before grouping the rest
 SAID_LIMIT = 80  # characters of a formula
 GUESS_LIMIT = 10_000_000  # more queries than any snippet could send in its time limit
 # Names a learner can write in a formula: the dataset's row counts, without the join table.
@@ -162,6 +163,15 @@ class Histogram:
     total: int
 
     @property
+    def shown(self) -> list[tuple[str, int, bool]]:
+        """(label, learners, is the measured count) per bar: every predicted count while they
+        fit on a screen; else the most common ones, in order, and the rest as one bar."""
+        kept = sorted(sorted(self.bars, key=lambda bar: -bar[1])[:BARS_SHOWN])
+        rest = self.total - sum(n for _, n in kept)
+        bars = [(f"{guess:,}", n, guess == self.actual) for guess, n in kept]
+        return bars + ([("other", rest, False)] if rest else [])
+
+    @property
     def most(self) -> int:
         return max((n for _, n in self.bars), default=0)
 
@@ -191,5 +201,10 @@ def room_predictions(room: Room, lesson: str) -> list[Histogram]:
             else None,
             sum(counts.values()),
         )
-        for (snippet, dataset), counts in guesses.items()
+        for (snippet, dataset), counts in sorted(guesses.items())
     ]
+
+
+def reveal_key(lesson: str, snippet: str, dataset: str) -> str:
+    """The room's `revealed` entry that shows a histogram's measured count on the console."""
+    return f"predict:{lesson}:{snippet}:{dataset}"

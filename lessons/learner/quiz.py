@@ -30,6 +30,7 @@ class ShownQuestion:
     chosen: int | None  # original index of the learner's latest answer, if any
     number: int
     first: int | None = None  # original index of the first answer: the one the score counts
+    voting: int = 0  # the room's vote round open on it: the form keeps the right answer back
 
     @property
     def choices(self) -> list[tuple[int, str, int]]:
@@ -65,7 +66,7 @@ class ShownQuestion:
         test that changes a lesson) holds other questions."""
         return (
             f"{self.question.id}:{id(self.question)}|{self.order}|{self.chosen}|{self.first}"
-            f"|{self.number}"
+            f"|{self.number}|{self.voting}"
         )
 
 
@@ -74,12 +75,20 @@ def show(
     seed: int,
     answers: dict[str, int],
     first: dict[str, int] | None = None,
+    voting: dict[str, int] | None = None,
 ) -> list[ShownQuestion]:
     """Each question as this learner sees it, with their latest answer (`answers`) and the first
     (`first`, the scored one; the latest when not given)."""
     first = answers if first is None else first
     return [
-        ShownQuestion(q, choice_order(seed, q), answers.get(q.id), number, first.get(q.id))
+        ShownQuestion(
+            q,
+            choice_order(seed, q),
+            answers.get(q.id),
+            number,
+            first.get(q.id),
+            (voting or {}).get(q.id, 0),
+        )
         for number, q in enumerate(questions, 1)
     ]
 
@@ -115,8 +124,16 @@ def exam_questions(catalog: Catalog, seed: int, per_lesson: int = 1) -> list[Que
     return picked
 
 
-def quiz_context(quiz: str, questions: list[Question], progress: Progress) -> dict[str, object]:
-    shown = show(questions, progress.seed, progress.latest_answers(quiz), progress.answers(quiz))
+def quiz_context(
+    quiz: str,
+    questions: list[Question],
+    progress: Progress,
+    voting: dict[str, int] | None = None,
+) -> dict[str, object]:
+    """The quiz as this learner sees it; `voting`: question id -> the room's vote round open."""
+    shown = show(
+        questions, progress.seed, progress.latest_answers(quiz), progress.answers(quiz), voting
+    )
     return {
         "quiz": quiz,
         "questions": shown,

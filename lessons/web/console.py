@@ -15,8 +15,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from lessons.catalog import get_catalog
-from lessons.learner import rooms
+from lessons.datasets import SPECS
+from lessons.learner import rooms, votes
 from lessons.learner.models import Room
+from lessons.learner.predictions import reveal_key
 from lessons.web.console_export import results_csv
 from lessons.web.console_live import LIVE, clicker_lesson, live_part
 from lessons.web.identity import mark_instructor
@@ -56,6 +58,7 @@ def _refresh(kind: str) -> Any:
 learners = _refresh("learners")
 clicker_view = _refresh("clicker")
 stuck = _refresh("stuck")
+predictions_view = _refresh("predictions")
 
 
 def _back(request: HttpRequest, room: Room, anchor: str) -> HttpResponse:
@@ -96,6 +99,47 @@ def reveal(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "console/_live.html", {"live": live_part("clicker", room, request)})
     return redirect(
         reverse("console:console", args=[room.token]) + f"?lesson={lesson.slug}#clicker"
+    )
+
+
+@require_POST
+def reveal_count(request: HttpRequest, token: str) -> HttpResponse:
+    """Show (or hide again) the measured count beside a histogram of the room's predictions."""
+    room = get_console_room(token)
+    lesson = clicker_lesson(room, request)
+    snippet, dataset = request.POST.get("snippet", ""), request.POST.get("dataset", "")
+    if snippet not in lesson.snippets or dataset not in SPECS:
+        raise Http404(
+            f"Lesson {lesson.slug!r} has no snippet {snippet[:60]!r} on {dataset[:20]!r}."
+        )
+    key = reveal_key(lesson.slug, snippet, dataset)
+    rooms.reveal(room, key, request.POST.get("shown") != "0")
+    if is_htmx(request):
+        room.refresh_from_db()
+        live = live_part("predictions", room, request)
+        return render(request, "console/_live.html", {"live": live})
+    return redirect(
+        reverse("console:console", args=[room.token]) + f"?lesson={lesson.slug}#predictions"
+    )
+
+
+@require_POST
+def vote(request: HttpRequest, token: str) -> HttpResponse:
+    """Open a question's vote (the first, or a second after the discussion), or close it."""
+    room = get_console_room(token)
+    _open(room)
+    question = request.POST.get("question", "")
+    lesson = clicker_lesson(room, request)
+    if question not in {q.id for q in lesson.quiz}:
+        raise Http404(f"Lesson {lesson.slug!r} has no question {question[:60]!r}.")
+    if request.POST.get("do") == "close":
+        votes.close_round(room, lesson.slug, question)
+    else:
+        votes.open_round(room, lesson.slug, question)
+    if is_htmx(request):
+        return render(request, "console/_live.html", {"live": live_part("clicker", room, request)})
+    return redirect(
+        reverse("console:console", args=[room.token]) + f"?lesson={lesson.slug}#clicker-{question}"
     )
 
 

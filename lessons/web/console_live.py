@@ -15,7 +15,8 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
-from lessons.catalog import Catalog, Lesson, get_catalog
+from lessons import datasets
+from lessons.catalog import Catalog, Lesson, Snippet, get_catalog
 from lessons.learner.console import (
     LearnerRow,
     clicker,
@@ -24,6 +25,7 @@ from lessons.learner.console import (
     stuck_questions,
 )
 from lessons.learner.models import Room
+from lessons.learner.predictions import Histogram, reveal_key, room_predictions
 
 
 def clicker_lesson(room: Room, request: HttpRequest) -> Lesson:
@@ -38,7 +40,26 @@ LIVE = {
     "clicker": ("console/_clicker.html", 2),
     "learners": ("console/_learners.html", 3),
     "stuck": ("console/_stuck.html", 5),
+    "predictions": ("console/_predictions.html", 2),
 }
+
+
+@dataclass(frozen=True)
+class PredictionView:
+    """One histogram of the room's predictions, and whether its measured count is shown."""
+
+    histogram: Histogram
+    snippet: Snippet
+    revealed: bool
+
+    @property
+    def dataset_label(self) -> str:
+        spec = datasets.SPECS.get(self.histogram.dataset)
+        return spec.label if spec else self.histogram.dataset
+
+    @property
+    def dom_id(self) -> str:
+        return f"predictions-{self.snippet.id.replace('.', '-')}-{self.histogram.dataset}"
 
 
 @dataclass(frozen=True)
@@ -136,8 +157,34 @@ def _live_context(kind: str, room: Room, request: HttpRequest) -> tuple[dict[str
     if kind == "clicker":
         lesson = clicker_lesson(room, request)
         questions = clicker(room, lesson)
-        fingerprint = [(q.question.id, q.revealed, [c.count for c in q.choices]) for q in questions]
+        fingerprint = [
+            (
+                q.question.id,
+                q.revealed,
+                [c.count for c in q.choices],
+                q.poll,
+                [[c.count for c in r.choices] for r in q.rounds],
+            )
+            for q in questions
+        ]
         return {"clicker_lesson": lesson, "questions": questions}, (lesson.slug, fingerprint)
+    if kind == "predictions":
+        lesson = clicker_lesson(room, request)
+        order = {snippet: i for i, snippet in enumerate(lesson.snippets)}
+        histograms = sorted(
+            (h for h in room_predictions(room, lesson.slug) if h.snippet in order),
+            key=lambda h: (order[h.snippet], h.dataset),
+        )
+        shown = [
+            PredictionView(
+                h,
+                lesson.snippets[h.snippet],
+                reveal_key(lesson.slug, h.snippet, h.dataset) in room.revealed,
+            )
+            for h in histograms
+        ]
+        fingerprint = [(v.histogram, v.revealed) for v in shown]
+        return {"clicker_lesson": lesson, "histograms": shown}, (lesson.slug, fingerprint)
     if kind == "learners":
         rows = learner_rows(room, catalog)
         following = catalog.by_slug.get(room.following)
@@ -181,6 +228,6 @@ def live_part(
         return None
     body = render_to_string(template, {"room": room, **context}, request)
     url = reverse(f"console:{kind}", args=[room.token])
-    if kind == "clicker":
+    if kind in ("clicker", "predictions"):
         url += f"?lesson={context['clicker_lesson'].slug}"
     return {"kind": kind, "body": mark_safe(body), "every": every, "version": version, "url": url}

@@ -18,12 +18,13 @@ from lessons.datasets import DatasetRef
 from lessons.errors import CourseError
 from lessons.learner import predictions
 from lessons.learner.progress import Progress
+from lessons.learner.votes import open_rounds
 from lessons.measure.explain import explain
 from lessons.measure.runs import CodeRun, SnippetRun, is_edit, run_learner_code, run_lesson_snippet
 from lessons.measure.scale import MeasurementPending, ScaleReport, measure, shared_report
 from lessons.web import kept_runs
 from lessons.web.editing import require_editing
-from lessons.web.identity import learner_id, progress_for
+from lessons.web.identity import current_room, learner_id, progress_for
 from lessons.web.lookups import get_lesson, get_pair, get_snippet
 from lessons.web.render import is_htmx, page_or_partial, posted_code
 from lessons.web.viewmodels import Card, ScaleView, asking, lesson_context, unmeasurable
@@ -76,7 +77,9 @@ def lesson_detail(request: HttpRequest, slug: str) -> HttpResponse:
         if "ran" in request.GET
         else None
     )
-    context = lesson_context(progress, lesson, dataset, ran, outcome=_kept_outcome(progress, ran))
+    voting = open_rounds(current_room(request), lesson.slug)
+    outcome = _kept_outcome(progress, ran)
+    context = lesson_context(progress, lesson, dataset, ran, outcome=outcome, voting=voting)
     if "ran" in request.GET and ran is None:
         context["run_notice"] = (
             "That run is no longer kept here (after ten minutes, or on another server): "

@@ -12,7 +12,8 @@ from lessons.catalog import Lesson, Question, get_catalog
 from lessons.datasets import DatasetRef
 from lessons.learner.progress import EXAM
 from lessons.learner.quiz import exam_questions, quiz_context, resolve_answer
-from lessons.web.identity import progress_for
+from lessons.learner.votes import open_rounds, record_vote
+from lessons.web.identity import current_room, progress_for
 from lessons.web.lookups import get_lesson
 from lessons.web.render import is_htmx
 
@@ -45,9 +46,12 @@ def _answer(
         questions, progress.seed, request.POST.get("question", ""), request.POST.get("choice")
     )
     progress.record_answer(quiz, question, choice)
+    voting = open_rounds(current_room(request), quiz) if quiz != EXAM else {}
+    if question.id in voting and progress.learner is not None:
+        record_vote(progress.learner, quiz, question.id, voting[question.id], choice)
     if not is_htmx(request):
         return redirect(f"{dataset.in_url(page)}#q-{question.id}")
-    context = quiz_context(quiz, questions, progress)
+    context = quiz_context(quiz, questions, progress, voting)
     shown = next(q for q in context["questions"] if q.question.id == question.id)  # type: ignore[attr-defined]
     return render(
         request,

@@ -209,9 +209,10 @@ def lesson_context(
     snippet_run: SnippetRun | CodeRun | None = None,
     scale: tuple[Pair, ScaleReport] | None = None,
     outcome: Outcome | None = None,
+    voting: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """The lesson page on `dataset` (its data size on its engine); `outcome`: how the
-    prediction before `snippet_run` came out."""
+    prediction before `snippet_run` came out; `voting`: the room's vote rounds open on its quiz."""
     catalog = get_catalog()
     stats, missing = dataset.stats_or_problem()  # the page's notice names the cause
     predicted = progress.predicted(lesson, dataset.size) if asking(progress) else None
@@ -248,7 +249,7 @@ def lesson_context(
     previous, following = catalog.neighbours(lesson)
     exercises = [ExerciseView(e, progress.exercise(e.id)) for e in lesson.exercises]
     return {
-        **quiz_context(lesson.slug, list(lesson.quiz), progress),
+        **quiz_context(lesson.slug, list(lesson.quiz), progress, voting),
         "answer_url": reverse("lessons:quiz-answer", args=[lesson.slug]),
         "lesson_progress": progress.for_lesson(lesson),
         "lesson": lesson,
