@@ -214,13 +214,46 @@ def test_the_export_has_a_row_per_learner_and_lesson(room: Room) -> None:
 
     response = Client().get(console_url(room, "export"))
 
-    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    lessons = response.content.decode().split("\r\n\r\n", 1)[0]  # the sections follow
+    rows = list(csv.DictReader(io.StringIO(lessons)))
     assert response["Content-Type"].startswith("text/csv")
     assert len(rows) == 2 * len(get_catalog().lessons)
     ana = next(r for r in rows if r["learner"] == "Ana" and r["lesson"] == LESSON.slug)
     assert (ana["quiz_correct"], ana["quiz_answered"]) == ("1", "1")
     # A spreadsheet must not run a learner's name as a formula.
     assert {r["learner"] for r in rows} == {"Ana", "'=HYPERLINK(1)"}
+
+
+def export_section(room: Room, title: str) -> list[dict[str, str]]:
+    text = Client().get(console_url(room, "export")).content.decode()
+    section = text.split(f"\r\n\r\n{title}\r\n", 1)[1].split("\r\n\r\n", 1)[0]
+    return list(csv.DictReader(io.StringIO(section)))
+
+
+def test_the_export_has_the_rooms_predictions(room: Room) -> None:
+    client = join_room("Ana")
+    client.post(
+        f"/lessons/{LESSON.slug}/run/",
+        {"snippet": "count-comments.fixed", "dataset": "tiny", "predict": "2"},
+        HTTP_HX_REQUEST="true",
+    )
+    (row,) = export_section(room, "predictions")
+    assert (row["learner"], row["snippet"], row["predicted"], row["measured"]) == (
+        "Ana",
+        "count-comments.fixed",
+        "2",
+        "1",
+    )
+
+
+def test_the_export_has_the_rooms_votes_by_round(room: Room) -> None:
+    teacher = instructor_of(room)
+    teacher.post(
+        console_url(room, "vote"), {"lesson": LESSON.slug, "question": QUESTION.id, "do": "open"}
+    )
+    answer(join_room("Ana"), QUESTION.answer)
+    (row,) = export_section(room, "votes")
+    assert (row["learner"], row["round"], row["right"]) == ("Ana", "1", "yes")
 
 
 def instructor_of(room: Room) -> Client:

@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from lessons.catalog import Catalog, Exercise, Lesson, Question
-from lessons.learner.models import Answer, Check, Learner, Room
+from lessons.catalog import Catalog, Exercise, Lesson, Question, get_catalog
+from lessons.learner.models import Answer, Check, Learner, Prediction, Room, Vote
 from lessons.learner.progress import LessonProgress, Rows, lesson_progress, rows_of
 from lessons.learner.votes import NO_POLL, Poll, distributions, poll_of
 
@@ -268,6 +268,9 @@ EXPORT_HEADING = (
     "exercises_solved",
     "exercises_attempted",
     "exercises",
+    "predicted",
+    "predicted_exact",
+    "predicted_close",
 )
 
 
@@ -294,6 +297,52 @@ def export_rows(room: Room, catalog: Catalog) -> list[tuple[object, ...]]:
                     p.exercises_solved,
                     p.exercises_attempted,
                     p.exercises,
+                    p.predicted,
+                    p.predicted_exact,
+                    p.predicted_close,
                 )
             )
+    # Then each kind of row a lesson's totals leave out, as a section of its own: a blank row,
+    # its name, its heading, its rows.
+    for title, section in _sections(room):
+        rows += [(), (title,), *section]
+    return rows
+
+
+def _sections(room: Room) -> list[tuple[str, list[tuple[object, ...]]]]:
+    return [
+        ("predictions", prediction_rows(room)),
+        ("votes", vote_rows(room)),
+    ]
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.isoformat(timespec="seconds") if moment else ""
+
+
+def prediction_rows(room: Room) -> list[tuple[object, ...]]:
+    """Every prediction of the room, with what the run measured."""
+    rows: list[tuple[object, ...]] = [
+        ("learner", "lesson", "snippet", "dataset", "predicted", "formula", "measured", "at")
+    ]
+    found = Prediction.objects.filter(learner__room=room).select_related("learner")
+    for p in found.order_by("learner__name", "lesson", "snippet", "dataset"):
+        measured = "" if p.actual is None else p.actual
+        row = (p.learner.name, p.lesson, p.snippet, p.dataset, p.guess, p.said, measured)
+        rows.append((*row, _when(p.at)))
+    return rows
+
+
+def vote_rows(room: Room) -> list[tuple[object, ...]]:
+    """Every vote of the room, by question and round; the choice as the lesson writes it."""
+    rows: list[tuple[object, ...]] = [
+        ("learner", "quiz", "question", "round", "choice", "right", "at")
+    ]
+    questions = {(lesson.slug, q.id): q for lesson in get_catalog().lessons for q in lesson.quiz}
+    found = Vote.objects.filter(learner__room=room).select_related("learner")
+    for v in found.order_by("quiz", "question", "round", "learner__name"):
+        question = questions.get((v.quiz, v.question))
+        text = question.choices[v.choice] if question and v.choice < len(question.choices) else ""
+        right = "yes" if question and v.choice == question.answer else "no"
+        rows.append((v.learner.name, v.quiz, v.question, v.round, text, right, _when(v.at)))
     return rows
