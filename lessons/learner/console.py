@@ -12,6 +12,7 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from lessons.catalog import Catalog, Exercise, Lesson, Question, get_catalog
+from lessons.learner.help import help_rows
 from lessons.learner.models import Answer, Check, Learner, Prediction, Room, Vote
 from lessons.learner.progress import LessonProgress, Rows, lesson_progress, rows_of
 from lessons.learner.votes import NO_POLL, Poll, distributions, poll_of
@@ -313,6 +314,7 @@ def _sections(room: Room) -> list[tuple[str, list[tuple[object, ...]]]]:
     return [
         ("predictions", prediction_rows(room)),
         ("votes", vote_rows(room)),
+        ("help requests", help_rows(room)),
     ]
 
 

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from lessons.catalog import get_catalog
 from lessons.datasets import SPECS
-from lessons.learner import rooms, votes
+from lessons.learner import help, rooms, votes
 from lessons.learner.models import Room
 from lessons.learner.predictions import reveal_key
 from lessons.web.console_export import results_csv
@@ -59,6 +59,37 @@ learners = _refresh("learners")
 clicker_view = _refresh("clicker")
 stuck = _refresh("stuck")
 predictions_view = _refresh("predictions")
+help_view = _refresh("help")
+
+
+@require_POST
+def help_request(request: HttpRequest, token: str) -> HttpResponse:
+    """Open a learner's help request (their banner says you are on the way), or mark it done."""
+    room = get_console_room(token)
+    pk = request.POST.get("request", "")
+    if request.POST.get("do") == "done":
+        help.mark_done(room, pk)
+    else:
+        help.open_request(room, pk)
+    if is_htmx(request):
+        return render(request, "console/_live.html", {"live": live_part("help", room, request)})
+    return _back(request, room, "help")
+
+
+@require_POST
+def send_code(request: HttpRequest, token: str) -> HttpResponse:
+    """Offer code to every learner's playground: typed here, or a shareable help request's."""
+    room = get_console_room(token)
+    _open(room)
+    if request.POST.get("request"):
+        asked = help.request_of(room, request.POST["request"])
+        if not asked.shareable:
+            raise help.BadHelpRequest("This learner did not agree to show their code to the room.")
+        code = asked.code
+    else:
+        code = request.POST.get("code", "")
+    help.send_code(room, code)
+    return _back(request, room, "send")
 
 
 def _back(request: HttpRequest, room: Room, anchor: str) -> HttpResponse:

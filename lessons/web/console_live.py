@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -12,11 +13,13 @@ from typing import Any
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from lessons import datasets
 from lessons.catalog import Catalog, Lesson, Snippet, get_catalog
+from lessons.learner import help
 from lessons.learner.console import (
     LearnerRow,
     clicker,
@@ -41,6 +44,7 @@ LIVE = {
     "learners": ("console/_learners.html", 3),
     "stuck": ("console/_stuck.html", 5),
     "predictions": ("console/_predictions.html", 2),
+    "help": ("console/_help.html", 3),
 }
 
 
@@ -185,6 +189,14 @@ def _live_context(kind: str, room: Room, request: HttpRequest) -> tuple[dict[str
         ]
         fingerprint = [(v.histogram, v.revealed) for v in shown]
         return {"clicker_lesson": lesson, "histograms": shown}, (lesson.slug, fingerprint)
+    if kind == "help":
+        waiting = help.queue(room)
+        fingerprint = [(h.pk, h.opened_at, h.code, h.result, h.place) for h in waiting]
+        lessons = catalog.by_slug
+        return {"queue": waiting, "lessons": lessons, "now": timezone.now()}, (
+            fingerprint,
+            int(time.time() // 60),  # "asked 3 min ago" moves on
+        )
     if kind == "learners":
         rows = learner_rows(room, catalog)
         following = catalog.by_slug.get(room.following)

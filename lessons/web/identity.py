@@ -20,6 +20,7 @@ from django.urls import reverse
 
 from lessons.catalog import get_catalog
 from lessons.errors import CourseError
+from lessons.learner import help
 from lessons.learner.models import Learner, Room
 from lessons.learner.progress import Progress
 from lessons.learner.rooms import active_room
@@ -166,12 +167,22 @@ def context(request: HttpRequest, here: str | None = None) -> dict[str, Any]:
     room = current_room(request)
     following = get_catalog().by_slug.get(room.following) if room else None
     learner = current_learner(request)
-    drawn = (following.slug if following else "", learner and (learner.pk, learner.name))
+    standing = help.standing(learner) if learner else None
+    # The code the instructor sent, offered while editing is on (the playground needs it).
+    sent = room.sent_at if room and room.editing and room.sent_code else None
+    drawn = (
+        following.slug if following else "",
+        learner and (learner.pk, learner.name),
+        standing,
+        sent,
+    )
     place = request.path if here is None else here
     return {
         "room_mode": True,
         "room": room,
         "room_learner": learner,
         "following": following,
+        "help_standing": standing,
+        "sent_code_at": sent,
         "banner_version": hashlib.sha256(repr((*drawn, place)).encode()).hexdigest()[:16],
     }

@@ -15,9 +15,10 @@ from django.views.decorators.http import require_GET, require_POST
 from lessons import datasets
 from lessons.display.models_reference import blog_models
 from lessons.display.report import build_report
+from lessons.errors import CourseError
 from lessons.measure.runs import CodeRun, run_learner_code
 from lessons.web.editing import require_editing
-from lessons.web.identity import learner_id
+from lessons.web.identity import current_room, learner_id
 from lessons.web.lookups import get_lesson, get_snippet
 from lessons.web.render import is_htmx, posted_code
 from lessons.web.viewmodels import engine_choices
@@ -29,6 +30,11 @@ for post in Post.objects.all()[:5]:
     print(post.title, "by", post.author.name)
 """
 
+
+class NothingSent(CourseError):
+    status = 404
+
+
 # Longer links than this are refused by some servers and browsers.
 MAX_SHARE_URL = 4000
 
@@ -38,7 +44,12 @@ def playground(request: HttpRequest) -> HttpResponse:
     require_editing(request)
     code = request.GET.get("code")
     source = ""
-    if code is None and request.GET.get("lesson"):
+    if code is None and request.GET.get("from") == "room":
+        room = current_room(request)
+        if room is None or not room.sent_code:
+            raise NothingSent("The instructor has not sent any code to the room.")
+        code, source = room.sent_code, "Sent to the room by the instructor"
+    elif code is None and request.GET.get("lesson"):
         lesson = get_lesson(request.GET["lesson"])
         snippet = get_snippet(lesson, request.GET.get("snippet", ""))
         code, source = snippet.code, f"{lesson.title}: {snippet.title or snippet.id}"

@@ -4,7 +4,7 @@ lesson page telling the server it was opened. Who the learner is: lessons.web.id
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from lessons.catalog import get_catalog
 from lessons.display.qr import qr_svg
 from lessons.errors import CourseError
+from lessons.learner import help
 from lessons.learner.rooms import join, leave
 from lessons.web.identity import (
     OPEN_PATHS,
@@ -24,6 +25,12 @@ from lessons.web.identity import (
 )
 from lessons.web.identity import context as room_context
 from lessons.web.limits import count_new_learner
+from lessons.web.lookups import get_lesson
+from lessons.web.render import is_htmx
+
+
+class NotInRoom(CourseError):
+    status = 403
 
 
 @require_http_methods(["GET", "POST"])
@@ -88,6 +95,42 @@ def banner(request: HttpRequest) -> HttpResponse:
     if request.GET.get("v") == context.get("banner_version"):
         return HttpResponse(status=204)
     return render(request, "room/_banner.html", context)
+
+
+@require_POST
+def ask_help(request: HttpRequest, slug: str) -> HttpResponse:
+    """ "I'm stuck" on a card or an exercise: the learner's code goes to the instructor's queue.
+    htmx gets the banner, which says where they stand; a plain post goes back to the card."""
+    learner = current_learner(request)
+    if learner is None or not settings.COURSE_ROOM:
+        raise NotInRoom("Help requests go to a workshop's instructor: join a room first.")
+    lesson = get_lesson(slug)
+    place = request.POST.get("exercise") or request.POST.get("snippet") or ""
+    exercise = next((e for e in lesson.exercises if e.id == place), None)
+    snippet = lesson.snippets.get(place)
+    if exercise is None and snippet is None:
+        raise Http404(f"Lesson {slug!r} has no card or exercise {place[:60]!r}.")
+    code = request.POST.get("code")
+    if code is None:  # a card shown without its editor: the lesson's own code
+        code = snippet.code if snippet else exercise.starter if exercise else ""
+    help.ask(learner, lesson.slug, place, code, request.POST.get("shareable") == "1")
+    return _back_to(request, lesson.slug, place)
+
+
+@require_POST
+def cancel_help(request: HttpRequest) -> HttpResponse:
+    learner = current_learner(request)
+    if learner is not None:
+        help.cancel(learner)
+    return _back_to(request, "", "")
+
+
+def _back_to(request: HttpRequest, slug: str, place: str) -> HttpResponse:
+    if is_htmx(request):
+        here = request.POST.get("here", "")
+        return render(request, "room/_banner.html", {**room_context(request, here), "here": here})
+    target = _next(request)
+    return redirect(target)
 
 
 @require_POST

@@ -12,6 +12,7 @@ urlpatterns = [
     path("lessons/<slug:slug>/run/", pages.run, name="run"),
     path("lessons/<slug:slug>/scale/", pages.scale, name="scale"),
     path("lessons/<slug:slug>/quiz/", quiz.answer_lesson, name="quiz-answer"),
+    path("lessons/<slug:slug>/help/", room.ask_help, name="help"),
     path("lessons/<slug:slug>/exercise/check/", exercises.check_page, name="exercise-check"),
     path(
         "lessons/<slug:slug>/exercise/solution/", exercises.solution_page, name="exercise-solution"
@@ -31,6 +32,7 @@ urlpatterns = [
     path("join/screen/", room.join_screen, name="join_screen"),
     path("room/leave/", room.leave_room, name="room-leave"),
     path("room/banner/", room.banner, name="room-banner"),
+    path("room/help/cancel/", room.cancel_help, name="help-cancel"),
     path("api/lessons/", api.lesson_list, name="api-lessons"),
     path("api/datasets/", api.dataset_list, name="api-datasets"),
     path("api/run/", api.run_code, name="api-run-code"),

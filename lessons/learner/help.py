@@ -1,0 +1,142 @@
+"""The help queue: a learner's "I'm stuck" on a card or an exercise, with the code they had and
+the last result, queued for the instructor, who opens it and marks it done. One open request per
+learner: asking again updates it and keeps its place. Also the code the instructor sends to the
+whole room's playground."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from lessons.errors import CourseError
+from lessons.learner.models import Check, HelpRequest, Learner, Ran, Room
+from lessons.learner.writes import write
+
+CODE_LIMIT = 20_000  # characters of code a request carries (a snippet is a few hundred)
+
+
+class BadHelpRequest(CourseError):
+    status = 400
+
+
+def ask(learner: Learner, lesson: str, place: str, code: str, shareable: bool) -> None:
+    """Queue the learner's request, or update the one they have open (same place in the queue)."""
+    if len(code) > CODE_LIMIT:
+        raise BadHelpRequest(f"The code is longer than {CODE_LIMIT:,} characters.")
+    result = _last_result(learner, lesson, place)
+
+    def asked() -> None:
+        mine = HelpRequest.objects.filter(learner=learner, done_at=None)
+        change = {"lesson": lesson, "place": place, "code": code, "result": result}
+        if not mine.update(**change, shareable=shareable):
+            HelpRequest.objects.create(learner=learner, shareable=shareable, **change)
+
+    write(asked)
+
+
+def _last_result(learner: Learner, lesson: str, place: str) -> str:
+    """What the server knows of the learner's last result there: an exercise's latest check,
+    or whether they ran the card."""
+    check = Check.objects.filter(learner=learner, exercise=place).order_by("-at", "-pk").first()
+    if check is not None:
+        return "passed its last check" if check.passed else f"last check: {check.failure}"[:300]
+    if Ran.objects.filter(learner=learner, lesson=lesson, snippet=place).exists():
+        return "ran the lesson's code"
+    return "not run yet"
+
+
+def cancel(learner: Learner) -> None:
+    write(lambda: HelpRequest.objects.filter(learner=learner, done_at=None).delete() and None)
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where the learner's open request stands, for their banner."""
+
+    position: int  # 1: next
+    opened: bool
+
+    @property
+    def words(self) -> str:
+        if self.opened:
+            return "The instructor is on the way."
+        if self.position == 1:
+            return "You are next in the help queue."
+        return f"You are {_ordinal(self.position)} in the help queue."
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def standing(learner: Learner) -> Standing | None:
+    mine = HelpRequest.objects.filter(learner=learner, done_at=None).first()
+    if mine is None:
+        return None
+    ahead = HelpRequest.objects.filter(
+        learner__room_id=learner.room_id, done_at=None, opened_at=None, asked_at__lt=mine.asked_at
+    ).count()
+    return Standing(ahead + 1, mine.opened_at is not None)
+
+
+def queue(room: Room) -> list[HelpRequest]:
+    """The room's open requests, oldest first (the opened ones among them)."""
+    found = HelpRequest.objects.filter(learner__room=room, done_at=None).select_related("learner")
+    return list(found.order_by("asked_at", "pk"))
+
+
+def request_of(room: Room, pk: object) -> HelpRequest:
+    from django.http import Http404
+
+    found = (
+        HelpRequest.objects.filter(learner__room=room, pk=pk).first() if str(pk).isdigit() else None
+    )
+    if found is None:
+        raise Http404("No such help request in this room.")
+    return found
+
+
+def open_request(room: Room, pk: str) -> None:
+    found = request_of(room, pk)
+    HelpRequest.objects.filter(pk=found.pk, opened_at=None).update(opened_at=timezone.now())
+
+
+def mark_done(room: Room, pk: str) -> None:
+    found = request_of(room, pk)
+    HelpRequest.objects.filter(pk=found.pk, done_at=None).update(done_at=timezone.now())
+
+
+def send_code(room: Room, code: str) -> None:
+    """Offer this code to every learner's playground (replacing what was sent before)."""
+    code = code.strip("\n")
+    if not code.strip():
+        raise BadHelpRequest("There is no code to send: write some first.")
+    if len(code) > CODE_LIMIT:
+        raise BadHelpRequest(f"The code is longer than {CODE_LIMIT:,} characters.")
+    with transaction.atomic():
+        Room.objects.filter(pk=room.pk).update(sent_code=code, sent_at=timezone.now())
+
+
+def help_rows(room: Room) -> list[tuple[object, ...]]:
+    """Every help request of the room, for its CSV."""
+    rows: list[tuple[object, ...]] = [
+        ("learner", "lesson", "place", "asked", "opened", "done", "shareable", "result")
+    ]
+    found = HelpRequest.objects.filter(learner__room=room).select_related("learner")
+    for h in found.order_by("asked_at", "pk"):
+        rows.append(
+            (
+                h.learner.name,
+                h.lesson,
+                h.place,
+                h.asked_at.isoformat(timespec="seconds"),
+                h.opened_at.isoformat(timespec="seconds") if h.opened_at else "",
+                h.done_at.isoformat(timespec="seconds") if h.done_at else "",
+                "yes" if h.shareable else "no",
+                h.result,
+            )
+        )
+    return rows
