@@ -48,7 +48,10 @@ def _last_result(learner: Learner, lesson: str, place: str) -> str:
 
 
 def cancel(learner: Learner) -> None:
-    write(lambda: HelpRequest.objects.filter(learner=learner, done_at=None).delete() and None)
+    def cancelled() -> None:
+        HelpRequest.objects.filter(learner=learner, done_at=None).delete()
+
+    write(cancelled)
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,7 @@ def standing(learner: Learner) -> Standing | None:
     if mine is None:
         return None
     ahead = HelpRequest.objects.filter(
-        learner__room_id=learner.room_id, done_at=None, opened_at=None, asked_at__lt=mine.asked_at
+        learner__room=learner.room_id or 0, done_at=None, opened_at=None, asked_at__lt=mine.asked_at
     ).count()
     return Standing(ahead + 1, mine.opened_at is not None)
 
@@ -88,14 +91,14 @@ def queue(room: Room) -> list[HelpRequest]:
     return list(found.order_by("asked_at", "pk"))
 
 
-def request_of(room: Room, pk: object) -> HelpRequest:
-    from django.http import Http404
+class NoSuchRequest(CourseError):
+    status = 404
 
-    found = (
-        HelpRequest.objects.filter(learner__room=room, pk=pk).first() if str(pk).isdigit() else None
-    )
+
+def request_of(room: Room, pk: str) -> HelpRequest:
+    found = HelpRequest.objects.filter(learner__room=room, pk=pk).first() if pk.isdigit() else None
     if found is None:
-        raise Http404("No such help request in this room.")
+        raise NoSuchRequest("There is no such help request in this room.")
     return found
 
 

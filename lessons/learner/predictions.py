@@ -130,7 +130,11 @@ def record(
         said=guess.said,
         actual=actual,
     )
-    write(lambda: Prediction.objects.bulk_create([row], ignore_conflicts=True))
+
+    def insert() -> None:
+        Prediction.objects.bulk_create([row], ignore_conflicts=True)
+
+    write(insert)
 
 
 def kept(learner: Learner | None, lesson: str, snippet: str, dataset: str) -> Prediction | None:
@@ -149,7 +153,10 @@ def asks(learner: Learner | None, in_room: bool) -> bool:
 
 
 def set_asking(learner: Learner, on: bool) -> None:
-    write(lambda: Learner.objects.filter(pk=learner.pk).update(predict=on))
+    def chosen() -> None:
+        Learner.objects.filter(pk=learner.pk).update(predict=on)
+
+    write(chosen)
 
 
 @dataclass(frozen=True)

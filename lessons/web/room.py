@@ -112,7 +112,7 @@ def ask_help(request: HttpRequest, slug: str) -> HttpResponse:
         raise Http404(f"Lesson {slug!r} has no card or exercise {place[:60]!r}.")
     code = request.POST.get("code")
     if code is None:  # a card shown without its editor: the lesson's own code
-        code = snippet.code if snippet else exercise.starter if exercise else ""
+        code = snippet.code if snippet else exercise.start if exercise else ""
     help.ask(learner, lesson.slug, place, code, request.POST.get("shareable") == "1")
     return _back_to(request, lesson.slug, place)
 
