@@ -308,3 +308,17 @@ try:
 except DatabaseError:
     print("failed")
 """
+
+
+def browser_learner(browser: Any, server: str, name: str, lesson: str) -> Any:
+    """A new browser context that joined the open room as `name`, on `lesson` (Laptop), its
+    scripts loaded."""
+    from playwright.sync_api import expect
+
+    page = browser.new_context().new_page()
+    page.goto(f"{server}/join/?next=/lessons/{lesson}/%3Fdataset%3Dtiny")
+    page.get_by_label("Your name").fill(name)
+    page.get_by_role("button", name="Join").click()
+    expect(page).to_have_url(re.compile(rf"/lessons/{lesson}/"))
+    page.wait_for_load_state()
+    return page

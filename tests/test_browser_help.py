@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from lessons.catalog import get_catalog
-from tests.conftest import replace_code
+from tests.conftest import browser_learner, replace_code
 
 pytestmark = pytest.mark.browser
 
@@ -27,13 +27,7 @@ def editing_room(room: Any) -> Any:
 
 
 def learner(browser: Any, server: str, name: str) -> Any:
-    page = browser.new_context().new_page()
-    page.goto(f"{server}/join/?next=/lessons/{LESSON.slug}/%3Fdataset%3Dtiny")
-    page.get_by_label("Your name").fill(name)
-    page.get_by_role("button", name="Join").click()
-    expect(page).to_have_url(re.compile(rf"/lessons/{LESSON.slug}/"))
-    page.wait_for_load_state()
-    return page
+    return browser_learner(browser, server, name, LESSON.slug)
 
 
 def test_a_help_request_reaches_the_queue_and_the_banners_follow(

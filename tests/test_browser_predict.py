@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 
 from lessons.catalog import get_catalog
 from lessons.datasets import stats
+from tests.conftest import browser_learner
 
 pytestmark = pytest.mark.browser
 
@@ -28,13 +29,7 @@ def posts(data: None) -> int:
 
 
 def learner(browser: Any, server: str, name: str) -> Any:
-    page = browser.new_context().new_page()
-    page.goto(f"{server}/join/?next=/lessons/{LESSON.slug}/%3Fdataset%3Dtiny")
-    page.get_by_label("Your name").fill(name)
-    page.get_by_role("button", name="Join").click()
-    expect(page).to_have_url(re.compile(rf"/lessons/{LESSON.slug}/"))
-    page.wait_for_load_state()
-    return page
+    return browser_learner(browser, server, name, LESSON.slug)
 
 
 def console(browser: Any, server: str, token: str) -> Any:
