@@ -44,7 +44,7 @@ class Workshop:
 def status(opener: urllib.request.OpenerDirector, url: str, **headers: str) -> int:
     request = urllib.request.Request(url, headers=headers)
     try:
-        with opener.open(request, timeout=30) as response:
+        with opener.open(request, timeout=60) as response:
             return int(response.status)
     except urllib.error.HTTPError as exc:
         return int(exc.code)
@@ -103,14 +103,16 @@ def workshop(tmp_path: Path) -> Iterator[Callable[..., Workshop]]:
         base = f"http://127.0.0.1:{port}"
         console = re.search(r"Your console:\s+http://[^/]+(/console/[^/\s]+/)", printed)
         assert console, printed
-        deadline = time.monotonic() + 60
+        # Ready when a worker answers, not when the port is bound: on a loaded machine the
+        # master listens long before its workers have imported the course.
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    return Workshop(base, printed, base + console.group(1))
+                status(urllib.request.build_opener(), f"{base}/join/")
+                return Workshop(base, printed, base + console.group(1))
             except OSError:
-                time.sleep(0.2)
-        raise AssertionError("the workshop server did not answer within 60 s")
+                time.sleep(0.5)
+        raise AssertionError("the workshop server did not answer within 120 s")
 
     yield start
     for server in servers:
