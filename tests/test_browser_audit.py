@@ -13,7 +13,9 @@ import pytest
 from playwright.sync_api import Page, ViewportSize, expect
 
 from lessons.catalog import get_catalog
-from tests.conftest import replace_code
+from lessons.learner.progress import SHARED_SEED
+from lessons.learner.quiz import choice_order
+from tests.conftest import join_room, replace_code
 
 pytestmark = pytest.mark.browser
 
@@ -25,6 +27,7 @@ PROJECTOR: ViewportSize = {"width": 1024, "height": 768}
 LESSON = get_catalog().by_slug["n-plus-one"]
 PLANNED = get_catalog().by_slug["indexes"]  # plans claimed, a plan-budgeted exercise
 EXERCISE = LESSON.exercises[0]
+BAD = "count-comments.bad"
 
 
 # ------------------------------------------------------ the pages, as a learner gets there
@@ -95,6 +98,24 @@ def quiz_answered(page: Page, base: str) -> None:
     expect(page.locator("form.question .feedback").first).to_be_visible()
 
 
+def review_answered(page: Page, base: str) -> None:
+    """Two of a lesson's questions answered wrong, then one of them answered on the review page:
+    one graded there, one still due."""
+    lesson(page, base)
+    for question in LESSON.quiz[:2]:
+        order = choice_order(SHARED_SEED, question)  # a learner on their own machine
+        wrong = next(i for i in order if i != question.answer)
+        form = page.locator(f"#q-{question.id}")
+        form.locator("label.choice").nth(order.index(wrong)).click()
+        form.get_by_role("button", name="Check").click()
+        expect(page.locator(f"#q-{question.id} .feedback")).to_be_visible()
+    page.goto(f"{base}/review/")
+    first = page.locator("form.question").first
+    first.locator("label.choice").first.click()
+    first.get_by_role("button", name="Check").click()
+    expect(page.locator(".review-next")).to_be_visible()
+
+
 def visit(path: str) -> Callable[[Page, str], None]:
     def go(page: Page, base: str) -> None:
         page.goto(f"{base}{path}")
@@ -113,6 +134,7 @@ PAGES: dict[str, Callable[[Page, str], None]] = {
     "playground after a run": playground_after_run,
     "quiz answered": quiz_answered,
     "exam": visit("/exam/"),
+    "review": review_answered,
     "search results": visit("/search/?q=select_related"),
     "404": visit("/lessons/no-such-lesson/"),
     "400": visit(f"/lessons/{LESSON.slug}/?dataset=enormous"),
@@ -124,15 +146,51 @@ def room_page(name: str, page: Page, base: str, token: str) -> None:
         page.goto(f"{base}/join/")
     elif name == "join screen":
         page.goto(f"{base}/join/screen/")
-    elif name == "console":
+    elif name in ("console", "console mid-discussion"):
         page.goto(f"{base}/console/{token}/?lesson={LESSON.slug}")
+    elif name == "learner's lesson":  # asked to predict, with "I'm stuck" on every card
+        page.goto(f"{base}/join/?next=/lessons/{LESSON.slug}/")
+        page.get_by_label("Your name").fill("Ana")
+        page.get_by_role("button", name="Join").click()
+        expect(page.locator(".predict").first).to_be_visible()
     else:  # the presenter view, opened from the console
         page.goto(f"{base}/console/{token}/?lesson={LESSON.slug}")
         page.get_by_role("link", name=f"Present {LESSON.title}").click()
         expect(page).to_have_url(re.compile(r"/console/present/"))
 
 
-ROOM_PAGES = ["join", "join screen", "console", "presenter"]
+ROOM_PAGES = ["join", "join screen", "console", "presenter", "learner's lesson"]
+
+
+@pytest.fixture
+def discussion(room: Any) -> str:
+    """The room mid-lesson, made before the browser starts (no ORM calls under its loop): two
+    predictions on a card, its count revealed, a vote open with one vote in, and a learner's
+    shared help request waiting. The room's token."""
+    from django.test import Client
+
+    ana, ben = join_room("Ana"), join_room("Ben")
+    run = f"/lessons/{LESSON.slug}/run/"
+    for learner, guess in ((ana, "3"), (ben, "1 + posts")):
+        learner.post(
+            run, {"snippet": BAD, "dataset": "tiny", "predict": guess}, HTTP_HX_REQUEST="1"
+        )
+    instructor = Client()
+    console = f"/console/{room.token}"
+    instructor.get(f"{console}/")
+    instructor.post(
+        f"{console}/predictions/reveal/", {"lesson": LESSON.slug, "snippet": BAD, "dataset": "tiny"}
+    )
+    question = LESSON.quiz[0]
+    instructor.post(
+        f"{console}/vote/", {"lesson": LESSON.slug, "question": question.id, "do": "open"}
+    )
+    ana.post(f"/lessons/{LESSON.slug}/quiz/", {"question": question.id, "choice": "0"})
+    ben.post(
+        f"/lessons/{LESSON.slug}/help/",
+        {"snippet": BAD, "dataset": "tiny", "code": "Post.objects.all()", "shareable": "1"},
+    )
+    return str(room.token)
 
 
 # ------------------------------------------------------------------ what is measured on a page
@@ -266,6 +324,29 @@ def test_a_phone_never_scrolls_sideways_on_the_rooms_pages(
     page = open_page(browser, PHONE)
     room_page(kind, page, course_server, token)
     page.screenshot(path=str(screenshot_dir / f"phone-{kind}.png"), full_page=True)
+
+    assert sideways(page) == 0, beyond_the_edge(page)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_axe_finds_nothing_on_the_console_mid_discussion(
+    scheme: str, discussion: str, course_server: str, browser: Any
+) -> None:
+    page = open_page(browser, DESKTOP, scheme)
+    room_page("console mid-discussion", page, course_server, discussion)
+    expect(page.locator("[data-measured]").first).to_be_visible()
+    expect(page.locator(".vote-rounds").first).to_be_visible()
+    expect(page.locator(".help-request").first).to_be_visible()
+    assert axe_on_desktop_and_phone(page) == ([], [])
+
+
+def test_a_phone_never_scrolls_sideways_on_the_console_mid_discussion(
+    discussion: str, course_server: str, browser: Any, screenshot_dir: Path
+) -> None:
+    page = open_page(browser, PHONE)
+    room_page("console mid-discussion", page, course_server, discussion)
+    expect(page.locator(".help-request").first).to_be_visible()
+    page.screenshot(path=str(screenshot_dir / "phone-console-mid-discussion.png"), full_page=True)
 
     assert sideways(page) == 0, beyond_the_edge(page)
 

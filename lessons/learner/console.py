@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from lessons.catalog import Catalog, Exercise, Lesson, Question, get_catalog
 from lessons.learner.help import help_rows
-from lessons.learner.models import Answer, Check, Learner, Prediction, Room, Vote
+from lessons.learner.models import Answer, Check, Learner, Prediction, Review, Room, Vote
 from lessons.learner.progress import LessonProgress, Rows, lesson_progress, rows_of
 from lessons.learner.votes import NO_POLL, Poll, distributions, poll_of
 
@@ -314,6 +314,7 @@ def _sections(room: Room) -> list[tuple[str, list[tuple[object, ...]]]]:
     return [
         ("predictions", prediction_rows(room)),
         ("votes", vote_rows(room)),
+        ("review schedule", review_rows(room)),
         ("help requests", help_rows(room)),
     ]
 
@@ -332,6 +333,18 @@ def prediction_rows(room: Room) -> list[tuple[object, ...]]:
         measured = "" if p.actual is None else p.actual
         row = (p.learner.name, p.lesson, p.snippet, p.dataset, p.guess, p.said, measured)
         rows.append((*row, _when(p.at)))
+    return rows
+
+
+def review_rows(room: Room) -> list[tuple[object, ...]]:
+    """Where each learner's answered questions stand in their review schedule."""
+    rows: list[tuple[object, ...]] = [
+        ("learner", "lesson", "question", "box", "due_at", "answered", "last_answer_at")
+    ]
+    found = Review.objects.filter(learner__room=room).select_related("learner")
+    for r in found.order_by("learner__name", "quiz", "question"):
+        row = (r.learner.name, r.quiz, r.question, r.box, _when(r.due_at), r.seen, _when(r.at))
+        rows.append(row)
     return rows
 
 

@@ -211,6 +211,7 @@ class Review(models.Model):
     due_at = models.DateTimeField(default=timezone.now)
     seen = models.PositiveIntegerField(default=1)  # how many times it was answered
     at = models.DateTimeField(default=timezone.now)  # the last answer
+    choice = models.PositiveSmallIntegerField(default=0)  # the last answer's original index
 
     class Meta:
         app_label = "lessons"

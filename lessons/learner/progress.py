@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, connections, transaction
-from django.db.models import Case, CharField, F, IntegerField, Value, When
-from django.db.models.functions import Cast, Concat, Greatest
+from django.db.models import Case, CharField, F, IntegerField, Q, Value, When
+from django.db.models.functions import Cast, Concat, Greatest, Now
 from django.utils import timezone
 
-from lessons.catalog import Catalog, Lesson, Question
+from lessons.catalog import Catalog, Lesson, Question, get_catalog
+from lessons.learner import review
 from lessons.learner.models import (
     Answer,
     Check,
@@ -63,6 +64,7 @@ class Rows:
     exercises: dict[str, dict[str, Any]] = field(default_factory=dict)
     # lesson -> "snippet@dataset" -> how close the prediction came (CLOSENESS)
     predicted: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
+    due: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # for review
 
 
 def rows_of(**learners: int) -> dict[int, Rows]:
@@ -90,6 +92,8 @@ def rows_of(**learners: int) -> dict[int, Rows]:
             done.latest[what][which] = number
         elif kind == "predicted":
             done.predicted[what][which] = number
+        elif kind == "due":
+            done.due[what].add(which)
         elif kind == "check":
             state = done.exercises.setdefault(what, _untouched())
             state["checks"] += 1
@@ -129,10 +133,17 @@ def _progress_sql(
     run it, and every page reads it."""
     mine = {lookup: _HOLE}
 
-    def side(model: Any, kind: str, what: str, which: Any, number: str | Case | None) -> Any:
+    def side(
+        model: Any,
+        kind: str,
+        what: str,
+        which: Any,
+        number: str | Case | None,
+        only: Q | None = None,
+    ) -> Any:
         # Every column of one type on every side (PostgreSQL's UNION matches booleans with no
         # integer).
-        return model.objects.filter(**mine).values_list(
+        return model.objects.filter(only or Q(), **mine).values_list(
             Value(kind, output_field=CharField()),
             "learner",
             what,
@@ -157,6 +168,8 @@ def _progress_sql(
             Concat("snippet", Value("@"), "dataset", output_field=CharField()),
             _CLOSENESS_SQL,
         ),
+        # The database's clock, not the compiling process's: the query is compiled once.
+        side(Review, "due", "quiz", "question", None, Q(due_at__lte=Now())),
         all=True,
     )
     sql, params = every.query.get_compiler(alias).as_sql()
@@ -228,6 +241,7 @@ class Progress:
         if learner is None:
             return
         correct = choice == question.answer
+        holder = quiz if quiz != EXAM else review.lesson_of(get_catalog(), question)
 
         def answered() -> None:
             mine = Answer.objects.filter(learner=learner, quiz=quiz, question=question.id)
@@ -252,6 +266,7 @@ class Progress:
                         )
                 except IntegrityError:
                     mine.update(**change)
+            review.schedule(learner, holder, question, choice)
             if quiz != EXAM:  # answering a lesson's quiz means it was opened
                 Opened.objects.bulk_create(
                     [Opened(learner=learner, lesson=quiz)], ignore_conflicts=True
@@ -276,6 +291,24 @@ class Progress:
                     [Reveal(learner=learner, exercise=exercise_id)], ignore_conflicts=True
                 )
                 _touch(learner)
+
+    def record_review(self, lesson: Lesson, question: Question, choice: int) -> None:
+        """An answer on the review page: it moves the question in the schedule and leaves the
+        lesson's quiz (its score and the answer its form shows) as it was."""
+        if learner := self._writer():
+
+            def reviewed() -> None:
+                review.schedule(learner, lesson.slug, question, choice)
+                _touch(learner)
+
+            write(reviewed)
+
+    def due(self, catalog: Catalog) -> int:
+        """How many questions are due for review (of those the catalog still has)."""
+        due = self.rows.due
+        return sum(
+            1 for lesson in catalog.lessons for q in lesson.quiz if q.id in due.get(lesson.slug, ())
+        )
 
     def exercise(self, exercise_id: str) -> dict[str, Any]:
         """{"checks", "failed", "solved", "revealed"} for one exercise (zeros if untouched)."""

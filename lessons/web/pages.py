@@ -38,8 +38,10 @@ class NotRunHere(CourseError):
 def outline(request: HttpRequest) -> HttpResponse:
     dataset = DatasetRef.from_request(request, engine=False)
     catalog = get_catalog()
-    overview = progress_for(request).overview(catalog)
+    progress = progress_for(request)
+    overview = progress.overview(catalog)
     context = {
+        "due": progress.due(catalog),
         "catalog": catalog,
         "dataset": dataset.size,
         "progress": overview,

@@ -26,6 +26,8 @@ urlpatterns = [
     path("predicting/", pages.set_predicting, name="predicting"),
     path("exam/", quiz.exam, name="exam"),
     path("exam/answer/", quiz.answer_exam, name="exam-answer"),
+    path("review/", quiz.review_page, name="review"),
+    path("review/answer/", quiz.answer_review, name="review-answer"),
     path("progress/reset/", quiz.reset_progress, name="progress-reset"),
     path("favicon.ico", pages.favicon),
     path("join/", room.join_page, name="join"),
