@@ -61,7 +61,7 @@ TAUGHT = ("n-plus-one", "select-related", "prefetch-related")
 STORM_LESSON, STORM_SNIPPET, STORM_DATASET = "n-plus-one", "count-comments.bad", "large"
 LEARNER_DATASET = "medium"
 # The console's live parts and how often the browser asks for each (templates/console/_live.html).
-LIVE_EVERY = {"clicker": 2.0, "learners": 3.0, "stuck": 5.0, "predictions": 2.0}
+LIVE_EVERY = {"clicker": 2.0, "learners": 3.0, "stuck": 5.0, "predictions": 2.0, "help": 3.0}
 BANNER_EVERY = 4.0
 PHASES = ("arrival", "warm-up", "lessons", "storm", "end")
 # Figures that are not requests, in locust's stats under request_type ROOM.
@@ -69,10 +69,25 @@ ROOM, CHART, SEEN = "ROOM", "chart in hand after opening the lesson", "probe ans
 LEFT_OUT, RESENT = "probe answer the console moved on from", "sent again on a new connection"
 PRESSED = "run answered, from the switch"  # --together: each press of the first pair
 PREDICTED = "prediction on the console"  # a learner's run with a prediction -> its histogram
+HELPED = "raised hand on the console"  # "I'm stuck" -> the console's help queue listing it
+# How often a learner is stuck on a lesson (once at most, on one card), and lets it go unhelped.
+STUCK_SHARE, CANCEL_SHARE = 0.3, 0.2
+STUCK_CODE = "for post in Post.objects.all():\n    print(post.title, post.comments.count())\n"
 # What a learner predicts for a card's first run: numbers, and formulas over the row counts.
 GUESSES = ("1", "2", "3", "6", "11", "21", "101", "1 + posts", "1 + comments", "2 * posts", "")
 TWINS = (" busy", " queued")  # answers counted under a name of their own
-ROWS = ("join", "lesson page", "outline", "chart", "run", "quiz", "exercise", "banner", "console")
+ROWS = (
+    "join",
+    "lesson page",
+    "outline",
+    "chart",
+    "run",
+    "quiz",
+    "exercise",
+    "stuck",
+    "banner",
+    "console",
+)
 PAGES = ("lesson page", "outline")  # a learner's pages: each must show the room's banner
 SLOW_SECONDS, VISIBLE_GIVE_UP = 5.0, 15.0  # an answer not on the console by then is a miss
 PAGE_P95_TARGET, STORM_PAGE_P95_TARGET, CONSOLE_P95_TARGET = 0.300, 1.0, 0.300
@@ -85,6 +100,9 @@ CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 LIVE = re.compile(r'<div class="live" id="live-(\w+)" hx-get="([^"]+)" hx-vals=\'\{"v": "([^"]+)"')
 FOLLOWING = re.compile(r'data-following="([^"]*)"')
 SHARED_RUN = re.compile(r'data-shared-run="([^"]+)"')
+HELP_REQUEST = re.compile(
+    r'id="help-(\d+)" data-learner="([^"]+)" data-help-state="(queued|opened)"'
+)
 HISTOGRAM = re.compile(r'data-snippet="([^"]+)" data-dataset="(\w+)" data-predicted="(\d+)"')
 BANNER_VERSION = re.compile(r'id="room-banner".*?hx-vals=\'\{"v": "([^"]+)"', re.DOTALL)
 CHOICE = re.compile(r'name="choice" value="\d+"[^>]*>\s*<span>(.*?)</span>', re.DOTALL)
@@ -228,6 +246,7 @@ class Visitor(HttpUser):
         if self.call("join", "GET", "/join/").status_code != 200:
             return False
         joined = self.call("join", "POST", "/join/", {"name": name, "next": "/"})
+        self.name = name
         return joined.status_code == 302 and not joined.headers["Location"].startswith("/join/")
 
     def run_snippet(
@@ -397,6 +416,8 @@ class Learner(Visitor):
             runs = [("run", card, lesson) for pair in self.pairs for card in pair]
             answers = [("answer", question, lesson) for question, _ in self.questions[:-1]]
             self.todo = [*runs, *answers]
+            if runs and random.random() < STUCK_SHARE:  # stuck on a card after running it
+                self.todo.insert(random.randint(1, len(runs)), ("stuck", runs[0][1], lesson))
             self.act()
         elif self.todo:
             self.do(*self.todo.pop(0))
@@ -418,8 +439,10 @@ class Learner(Visitor):
                 self.here, self.lesson = "/", ""  # back to the lesson the banner points at next
 
     def do(self, action: str, what: Any, lesson: str) -> None:
-        """A run or an answer on the page of `lesson`, where it was asked for."""
-        if action == "run":
+        """A run, an answer or "I'm stuck" on the page of `lesson`, where it was asked for."""
+        if action == "stuck":
+            self.raise_hand(lesson, what[1])
+        elif action == "run":
             side, snippet = what
             # A card's first run on this data asks for a prediction; a few learners skip it.
             first = (lesson, snippet) not in self.predicted
@@ -436,6 +459,21 @@ class Learner(Visitor):
             choice = str(random.randrange(len(questions[what])))
             data = {"question": what, "choice": choice, "dataset": LEARNER_DATASET}
             self.call("quiz answer", "POST", f"/lessons/{lesson}/quiz/", data)
+
+    def raise_hand(self, lesson: str, snippet: str) -> None:
+        """ "I'm stuck" with the card's code, shared; a few give up waiting and cancel."""
+        data = {"snippet": snippet, "dataset": LEARNER_DATASET, "code": STUCK_CODE}
+        data |= {"shareable": "1", "here": self.here}
+        asked = self.call("stuck", "POST", f"/lessons/{lesson}/help/", data)
+        if asked.status_code == 200:
+            self.room.hands.setdefault(self.name, time.perf_counter())  # asking again keeps it
+            self.hold_banner(asked)
+        if random.random() < CANCEL_SHARE:
+            gevent.sleep(random.uniform(*THINK))
+            cancelled = self.call("stuck cancel", "POST", "/room/help/cancel/", {"here": self.here})
+            if cancelled.status_code == 200:
+                self.room.hands.pop(self.name, None)
+                self.hold_banner(cancelled)
 
 
 class Probe(Learner):
@@ -541,6 +579,30 @@ class Instructor(Visitor):
                 self.note(PREDICTED, max(0.0, at - sent))
             room.predictions_seen[key] = max(seen, min(int(total), len(answered)))
 
+    def see_help(self, body: str) -> None:
+        """The queue just received: its new hands are seen. Then the instructor walks over:
+        marks done the learner they were with and opens the next request, oldest first, as a
+        click on the console does; the queue each click swaps in is looked at too."""
+        listed = self.notice_hands(body)
+        opened = [pk for pk, _, state in listed if state == "opened"]
+        queued = [pk for pk, _, state in listed if state == "queued"]
+        url = f"{self.room.console}help/answer/"
+        for pk, do in [*((pk, "done") for pk in opened[:1]), *((pk, "open") for pk in queued[:1])]:
+            response = self.call(f"console help {do}", "POST", url, {"request": pk, "do": do})
+            if response.status_code == 200 and (found := LIVE.search(response.text)):
+                self.live["help"] = (html.unescape(found[2]), found[3])
+                self.notice_hands(response.text)
+
+    def notice_hands(self, body: str) -> list[tuple[str, str, str]]:
+        """Each raised hand a queue lists for the first time is seen, as long after it went
+        up. The queue's requests: (id, learner, state)."""
+        at, room = time.perf_counter(), self.room
+        listed = HELP_REQUEST.findall(body)
+        for _, name, _ in listed:
+            if (raised := room.hands.pop(html.unescape(name), None)) is not None:
+                self.note(HELPED, max(0.0, at - raised))
+        return listed
+
     def refresh_loop(self, part: str) -> None:
         """htmx's `every Ns`: a timer that fires every N s and does not overlap its own request;
         a 200 swaps the part (outerHTML), whose new timer starts from then."""
@@ -558,6 +620,8 @@ class Instructor(Visitor):
                     self.observe(url, response.text)
                 if part == "predictions":
                     self.see_predictions(response.text)
+                if part == "help":
+                    self.see_help(response.text)
                 started = time.monotonic()
             due = max(started + LIVE_EVERY[part], time.monotonic())
 
@@ -641,6 +705,7 @@ class Room(LoadTestShape):
         # them the console's histogram has shown.
         self.predictions: dict[tuple[str, str, str], list[float]] = defaultdict(list)
         self.predictions_seen: dict[tuple[str, str, str], int] = defaultdict(int)
+        self.hands: dict[str, float] = {}  # learner -> when their hand went up, until listed
 
     def tick(self) -> tuple[int, float, list[type[User]]] | None:
         if self.phase != "end":
@@ -1010,7 +1075,7 @@ def report(room: Room, args: argparse.Namespace, server: Servers, exceptions: li
         "executions (identical presses share one)"
     )
     under("page p95 (lesson pages and the outline)", lessons["page_p95"], PAGE_P95_TARGET)
-    console = "console refresh p95 (clicker, learners, stuck, predictions; 200 and 204)"
+    console = "console refresh p95 (clicker, learners, stuck, predictions, help; 200 and 204)"
     under(console, lessons["console_p95"], CONSOLE_P95_TARGET)
     figure = f"{shown}, target every answer within {VISIBLE_TARGET:g} s"
     ok = answers > 0 and worst < VISIBLE_TARGET
@@ -1024,6 +1089,16 @@ def report(room: Room, args: argparse.Namespace, server: Servers, exceptions: li
         f"{slowest_seen * 1000:.0f} ms, target under {VISIBLE_TARGET:g} s"
     )
     target("predictions on the console's histogram", figure, slowest_seen < VISIBLE_TARGET)
+    helped = room.stats["lessons"].get(HELPED, ROOM)
+    asked = room.stats["lessons"].get("stuck", "POST")
+    slowest_help = helped.max_response_time / 1000 if helped.num_requests else float("inf")
+    figure = (
+        f"{helped.num_requests:,} of {asked.num_requests:,} raised hands seen (the rest "
+        f"cancelled first or raised again); p95 {helped.get_response_time_percentile(0.95):.0f} "
+        f"ms, slowest {slowest_help * 1000:.0f} ms, target under {VISIBLE_TARGET + 3:g} s (the "
+        "queue asks every 3 s)"
+    )
+    target("raised hands in the console's help queue", figure, slowest_help < VISIBLE_TARGET + 3)
     print("Earlier targets (issue 7)")
     target("zero lock errors", locked, locked == 0)
     opening = "learners opening a chart lesson at once on a fresh server, slowest to get the chart"
