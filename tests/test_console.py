@@ -92,6 +92,17 @@ def test_the_console_lists_learners_with_their_progress(room: Room) -> None:
     assert "is-ran" in cell
 
 
+def test_the_console_draws_only_the_lessons_a_learner_touched_in_full(room: Room) -> None:
+    ana = join_room("Ana")
+    ana.post(reverse("lessons:run", args=[LESSON.slug]), {"snippet": "count-comments.bad"})
+
+    html = Client().get(console_url(room)).content.decode()
+
+    row = html.split('data-learner="Ana"', 1)[1].split("</tr>", 1)[0]
+    assert re.findall(r'data-lesson="([^"]+)"', row) == [LESSON.slug]
+    assert row.count('<td class="cell"></td>') == len(get_catalog().lessons) - 1
+
+
 def test_the_clicker_counts_the_answers_each_learner_holds(room: Room) -> None:
     for name, choice in [("Ana", QUESTION.answer), ("Ben", WRONG), ("Cy", WRONG)]:
         answer(join_room(name), choice)

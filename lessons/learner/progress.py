@@ -155,10 +155,10 @@ def _progress_sql(
             else Value(0, output_field=IntegerField()),
         )
 
-    every = side(Opened, "opened", "lesson", None, None).union(
+    sides = [
+        side(Opened, "opened", "lesson", None, None),
         side(Ran, "ran", "lesson", "snippet", None),
         side(Answer, "answer", "quiz", "question", "first_choice"),
-        side(Answer, "latest", "quiz", "question", "choice"),
         side(Check, "check", "exercise", None, "passed"),
         side(Reveal, "reveal", "exercise", None, None),
         side(
@@ -168,10 +168,16 @@ def _progress_sql(
             Concat("snippet", Value("@"), "dataset", output_field=CharField()),
             _CLOSENESS_SQL,
         ),
-        # The database's clock, not the compiling process's: the query is compiled once.
-        side(Review, "due", "quiz", "question", None, Q(due_at__lte=Now())),
-        all=True,
-    )
+    ]
+    if lookup == "learner":
+        # What only the learner's own pages show (the form's latest answer, what is due for
+        # review): a room's console draws neither, and a room of 200 reads a quarter less.
+        sides += [
+            side(Answer, "latest", "quiz", "question", "choice"),
+            # The database's clock, not the compiling process's: the query is compiled once.
+            side(Review, "due", "quiz", "question", None, Q(due_at__lte=Now())),
+        ]
+    every = sides[0].union(*sides[1:], all=True)
     sql, params = every.query.get_compiler(alias).as_sql()
     return sql, tuple(params), frozenset(i for i, p in enumerate(params) if p == _HOLE)
 

@@ -103,12 +103,6 @@ def python_code(code: str) -> SafeString:
 
 
 @register.filter
-def total(row: Any, name: str) -> int:
-    """A learner's sum of one progress figure over every lesson (the console's totals)."""
-    return int(row.total(name))
-
-
-@register.filter
 def run_costs(result: RunResult) -> Costs:
     """What a run cost beside its count, named for the panel."""
     return costs(result)

@@ -14,7 +14,7 @@ from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from lessons import datasets
@@ -22,6 +22,7 @@ from lessons.catalog import Catalog, Lesson, Snippet, get_catalog
 from lessons.learner import help
 from lessons.learner.console import (
     LearnerRow,
+    blank_progress,
     clicker,
     learner_rows,
     stuck_exercises,
@@ -29,6 +30,7 @@ from lessons.learner.console import (
 )
 from lessons.learner.models import Room
 from lessons.learner.predictions import Histogram, reveal_key, room_predictions
+from lessons.learner.progress import LessonProgress
 
 
 def clicker_lesson(room: Room, request: HttpRequest) -> Lesson:
@@ -76,20 +78,41 @@ class Cell:
     text: str
     solved: int
     title: str
+    # Not touched: drawn bare (its lesson's title is the column's), since a 200-learner room
+    # is mostly such cells and their details were most of every refresh's size.
+    blank: bool = False
+
+
+def _cell(lesson: Lesson, p: LessonProgress, *, blank: bool = False) -> Cell:
+    css = "cell is-ran" if p.pairs_run else "cell is-opened" if p.opened else "cell"
+    text = f"{p.correct}/{p.answered}" if p.answered else "·" if p.opened else ""
+    title = (
+        f"{lesson.title}: {'opened' if p.opened else 'not opened'}, ran {p.pairs_run}/"
+        f"{p.pairs}, quiz {p.correct}/{p.answered} of {p.questions}, solved "
+        f"{p.exercises_solved}/{p.exercises}"
+    )
+    return Cell(lesson.slug, css, text, p.exercises_solved, title, blank)
+
+
+# The catalog last drawn, its blank row of cells, and each lesson's place in a row.
+_blank: tuple[Catalog, tuple[Cell, ...], dict[str, int]] | None = None
+
+
+def _blank_cells(catalog: Catalog) -> tuple[tuple[Cell, ...], dict[str, int]]:
+    """A row of lessons nobody touched (most of every row), drawn once per catalog."""
+    global _blank
+    if _blank is None or _blank[0] is not catalog:
+        blank = blank_progress(catalog)
+        cells = tuple(_cell(lesson, blank[lesson.slug], blank=True) for lesson in catalog.lessons)
+        _blank = (catalog, cells, {lesson.slug: i for i, lesson in enumerate(catalog.lessons)})
+    return _blank[1], _blank[2]
 
 
 def _cells(row: LearnerRow, catalog: Catalog) -> list[Cell]:
-    cells = []
-    for lesson in catalog.lessons:
-        p = row.lessons[lesson.slug]
-        css = "cell is-ran" if p.pairs_run else "cell is-opened" if p.opened else "cell"
-        text = f"{p.correct}/{p.answered}" if p.answered else "·" if p.opened else ""
-        title = (
-            f"{lesson.title}: {'opened' if p.opened else 'not opened'}, ran {p.pairs_run}/"
-            f"{p.pairs}, quiz {p.correct}/{p.answered} of {p.questions}, solved "
-            f"{p.exercises_solved}/{p.exercises}"
-        )
-        cells.append(Cell(lesson.slug, css, text, p.exercises_solved, title))
+    blank, place = _blank_cells(catalog)
+    cells = list(blank)
+    for slug in row.touched:
+        cells[place[slug]] = _cell(catalog.by_slug[slug], row.lessons[slug])
     return cells
 
 
@@ -98,9 +121,23 @@ _rows_drawn: OrderedDict[tuple[object, ...], SafeString] = OrderedDict()
 _rows_lock = threading.Lock()
 
 
+def _cell_html(cell: Cell) -> str:
+    if cell.blank:
+        return '<td class="cell"></td>'
+    solved = format_html('<span class="solved-mark">★{}</span>', cell.solved) if cell.solved else ""
+    return format_html(
+        '<td class="{}" data-lesson="{}" title="{}">{}{}</td>',
+        cell.css,
+        cell.lesson,
+        cell.title,
+        cell.text,
+        solved,
+    )
+
+
 def _row_html(row: LearnerRow, cells: list[Cell], catalog: Catalog) -> SafeString:
     """One learner's row of the matrix, drawn again only when something in it changed: between
-    two refreshes of a busy room most rows are as they were (a template drawing 200 rows of 26
+    two refreshes of a busy room most rows are as they were (a template drawing 200 rows of 31
     cells takes most of a refresh)."""
     now_on = catalog.by_slug.get(row.learner.lesson)
     status = "left" if row.left else f"idle {row.idle_minutes} min" if row.idle else "active"
@@ -108,7 +145,7 @@ def _row_html(row: LearnerRow, cells: list[Cell], catalog: Catalog) -> SafeStrin
         row.total(name)
         for name in ("opened", "pairs_run", "correct", "answered", "exercises_solved")
     )
-    fingerprint = (row.learner.name, row.idle, status, now_on, totals, tuple(cells))
+    fingerprint = (row.learner.name, row.idle, status, row.learner.lesson, totals, tuple(cells))
     with _rows_lock:
         drawn = _rows_drawn.get(fingerprint)
     if drawn is not None:
@@ -129,22 +166,7 @@ def _row_html(row: LearnerRow, cells: list[Cell], catalog: Catalog) -> SafeStrin
         correct,
         answered,
         solved,
-        format_html_join(
-            "",
-            '<td class="{}" data-lesson="{}" title="{}">{}{}</td>',
-            (
-                (
-                    cell.css,
-                    cell.lesson,
-                    cell.title,
-                    cell.text,
-                    format_html('<span class="solved-mark">★{}</span>', cell.solved)
-                    if cell.solved
-                    else "",
-                )
-                for cell in cells
-            ),
-        ),
+        mark_safe("".join(_cell_html(cell) for cell in cells)),
     )
     with _rows_lock:
         _rows_drawn[fingerprint] = drawn
@@ -215,11 +237,13 @@ def _live_context(kind: str, room: Room, request: HttpRequest) -> tuple[dict[str
                 row.learner.lesson,
                 row.left,
                 row.idle_minutes,
-                *(cell.title for cell in cells),
+                # A blank cell is the same in every row: the touched ones tell rows apart.
+                *sorted((slug, row.lessons[slug]) for slug in row.touched),
             )
-            for row, cells in matrix
+            for row in rows
         ]
-        return context, (room.following, fingerprint)
+        titles = tuple(lesson.title for lesson in catalog.lessons)  # the header, edited or not
+        return context, (room.following, titles, fingerprint)
     exercises, wrong = stuck_exercises(room, catalog), stuck_questions(room, catalog)
     fingerprint = (
         [(s.exercise.id, s.failed, s.failing, s.solved, s.common_failure) for s in exercises],
