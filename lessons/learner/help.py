@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from lessons.errors import CourseError
 from lessons.learner.models import Check, HelpRequest, Learner, Ran, Room
+from lessons.learner.prepared import Prepared
 from lessons.learner.writes import write
 
 CODE_LIMIT = 20_000  # characters of code a request carries (a snippet is a few hundred)
@@ -75,8 +76,16 @@ def _ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
+_OPEN = Prepared(
+    HelpRequest,
+    lambda learner: HelpRequest.objects.filter(learner=learner, done_at=None).order_by("pk")[:1],
+    1,
+)
+
+
 def standing(learner: Learner) -> Standing | None:
-    mine = HelpRequest.objects.filter(learner=learner, done_at=None).first()
+    """Where the learner's open request stands (every page of theirs asks), None without one."""
+    mine = _OPEN.first(learner.pk)
     if mine is None:
         return None
     ahead = HelpRequest.objects.filter(

@@ -12,6 +12,7 @@ from django.utils import timezone
 from lessons.errors import CourseError, shorten
 from lessons.learner.models import Learner, Room
 from lessons.learner.names import name_key
+from lessons.learner.prepared import Prepared
 from lessons.learner.progress import forget
 
 NAME_LIMIT = 40
@@ -29,9 +30,14 @@ class RoomClosed(CourseError):
     status = 403
 
 
+_ACTIVE = Prepared(
+    Room, lambda: Room.objects.filter(ended_at=None).order_by("-started_at", "-pk")[:1], 0
+)
+
+
 def active_room() -> Room | None:
-    """The room being taught: the newest one not ended."""
-    return Room.objects.filter(ended_at=None).order_by("-started_at", "-pk").first()
+    """The room being taught: the newest one not ended (every request asks)."""
+    return _ACTIVE.first()
 
 
 def open_room(*, editing: bool) -> tuple[Room, bool]:

@@ -22,6 +22,7 @@ from lessons.catalog import get_catalog
 from lessons.errors import CourseError
 from lessons.learner import help
 from lessons.learner.models import Learner, Room
+from lessons.learner.prepared import Prepared
 from lessons.learner.progress import Progress
 from lessons.learner.rooms import active_room
 from lessons.web.errors import GetResponse, answer, wants_json
@@ -34,6 +35,7 @@ INSTRUCTOR_SESSION_KEY = "instructor"
 # Reachable without joining: joining itself, the banner, the console (its token guards it).
 OPEN_PATHS = ("/join/", "/room/", "/console/", "/static/", "/favicon.ico")
 _UNSET = object()
+_LEARNER = Prepared(Learner, lambda pk: Learner.objects.filter(pk=pk)[:1], 1)
 
 
 def learner_id(request: HttpRequest) -> str:
@@ -61,7 +63,7 @@ def known_learner(request: HttpRequest) -> Learner | None:
         # No session on a request refused before the session middleware (a body too large).
         session = getattr(request, "session", None)
         pk = session.get(LEARNER_SESSION_KEY) if session is not None else None
-        cached = Learner.objects.filter(pk=pk).first() if isinstance(pk, int) else None
+        cached = _LEARNER.first(pk) if type(pk) is int else None
         request.course_known_learner = cached  # type: ignore[attr-defined]
     return cached  # type: ignore[return-value]
 
