@@ -6,7 +6,9 @@ from __future__ import annotations
 import csv
 import io
 
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from lessons.catalog import get_catalog
 from lessons.learner.models import HelpRequest, Room
@@ -83,6 +85,16 @@ def test_opening_tells_the_learner_and_done_clears_the_banner(room: Room) -> Non
     answer(room, asked, "done")
     assert "help queue" not in banner(ana) and "on the way" not in banner(ana)
     assert 'data-learner="Ana"' not in queue_html(room)
+
+
+def test_a_banner_of_a_learner_who_has_not_asked_reads_the_queue_only_with_the_learner(
+    room: Room,
+) -> None:
+    ana = join_room("Ana")
+    with CaptureQueriesContext(connection) as captured:
+        banner(ana)
+    reads = [q["sql"] for q in captured.captured_queries if "lessons_helprequest" in q["sql"]]
+    assert len(reads) == 1 and "lessons_learner" in reads[0]
 
 
 def test_a_learner_can_cancel_their_request(room: Room) -> None:

@@ -9,12 +9,15 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 from django.contrib.sessions.models import Session
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from lessons.catalog import get_catalog
 from lessons.learner.models import Learner, Opened
-from lessons.learner.progress import Progress
+from lessons.learner.progress import JUST_HERE, Progress
 from lessons.learner.quiz import choice_order
 from tests.conftest import progress_of
 
@@ -140,6 +143,37 @@ def test_a_known_learner_opening_a_page_is_recorded_without_asking(
 
     assert "lessons/select-related/opened/" not in html
     assert progress_of(client).for_lesson(other).opened
+
+
+def test_reopening_the_lesson_just_opened_writes_nothing(client: Client, data: None) -> None:
+    client.post(reverse("lessons:opened", args=[LESSON.slug]))
+    seen = Learner.objects.get(pk=client.session["learner"]).last_seen
+
+    with CaptureQueriesContext(connection) as captured:
+        client.get(reverse("lessons:detail", args=[LESSON.slug]))
+
+    assert not [q for q in captured.captured_queries if q["sql"].startswith(("INSERT", "UPDATE"))]
+    assert Learner.objects.get(pk=client.session["learner"]).last_seen == seen
+
+
+def test_reopening_the_lesson_a_while_later_is_recorded(client: Client, data: None) -> None:
+    client.post(reverse("lessons:opened", args=[LESSON.slug]))
+    learner = Learner.objects.filter(pk=client.session["learner"])
+    learner.update(last_seen=timezone.now() - JUST_HERE)
+
+    client.get(reverse("lessons:detail", args=[LESSON.slug]))
+
+    assert timezone.now() - learner.get().last_seen < JUST_HERE
+
+
+def test_a_lesson_reopened_after_a_reset_is_opened_again(client: Client, data: None) -> None:
+    page = reverse("lessons:detail", args=[LESSON.slug])
+    client.post(reverse("lessons:opened", args=[LESSON.slug]))
+    client.post(reverse("lessons:progress-reset"), {"next": page})
+
+    client.get(page)
+
+    assert progress_of(client).for_lesson(LESSON).opened
 
 
 def test_overlapping_requests_of_one_learner_each_record_theirs(

@@ -8,6 +8,7 @@ import functools
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, connections, transaction
@@ -215,6 +216,8 @@ class Progress:
         return self.learner.seed if self.learner else SHARED_SEED
 
     def mark_opened(self, lesson: Lesson) -> None:
+        if self.learner is not None and _just_here(self.learner, lesson.slug):
+            return
         if learner := self._writer():
 
             def opened() -> None:
@@ -355,6 +358,7 @@ class Progress:
         """Forget everything this learner did (they stay who they are, in their room)."""
         if self.learner:
             forget(Learner.objects.filter(pk=self.learner.pk))
+            self.learner.lesson = ""
         self._rows = None
 
 
@@ -398,10 +402,21 @@ def _predictions(predicted: dict[str, int]) -> dict[str, int]:
 
 
 def forget(learners: Any) -> None:
-    """Delete every progress row of these learners (a QuerySet of Learner)."""
+    """Delete every progress row of these learners (a QuerySet of Learner), and the lesson they
+    last opened: their next opening is recorded anew (_just_here)."""
     with transaction.atomic():
         for model in (Opened, Ran, Answer, Check, Reveal, Prediction, Vote, Review, HelpRequest):
             model.objects.filter(learner__in=learners).delete()
+        learners.update(lesson="")
+
+
+# A learner back on the lesson they last opened this recently has nothing new to record: the
+# opening is stored and "idle" counts in minutes (a room reopens its lesson page all the time).
+JUST_HERE = timedelta(seconds=30)
+
+
+def _just_here(learner: Learner, lesson: str) -> bool:
+    return learner.lesson == lesson and timezone.now() - learner.last_seen < JUST_HERE
 
 
 def _touch(learner: Learner, **fields: str) -> None:

@@ -35,7 +35,10 @@ INSTRUCTOR_SESSION_KEY = "instructor"
 # Reachable without joining: joining itself, the banner, the console (its token guards it).
 OPEN_PATHS = ("/join/", "/room/", "/console/", "/static/", "/favicon.ico")
 _UNSET = object()
-_LEARNER = Prepared(Learner, lambda pk: Learner.objects.filter(pk=pk)[:1], 1)
+# With whether they wait for help: their banner asks every few seconds, and mostly nobody does.
+_LEARNER = Prepared(
+    Learner, lambda pk: Learner.objects.filter(pk=pk).annotate(asks_help=help.ASKS)[:1], 1
+)
 
 
 def learner_id(request: HttpRequest) -> str:
