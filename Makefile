@@ -165,7 +165,7 @@ WEB_THREADS ?= 12
 GUNICORN_ARGS ?=  # more of gunicorn's own options, as --access-logfile access.log
 workshop: seed
 	COURSE_DEBUG=0 $(MANAGE) collectstatic --noinput --verbosity 0
-	COURSE_ROOM=1 COURSE_ACCEPT_RISK=$(ACCEPT_RISK) $(MANAGE) workshop --port $(PORT) --editing $(EDITING) $(if $(CERT),--https) $(if $(ADDRESS),--host $(ADDRESS))
+	COURSE_ROOM=1 COURSE_ACCEPT_RISK=$(ACCEPT_RISK) $(MANAGE) workshop --port $(PORT) --editing $(EDITING) $(if $(NEW),--new) $(if $(CERT),--https) $(if $(ADDRESS),--host $(ADDRESS))
 	COURSE_ROOM=1 COURSE_DEBUG=0 $(HTTPS_ENV) $(if $(ADDRESS),COURSE_ALLOWED_HOSTS=$(ADDRESS)$(if $(COURSE_ALLOWED_HOSTS),$(comma)$(COURSE_ALLOWED_HOSTS))) COURSE_EDITING=$(EDITING) COURSE_ACCEPT_RISK=$(ACCEPT_RISK) $(BIN)/gunicorn course.wsgi --bind 0.0.0.0:$(PORT) --workers $(WEB_WORKERS) --threads $(WEB_THREADS) $(HTTPS_ARGS) $(GUNICORN_ARGS)
 
 clean:

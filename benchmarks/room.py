@@ -762,7 +762,13 @@ class Room(LoadTestShape):
 class Server:
     def __init__(self, port: int, editing: bool, make_args: list[str] | None = None) -> None:
         self.var, self.port = Path(tempfile.mkdtemp(prefix="room-var-")), port
-        self.make_args = [f"PORT={port}", *(["EDITING=on"] if editing else []), *(make_args or [])]
+        # A fresh room each time: on PostgreSQL the last one (and its learners' names) is still open.
+        self.make_args = [
+            f"PORT={port}",
+            "NEW=1",
+            *(["EDITING=on"] if editing else []),
+            *(make_args or []),
+        ]
         self.log_path = self.var / "server.log"
         self.env = {**os.environ, "COURSE_VAR_DIR": str(self.var)}
         self.process: subprocess.Popen[bytes] | None = None
