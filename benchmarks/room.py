@@ -762,7 +762,7 @@ class Room(LoadTestShape):
 class Server:
     def __init__(self, port: int, editing: bool, make_args: list[str] | None = None) -> None:
         self.var, self.port = Path(tempfile.mkdtemp(prefix="room-var-")), port
-        # A fresh room each time: on PostgreSQL the last one (and its learners' names) is still open.
+        # A fresh room each time: on PostgreSQL the last one and its learners' names stay open.
         self.make_args = [
             f"PORT={port}",
             "NEW=1",
