@@ -97,6 +97,16 @@ def test_a_banner_of_a_learner_who_has_not_asked_reads_the_queue_only_with_the_l
     assert len(reads) == 1 and "lessons_learner" in reads[0]
 
 
+def test_a_banner_of_a_learner_who_asked_works_out_where_they_stand_once(room: Room) -> None:
+    ana = join_room("Ana")
+    stuck(ana, "a")
+    with CaptureQueriesContext(connection) as captured:
+        drawn = banner(ana)
+    counts = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("SELECT COUNT")]
+    assert "You are next in the help queue." in drawn
+    assert len(counts) == 1
+
+
 def test_a_learner_can_cancel_their_request(room: Room) -> None:
     ana = join_room("Ana")
     stuck(ana, "a")

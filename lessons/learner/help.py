@@ -37,6 +37,7 @@ def ask(learner: Learner, lesson: str, place: str, code: str, shareable: bool) -
 
     write(asked)
     learner.asks_help = True  # type: ignore[attr-defined]  # as read with the learner: now it does
+    learner.__dict__.pop("help_standing", None)
 
 
 def _last_result(learner: Learner, lesson: str, place: str) -> str:
@@ -56,6 +57,7 @@ def cancel(learner: Learner) -> None:
 
     write(cancelled)
     learner.asks_help = False  # type: ignore[attr-defined]
+    learner.__dict__.pop("help_standing", None)
 
 
 @dataclass(frozen=True)
@@ -86,15 +88,26 @@ _OPEN = Prepared(
 )
 
 
+_UNKNOWN = object()  # a standing not worked out yet (None is "no request")
+
 # Whether a learner has an open request, to read with the learner (`asks_help`): standing() then
 # asks no more of a learner who has none.
 ASKS = Exists(HelpRequest.objects.filter(learner=OuterRef("pk"), done_at=None))
 
 
 def standing(learner: Learner) -> Standing | None:
-    """Where the learner's open request stands (every page of theirs asks), None without one."""
+    """Where the learner's open request stands (every page of theirs asks), None without one.
+    Worked out once per learner object, so once per request (a banner's view and the template's
+    context both ask); asking and cancelling forget it."""
     if not getattr(learner, "asks_help", True):  # read with the learner (0 on SQLite)
         return None
+    kept = getattr(learner, "help_standing", _UNKNOWN)
+    if kept is _UNKNOWN:
+        kept = learner.help_standing = _standing(learner)  # type: ignore[attr-defined]
+    return kept  # type: ignore[return-value]
+
+
+def _standing(learner: Learner) -> Standing | None:
     mine = _OPEN.first(learner.pk)
     if mine is None:
         return None
