@@ -181,6 +181,26 @@ def test_the_api_gives_back_nothing_of_the_hidden_datasets_expected_output(
     assert not any(line in body for line in expected.splitlines() if len(line) > 8)
 
 
+def test_an_answer_that_fails_on_staging_never_runs_on_production(
+    monkeypatch: pytest.MonkeyPatch, data: None
+) -> None:
+    ran: list[str] = []
+    run = exercises.engine.run
+
+    def recording(tasks: list[Any], **kw: Any) -> Any:
+        if kw["learner"] == "tests":  # the answer's runs, not the solution's reference runs
+            ran.extend(task.dataset for task in tasks)
+        return run(tasks, **kw)
+
+    monkeypatch.setattr(exercises.engine, "run", recording)
+    over_budget = budgeted("rows", "min(posts, 5)")  # holds on Laptop's 5 posts only
+
+    verdict = check(over_budget, EXERCISE.solution, learner="tests")
+
+    assert verdict.reason == "technique"
+    assert "medium" in ran and "large" not in ran
+
+
 def test_reference_outputs_are_kept_per_dataset_content(
     monkeypatch: pytest.MonkeyPatch, data: None
 ) -> None:
