@@ -36,7 +36,12 @@ def from_url(url: str) -> dict[str, object]:
         "PASSWORD": unquote(parts.password or query.pop("password", "")),
         "HOST": query.pop("host", None) or unquote(parts.hostname or ""),
         "PORT": str(query.pop("port", None) or parts.port or ""),
-        "OPTIONS": query,  # anything else (sslmode, ...) goes to libpq as it is
+        # The values sent apart from the statement (psycopg's server-side binding), so that each
+        # connection prepares the statements it sends again and again: a room's sessions, room,
+        # learner and progress reads then cost PostgreSQL about half the CPU, with no planning.
+        # ?server_side_binding=off for a pooler that cannot keep prepared statements.
+        "OPTIONS": {"server_side_binding": _on(query.pop("server_side_binding", "on"))}
+        | query,  # anything else (sslmode, ...) goes to libpq as it is
         # Kept open by each server thread between requests: a new connection costs PostgreSQL a
         # process and a login, more than all of a page's queries (a room of 200 on one laptop
         # spent as much CPU in PostgreSQL as in the pages). Each server holds up to its
@@ -44,6 +49,12 @@ def from_url(url: str) -> dict[str, object]:
         "CONN_MAX_AGE": 600,
         "CONN_HEALTH_CHECKS": True,
     }
+
+
+def _on(value: str) -> bool:
+    if value.lower() not in ("on", "off", "true", "false", "1", "0"):
+        raise ImproperlyConfigured(f"DATABASE_URL: server_side_binding={value!r}: use on or off.")
+    return value.lower() in ("on", "true", "1")
 
 
 def dataset(name: str, statement_seconds: float, test_suffix: str) -> dict[str, object]:

@@ -240,8 +240,9 @@ COURSE_LIMIT_LOOPBACK = os.environ.get("COURSE_LIMIT_LOOPBACK", "0") == "1"
 # learners who have not had it yet (README: A room of 200; negative: never shared).
 COURSE_RUN_SHARE_SECONDS = _env_number("COURSE_RUN_SHARE_SECONDS", 5)
 # How long a server process trusts a dataset's seed record (its counts and checksum) before it
-# reads it again: once a second instead of on every page.
-COURSE_DATASET_STATS_SECONDS = _env_number("COURSE_DATASET_STATS_SECONDS", 1)
+# reads it again, instead of on every page: a dataset seeded again while the course is served
+# shows its new counts within this. On PostgreSQL each read logs in to the dataset's database.
+COURSE_DATASET_STATS_SECONDS = _env_number("COURSE_DATASET_STATS_SECONDS", 10)
 COURSE_RUN_CPU_SECONDS = int(_env_number("COURSE_RUN_CPU_SECONDS", 5))
 COURSE_RUN_MEMORY_MB = int(_env_number("COURSE_RUN_MEMORY_MB", 512))
 COURSE_RUN_WALL_SECONDS = _env_number("COURSE_RUN_WALL_SECONDS", 10)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -144,3 +145,30 @@ def test_a_seed_record_is_read_again_once_its_seconds_are_over(
     datasets.stats("tiny"), datasets.stats("tiny")
 
     assert reads == ["tiny", "tiny"]
+
+
+def test_while_one_thread_reads_a_seed_record_again_the_others_use_the_one_they_have(
+    data: None, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.COURSE_DATASET_STATS_SECONDS = 0
+    kept = datasets.stats("tiny")
+    inside, release = threading.Event(), threading.Event()
+    reads: list[str] = []
+    read = datasets._read_stats
+
+    def slow_read(name: str) -> datasets.DatasetStats:
+        reads.append(name)
+        inside.set()
+        release.wait(5)
+        return read(name)
+
+    monkeypatch.setattr(datasets, "_read_stats", slow_read)
+    reader = threading.Thread(target=datasets.stats, args=("tiny",))
+    reader.start()
+    inside.wait(5)
+    meanwhile = datasets.stats("tiny")
+    release.set()
+    reader.join()
+
+    assert meanwhile == kept
+    assert reads == ["tiny"]

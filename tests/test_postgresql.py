@@ -49,7 +49,18 @@ def test_a_database_url_with_a_server_keeps_its_password_and_options() -> None:
         "db.example",
         "6543",
     )
-    assert database["OPTIONS"] == {"sslmode": "require"}
+    assert database["OPTIONS"] == {"server_side_binding": True, "sslmode": "require"}
+
+
+def test_a_database_url_can_turn_server_side_binding_off() -> None:
+    database = from_url("postgres://course@/course?host=/tmp/course-pg&server_side_binding=off")
+
+    assert database["OPTIONS"] == {"server_side_binding": False}
+
+
+def test_a_database_url_refuses_a_binding_it_cannot_read() -> None:
+    with pytest.raises(ImproperlyConfigured, match="server_side_binding"):
+        from_url("postgres://course@/course?server_side_binding=maybe")
 
 
 def test_a_database_url_keeps_each_threads_connection_between_requests() -> None:

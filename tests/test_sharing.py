@@ -22,6 +22,7 @@ from lessons.catalog import get_catalog
 from lessons.engine import Task, sharing, warm_process
 from lessons.measure.runs import run_learner_code, run_lesson_snippet
 from lessons.measure.scale import measure
+from lessons.web import viewmodels
 from tests.conftest import join_room
 
 LESSON, SNIPPET = "n-plus-one", "count-comments.bad"
@@ -299,3 +300,19 @@ def test_statements_drawn_once_carry_each_learners_own_csrf_token(room: Any, win
 
     assert 'data-shared-learners="2"' in panel
     assert plan.status_code == 200
+
+
+def test_the_statements_of_a_shared_run_are_reported_once_for_everyone_it_served(
+    data: None, window: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code = "for post in Post.objects.all():\n    print(post.author.name)"
+    first, second = course_run(code, "learner-a"), course_run(code, "learner-b")
+    built: list[int] = []
+    build = viewmodels.build_report
+    monkeypatch.setattr(viewmodels, "build_report", lambda q: built.append(len(q)) or build(q))
+
+    reports = viewmodels.report_of(first), viewmodels.report_of(second)
+
+    assert first.shared.run == second.shared.run
+    assert built == [first.query_count]
+    assert reports[0].lines == reports[1].lines == {1: 1, 2: first.query_count - 1}

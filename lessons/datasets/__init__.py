@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextvars
 import hashlib
 import json
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -178,16 +179,32 @@ class DatasetStats:
 
 # name -> (time.monotonic() when read, stats): what each page of a room reads again and again.
 _recent: dict[str, tuple[float, DatasetStats]] = {}
+# Datasets whose seed record one thread of this process is reading again: the others go on with
+# the record they have meanwhile, rather than all reading it at once.
+_rereading: set[str] = set()
+_rereading_lock = threading.Lock()
 
 
 def stats(name: str) -> DatasetStats:
     """Row counts recorded when the dataset was seeded (one query); DatasetMissing if not seeded.
-    Read again after COURSE_DATASET_STATS_SECONDS: a dataset is seeded again rarely, and every
-    page asks (on PostgreSQL each read is a new connection to the dataset's database)."""
+    Read again after COURSE_DATASET_STATS_SECONDS, by one thread at a time: a dataset is seeded
+    again rarely, and every page asks (on PostgreSQL each read is a new connection to the
+    dataset's database, a new server process)."""
     kept = _recent.get(name)
     if kept is not None and time.monotonic() - kept[0] < settings.COURSE_DATASET_STATS_SECONDS:
         return kept[1]
-    read = _read_stats(name)
+    if kept is not None:
+        with _rereading_lock:
+            busy = name in _rereading
+            _rereading.add(name)
+        if busy:
+            return kept[1]
+    try:
+        read = _read_stats(name)
+    finally:
+        if kept is not None:
+            with _rereading_lock:
+                _rereading.discard(name)
     _recent[name] = (time.monotonic(), read)
     return read
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,11 +20,34 @@ from lessons.catalog import Exercise, Lesson, Pair, Prose, Snippet, get_catalog
 from lessons.display.charts import Chart, log_log_chart
 from lessons.display.prose import render_markdown
 from lessons.display.report import QueryReport, build_report, gutter
+from lessons.engine import RunResult
 from lessons.learner.predictions import FORMULA_NAMES, Outcome, asks
 from lessons.learner.progress import Progress
 from lessons.learner.quiz import quiz_context
 from lessons.measure.runs import CodeRun, SnippetRun
 from lessons.measure.scale import ScaleReport, stored_report
+
+# The reports of the latest runs a room shared, by execution: everyone it served sees the same
+# statements, so the gutter's counts and the flagged groups are worked out once for all of them.
+_shared_reports: OrderedDict[str, QueryReport] = OrderedDict()
+_shared_reports_lock = threading.Lock()
+_SHARED_REPORTS_KEPT = 64
+
+
+def report_of(result: RunResult) -> QueryReport:
+    """The report of a run's statements (read-only: it may be another learner's too)."""
+    execution = result.shared.run if result.shared else ""
+    if not execution:
+        return build_report(result.queries)
+    with _shared_reports_lock:
+        kept = _shared_reports.get(execution)
+    if kept is None:
+        kept = build_report(result.queries)
+        with _shared_reports_lock:
+            _shared_reports[execution] = kept
+            while len(_shared_reports) > _SHARED_REPORTS_KEPT:
+                _shared_reports.popitem(last=False)
+    return kept
 
 
 @dataclass
@@ -70,7 +95,7 @@ class Card:
 
     @functools.cached_property
     def report(self) -> QueryReport | None:
-        return build_report(self.run.result.queries) if self.run else None
+        return report_of(self.run.result) if self.run else None
 
     @property
     def lines(self) -> Iterable[tuple[int, SafeString, int]]:
