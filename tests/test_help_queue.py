@@ -97,14 +97,30 @@ def test_a_banner_of_a_learner_who_has_not_asked_reads_the_queue_only_with_the_l
     assert len(reads) == 1 and "lessons_learner" in reads[0]
 
 
-def test_a_banner_of_a_learner_who_asked_works_out_where_they_stand_once(room: Room) -> None:
+def queue_reads(captured: CaptureQueriesContext) -> int:
+    return sum(q["sql"].startswith('SELECT "lessons_helprequest"') for q in captured)
+
+
+def test_a_banner_of_a_learner_who_asked_reads_the_queue_once(room: Room) -> None:
     ana = join_room("Ana")
     stuck(ana, "a")
     with CaptureQueriesContext(connection) as captured:
         drawn = banner(ana)
-    counts = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("SELECT COUNT")]
+
     assert "You are next in the help queue." in drawn
-    assert len(counts) == 1
+    assert queue_reads(captured) == 1
+
+
+def test_waiting_learners_banners_share_a_read_of_the_queue(room: Room) -> None:
+    ana, ben = join_room("Ana"), join_room("Ben")
+    stuck(ana, "a")
+    stuck(ben, "b")
+    with CaptureQueriesContext(connection) as captured:
+        drawn = banner(ana), banner(ben)
+
+    assert "You are next in the help queue." in drawn[0]
+    assert "You are 2nd in the help queue." in drawn[1]
+    assert queue_reads(captured) == 1
 
 
 def test_a_learner_can_cancel_their_request(room: Room) -> None:

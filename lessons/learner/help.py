@@ -5,7 +5,10 @@ whole room's playground."""
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef
@@ -13,7 +16,6 @@ from django.utils import timezone
 
 from lessons.errors import CourseError
 from lessons.learner.models import Check, HelpRequest, Learner, Ran, Room
-from lessons.learner.prepared import Prepared
 from lessons.learner.writes import write
 
 CODE_LIMIT = 20_000  # characters of code a request carries (a snippet is a few hundred)
@@ -36,6 +38,7 @@ def ask(learner: Learner, lesson: str, place: str, code: str, shareable: bool) -
             HelpRequest.objects.create(learner=learner, shareable=shareable, **change)
 
     write(asked)
+    _changed(learner.room_id)
     learner.asks_help = True  # type: ignore[attr-defined]  # as read with the learner: now it does
     learner.__dict__.pop("help_standing", None)
 
@@ -56,6 +59,7 @@ def cancel(learner: Learner) -> None:
         HelpRequest.objects.filter(learner=learner, done_at=None).delete()
 
     write(cancelled)
+    _changed(learner.room_id)
     learner.asks_help = False  # type: ignore[attr-defined]
     learner.__dict__.pop("help_standing", None)
 
@@ -81,14 +85,41 @@ def _ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-_OPEN = Prepared(
-    HelpRequest,
-    lambda learner: HelpRequest.objects.filter(learner=learner, done_at=None).order_by("pk")[:1],
-    1,
-)
-
-
 _UNKNOWN = object()  # a standing not worked out yet (None is "no request")
+# How long a server process goes on with the room's queue as it last read it: every waiting
+# learner's banner asks where they stand every few seconds, and one read a second answers them
+# all. What this process changes in the queue it forgets at once.
+QUEUE_SECONDS = 1.0
+_queues: dict[int, tuple[float, list[tuple[int, datetime, bool]]]] = {}
+_queues_lock = threading.Lock()
+
+
+def _open_requests(room_id: int) -> list[tuple[int, datetime, bool]]:
+    """(learner, asked at, opened) for each open request of the room, as read lately."""
+    with _queues_lock:
+        kept = _queues.get(room_id)
+    if kept is not None and time.monotonic() - kept[0] < QUEUE_SECONDS:
+        return kept[1]
+    found = HelpRequest.objects.filter(learner__room=room_id, done_at=None)
+    rows = [
+        (learner, asked, opened is not None)
+        for learner, asked, opened in found.values_list("learner_id", "asked_at", "opened_at")
+    ]
+    with _queues_lock:
+        _queues[room_id] = (time.monotonic(), rows)
+    return rows
+
+
+def _changed(room_id: int | None) -> None:
+    with _queues_lock:
+        _queues.pop(room_id or 0, None)
+
+
+def forget_queues() -> None:
+    """Requests were deleted (progress forgotten): read every room's queue again."""
+    with _queues_lock:
+        _queues.clear()
+
 
 # Whether a learner has an open request, to read with the learner (`asks_help`): standing() then
 # asks no more of a learner who has none.
@@ -108,13 +139,12 @@ def standing(learner: Learner) -> Standing | None:
 
 
 def _standing(learner: Learner) -> Standing | None:
-    mine = _OPEN.first(learner.pk)
+    rows = _open_requests(learner.room_id or 0)
+    mine = next((row for row in rows if row[0] == learner.pk), None)
     if mine is None:
         return None
-    ahead = HelpRequest.objects.filter(
-        learner__room=learner.room_id or 0, done_at=None, opened_at=None, asked_at__lt=mine.asked_at
-    ).count()
-    return Standing(ahead + 1, mine.opened_at is not None)
+    ahead = sum(1 for _, asked, opened in rows if not opened and asked < mine[1])
+    return Standing(ahead + 1, mine[2])
 
 
 def queue(room: Room) -> list[HelpRequest]:
@@ -137,11 +167,13 @@ def request_of(room: Room, pk: str) -> HelpRequest:
 def open_request(room: Room, pk: str) -> None:
     found = request_of(room, pk)
     HelpRequest.objects.filter(pk=found.pk, opened_at=None).update(opened_at=timezone.now())
+    _changed(room.pk)
 
 
 def mark_done(room: Room, pk: str) -> None:
     found = request_of(room, pk)
     HelpRequest.objects.filter(pk=found.pk, done_at=None).update(done_at=timezone.now())
+    _changed(room.pk)
 
 
 def send_code(room: Room, code: str) -> None:

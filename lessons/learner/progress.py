@@ -17,7 +17,7 @@ from django.db.models.functions import Cast, Concat, Greatest, Now
 from django.utils import timezone
 
 from lessons.catalog import Catalog, Lesson, Question, get_catalog
-from lessons.learner import review
+from lessons.learner import help, review
 from lessons.learner.models import (
     Answer,
     Check,
@@ -408,6 +408,7 @@ def forget(learners: Any) -> None:
         for model in (Opened, Ran, Answer, Check, Reveal, Prediction, Vote, Review, HelpRequest):
             model.objects.filter(learner__in=learners).delete()
         learners.update(lesson="")
+    help.forget_queues()
 
 
 # A learner back on the lesson they last opened this recently has nothing new to record: the

@@ -10,6 +10,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from lessons.errors import CourseError, shorten
+from lessons.learner import help
 from lessons.learner.models import Learner, Room
 from lessons.learner.names import name_key
 from lessons.learner.prepared import Prepared
@@ -48,7 +49,9 @@ def open_room(*, editing: bool) -> tuple[Room, bool]:
         room = active_room()
         if room:
             return room, False
-        return Room.objects.create(token=secrets.token_urlsafe(24), editing=editing), True
+        opened = Room.objects.create(token=secrets.token_urlsafe(24), editing=editing)
+    help.forget_queues()  # a new room's number may be a deleted one's
+    return opened, True
 
 
 # Any fixed number: the key of the advisory lock that opening a room takes on PostgreSQL.
