@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from lessons.catalog import get_catalog
 from lessons.learner.models import Learner, Opened
-from lessons.learner.progress import JUST_HERE, Progress
+from lessons.learner.progress import JUST_HERE, SEEN_EVERY, Progress
 from lessons.learner.quiz import choice_order
 from tests.conftest import progress_of
 
@@ -164,6 +164,45 @@ def test_reopening_the_lesson_a_while_later_is_recorded(client: Client, data: No
     client.get(reverse("lessons:detail", args=[LESSON.slug]))
 
     assert timezone.now() - learner.get().last_seen < JUST_HERE
+
+
+def writes_during(work: object) -> list[str]:
+    with CaptureQueriesContext(connection) as captured:
+        work()  # type: ignore[operator]
+    return [q["sql"] for q in captured if q["sql"].startswith(("INSERT", "UPDATE"))]
+
+
+def test_answering_on_the_lesson_just_opened_stores_no_opening_again(
+    client: Client, data: None
+) -> None:
+    client.post(reverse("lessons:opened", args=[LESSON.slug]))
+
+    written = writes_during(lambda: answer_right(client))
+
+    assert written and not [sql for sql in written if "lessons_opened" in sql]
+    assert progress_of(client).for_lesson(LESSON).opened
+
+
+def test_an_action_moments_after_another_leaves_last_seen_as_it_is(
+    client: Client, data: None
+) -> None:
+    client.post(reverse("lessons:opened", args=[LESSON.slug]))
+    seen = Learner.objects.get(pk=client.session["learner"]).last_seen
+
+    written = writes_during(lambda: answer_right(client))
+
+    assert not [sql for sql in written if "last_seen" in sql]
+    assert Learner.objects.get(pk=client.session["learner"]).last_seen == seen
+
+
+def test_an_action_after_a_while_moves_last_seen(client: Client, data: None) -> None:
+    client.post(reverse("lessons:opened", args=[LESSON.slug]))
+    learner = Learner.objects.filter(pk=client.session["learner"])
+    learner.update(last_seen=timezone.now() - SEEN_EVERY)
+
+    answer_right(client)
+
+    assert timezone.now() - learner.get().last_seen < SEEN_EVERY
 
 
 def test_a_lesson_reopened_after_a_reset_is_opened_again(client: Client, data: None) -> None:

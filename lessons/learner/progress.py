@@ -232,9 +232,7 @@ class Progress:
         if learner := self._writer():
 
             def ran() -> None:  # running a lesson's snippet means it was opened
-                Opened.objects.bulk_create(
-                    [Opened(learner=learner, lesson=lesson.slug)], ignore_conflicts=True
-                )
+                _open(learner, lesson.slug)
                 Ran.objects.bulk_create(
                     [Ran(learner=learner, lesson=lesson.slug, snippet=snippet_id)],
                     ignore_conflicts=True,
@@ -277,9 +275,7 @@ class Progress:
                     mine.update(**change)
             review.schedule(learner, holder, question, choice)
             if quiz != EXAM:  # answering a lesson's quiz means it was opened
-                Opened.objects.bulk_create(
-                    [Opened(learner=learner, lesson=quiz)], ignore_conflicts=True
-                )
+                _open(learner, quiz)
             _touch(learner)
 
         write(answered)
@@ -420,5 +416,22 @@ def _just_here(learner: Learner, lesson: str) -> bool:
     return learner.lesson == lesson and timezone.now() - learner.last_seen < JUST_HERE
 
 
+# How stale a learner's last_seen may be before an action writes it again ("idle" counts in
+# minutes; a room's learners act every few seconds).
+SEEN_EVERY = timedelta(seconds=15)
+
+
+def _open(learner: Learner, lesson: str) -> None:
+    """The learner opened `lesson`: stored once (the lesson they last opened is stored)."""
+    if learner.lesson != lesson:
+        Opened.objects.bulk_create([Opened(learner=learner, lesson=lesson)], ignore_conflicts=True)
+
+
 def _touch(learner: Learner, **fields: str) -> None:
-    Learner.objects.filter(pk=learner.pk).update(last_seen=timezone.now(), **fields)
+    now = timezone.now()
+    if not fields and learner.last_seen and now - learner.last_seen < SEEN_EVERY:
+        return
+    Learner.objects.filter(pk=learner.pk).update(last_seen=now, **fields)
+    learner.last_seen = now
+    for name, value in fields.items():
+        setattr(learner, name, value)
