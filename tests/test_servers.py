@@ -64,8 +64,9 @@ def admin(sql: str) -> None:
     from course.databases import from_url
 
     entry = from_url(url_for("postgres"))
-    options = entry["OPTIONS"]  # sslmode and the like, as libpq takes them
-    assert isinstance(options, dict)
+    assert isinstance(entry["OPTIONS"], dict)
+    # sslmode and the like, as libpq takes them (server_side_binding is Django's own).
+    options = {k: v for k, v in entry["OPTIONS"].items() if k != "server_side_binding"}
     params: dict[str, Any] = {
         "dbname": entry["NAME"],
         "user": entry["USER"],
