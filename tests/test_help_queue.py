@@ -160,6 +160,25 @@ def test_a_wrong_request_number_is_a_404(room: Room) -> None:
     assert response.status_code == 404
 
 
+def test_opening_a_request_the_learner_just_cancelled_redraws_the_queue_saying_so(
+    room: Room,
+) -> None:
+    ana = join_room("Ana")
+    stuck(ana, "a")
+    asked = HelpRequest.objects.get()
+    ana.post("/room/help/cancel/")
+
+    response = instructor(room).post(
+        f"/console/{room.token}/help/answer/",
+        {"request": asked.pk, "do": "open"},
+        HTTP_HX_REQUEST="true",
+    )
+
+    assert response.status_code == 200
+    assert "no longer in the queue" in response.content.decode()
+    assert 'id="live-help"' in response.content.decode()
+
+
 def test_sent_code_is_offered_in_every_banner_and_opens_in_the_playground(room: Room) -> None:
     Room.objects.filter(pk=room.pk).update(editing=True)
     ana = join_room("Ana")

@@ -67,12 +67,20 @@ def help_request(request: HttpRequest, token: str) -> HttpResponse:
     """Open a learner's help request (their banner says you are on the way), or mark it done."""
     room = get_console_room(token)
     pk = request.POST.get("request", "")
-    if request.POST.get("do") == "done":
-        help.mark_done(room, pk)
-    else:
-        help.open_request(room, pk)
+    notice = ""
+    try:
+        if request.POST.get("do") == "done":
+            help.mark_done(room, pk)
+        else:
+            help.open_request(room, pk)
+    except help.NoSuchRequest:
+        if not (pk.isdigit() and is_htmx(request)):
+            raise
+        # Listed a moment ago, gone now: the learner cancelled it. The queue, drawn again, says so.
+        notice = "That request is no longer in the queue: the learner cancelled it."
     if is_htmx(request):
-        return render(request, "console/_live.html", {"live": live_part("help", room, request)})
+        live = live_part("help", room, request)
+        return render(request, "console/_live.html", {"live": live, "notice": notice})
     return _back(request, room, "help")
 
 
