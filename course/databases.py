@@ -36,12 +36,7 @@ def from_url(url: str) -> dict[str, object]:
         "PASSWORD": unquote(parts.password or query.pop("password", "")),
         "HOST": query.pop("host", None) or unquote(parts.hostname or ""),
         "PORT": str(query.pop("port", None) or parts.port or ""),
-        # The values sent apart from the statement (psycopg's server-side binding), so that each
-        # connection prepares the statements it sends again and again: a room's sessions, room,
-        # learner and progress reads then cost PostgreSQL about half the CPU, with no planning.
-        # ?server_side_binding=off for a pooler that cannot keep prepared statements.
-        "OPTIONS": {"server_side_binding": _on(query.pop("server_side_binding", "on"))}
-        | query,  # anything else (sslmode, ...) goes to libpq as it is
+        "OPTIONS": _binding(query) | query,  # anything else (sslmode, ...) goes to libpq as it is
         # Kept open by each server thread between requests: a new connection costs PostgreSQL a
         # process and a login, more than all of a page's queries (a room of 200 on one laptop
         # spent as much CPU in PostgreSQL as in the pages). Each server holds up to its
@@ -51,10 +46,24 @@ def from_url(url: str) -> dict[str, object]:
     }
 
 
-def _on(value: str) -> bool:
-    if value.lower() not in ("on", "off", "true", "false", "1", "0"):
+# A statement a connection has sent this many times is prepared (psycopg's prepare_threshold).
+PREPARE_AFTER = 5
+
+
+def _binding(query: dict[str, str]) -> dict[str, object]:
+    """The values sent apart from the statement (psycopg's server-side binding), and each
+    connection preparing what it sends again and again: a room's session, room, learner and
+    progress reads then skip PostgreSQL's parsing and planning (benchmarks/bench_binding.py).
+    ?server_side_binding=off for a pooler that cannot keep prepared statements."""
+    value = query.pop("server_side_binding", "on").lower()
+    if value not in ("on", "off", "true", "false", "1", "0"):
         raise ImproperlyConfigured(f"DATABASE_URL: server_side_binding={value!r}: use on or off.")
-    return value.lower() in ("on", "true", "1")
+    if value in ("off", "false", "0"):
+        return {"server_side_binding": False}
+    after = query.pop("prepare_threshold", str(PREPARE_AFTER))
+    if not after.isdigit():
+        raise ImproperlyConfigured(f"DATABASE_URL: prepare_threshold={after!r} is not a count.")
+    return {"server_side_binding": True, "prepare_threshold": int(after)}
 
 
 def dataset(name: str, statement_seconds: float, test_suffix: str) -> dict[str, object]:

@@ -16,7 +16,7 @@ from django.db import connections, transaction
 from django.urls import reverse
 
 from course import databases
-from course.databases import LOCK_SECONDS, from_url
+from course.databases import LOCK_SECONDS, PREPARE_AFTER, from_url
 from lessons import datasets
 from lessons.catalog import get_catalog
 from lessons.datasets import DatasetRef, pgguard
@@ -49,7 +49,11 @@ def test_a_database_url_with_a_server_keeps_its_password_and_options() -> None:
         "db.example",
         "6543",
     )
-    assert database["OPTIONS"] == {"server_side_binding": True, "sslmode": "require"}
+    assert database["OPTIONS"] == {
+        "server_side_binding": True,
+        "prepare_threshold": PREPARE_AFTER,
+        "sslmode": "require",
+    }
 
 
 def test_a_database_url_can_turn_server_side_binding_off() -> None:
