@@ -40,7 +40,6 @@ def ask(learner: Learner, lesson: str, place: str, code: str, shareable: bool) -
     write(asked)
     _changed(learner.room_id)
     learner.asks_help = True  # type: ignore[attr-defined]  # as read with the learner: now it does
-    learner.__dict__.pop("help_standing", None)
 
 
 def _last_result(learner: Learner, lesson: str, place: str) -> str:
@@ -61,7 +60,6 @@ def cancel(learner: Learner) -> None:
     write(cancelled)
     _changed(learner.room_id)
     learner.asks_help = False  # type: ignore[attr-defined]
-    learner.__dict__.pop("help_standing", None)
 
 
 @dataclass(frozen=True)
@@ -85,7 +83,6 @@ def _ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-_UNKNOWN = object()  # a standing not worked out yet (None is "no request")
 # How long a server process goes on with the room's queue as it last read it: every waiting
 # learner's banner asks where they stand every few seconds, and one read a second answers them
 # all. What this process changes in the queue it forgets at once.
@@ -127,18 +124,9 @@ ASKS = Exists(HelpRequest.objects.filter(learner=OuterRef("pk"), done_at=None))
 
 
 def standing(learner: Learner) -> Standing | None:
-    """Where the learner's open request stands (every page of theirs asks), None without one.
-    Worked out once per learner object, so once per request (a banner's view and the template's
-    context both ask); asking and cancelling forget it."""
+    """Where the learner's open request stands (every page of theirs asks), None without one."""
     if not getattr(learner, "asks_help", True):  # read with the learner (0 on SQLite)
         return None
-    kept = getattr(learner, "help_standing", _UNKNOWN)
-    if kept is _UNKNOWN:
-        kept = learner.help_standing = _standing(learner)  # type: ignore[attr-defined]
-    return kept  # type: ignore[return-value]
-
-
-def _standing(learner: Learner) -> Standing | None:
     rows = _open_requests(learner.room_id or 0)
     mine = next((row for row in rows if row[0] == learner.pk), None)
     if mine is None:
