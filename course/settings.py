@@ -196,7 +196,8 @@ if _url := os.environ.get("DATABASE_URL"):
 DATABASE_ROUTERS = ["lessons.datasets.router.DatasetRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Database sessions, read with a statement written once (lessons.web.sessions).
+SESSION_ENGINE = "lessons.web.sessions"
 
 
 def _env_number(name: str, default: float) -> float:
