@@ -17,8 +17,8 @@ from django.urls import reverse
 
 from lessons import datasets
 from lessons.catalog import get_catalog
+from lessons.display import fragments
 from lessons.measure.runs import run_lesson_snippet
-from lessons.templatetags import course as course_tags
 from lessons.web.viewmodels import Card
 from tests.conftest import expected, queries_on_every_database, total
 
@@ -42,6 +42,23 @@ def test_outline_lists_every_lesson(client: Client, data: None) -> None:
     assert response.status_code == 200
     for lesson in get_catalog().lessons:
         assert reverse("lessons:detail", args=[lesson.slug]) in response.content.decode()
+
+
+def test_outline_lines_drawn_for_one_learner_do_not_show_on_anothers(data: None) -> None:
+    opener, newcomer = Client(), Client()
+    opener.post(reverse("lessons:opened", args=[LESSON]))
+    link = f'href="{reverse("lessons:detail", args=[LESSON])}'
+    lines = {
+        name: next(li for li in page.split("<li ")[1:] if link in li)
+        for name, page in (
+            ("opener", opener.get(reverse("lessons:outline")).content.decode()),
+            ("newcomer", newcomer.get(reverse("lessons:outline")).content.decode()),
+            ("opener again", opener.get(reverse("lessons:outline")).content.decode()),
+        )
+    }
+
+    assert "badge--opened" in lines["opener"] and "badge--opened" in lines["opener again"]
+    assert "badge--opened" not in lines["newcomer"]
 
 
 def test_outline_sends_no_queries_for_a_new_visitor(client: Client, data: None) -> None:
@@ -70,7 +87,7 @@ def test_lesson_page_query_count_is_locked(
     client: Client, data: None, slug: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A first visit in this process: no earlier test has drawn the lesson's blocks for it.
-    monkeypatch.setattr(course_tags, "_fragments", OrderedDict())
+    monkeypatch.setattr(fragments, "_drawn", OrderedDict())
     url = reverse("lessons:detail", args=[slug])
     # A lesson that draws its chart finds the stored measurement by every dataset's seeded counts
     # (the chosen dataset's are read once for both).

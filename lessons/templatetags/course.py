@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +13,7 @@ from django.utils.safestring import SafeString
 
 from lessons.catalog import Exercise
 from lessons.display.costs import Costs, costs
+from lessons.display.fragments import drawn_once
 from lessons.display.highlight import highlight_code
 from lessons.engine import CapturedQuery, RunResult
 from lessons.measure import explain
@@ -24,12 +23,6 @@ register = template.Library()
 
 # The placeholder a fragment drawn once for many learners carries where each one's CSRF token goes.
 _TOKEN_HOLE = "course-csrf-token-of-this-request"
-# Lessons' blocks on each dataset, run statements, and quiz questions in each learner's order of
-# choices (a few dozen orders per question): a few megabytes.
-_FRAGMENTS_KEPT = 2048
-_fragments: OrderedDict[tuple[str, str], str] = OrderedDict()  # (name, key) -> drawn
-_drawing: dict[tuple[str, str], threading.Lock] = {}  # (name, key) -> held while being drawn
-_fragments_lock = threading.Lock()
 
 
 @register.simple_tag(takes_context=True)
@@ -46,27 +39,12 @@ def shared_fragment(
     if not key:
         with context.push(**values):
             return SafeString(fragment.render(context))
-    full = (name, "|".join(map(str, (key, *more))))
-    with _fragments_lock:
-        drawn = _fragments.get(full)
-        if drawn is not None:
-            _fragments.move_to_end(full)  # kept longest: what is read most
-        drawing = None if drawn is not None else _drawing.setdefault(full, threading.Lock())
-    if drawing is not None:
-        # One thread draws it; the others that missed it at the same moment (a room opening
-        # the lesson together) wait for that one rather than each drawing it too.
-        with drawing:
-            with _fragments_lock:
-                drawn = _fragments.get(full)
-            if drawn is None:
-                with context.push(csrf_token=_TOKEN_HOLE, **values):
-                    drawn = fragment.render(context)
-                with _fragments_lock:
-                    _fragments[full] = drawn
-                    while len(_fragments) > _FRAGMENTS_KEPT:
-                        _fragments.popitem(last=False)
-                    _drawing.pop(full, None)
-    assert drawn is not None
+
+    def draw() -> str:
+        with context.push(csrf_token=_TOKEN_HOLE, **values):
+            return fragment.render(context)
+
+    drawn = drawn_once((name, "|".join(map(str, (key, *more)))), draw)
     return SafeString(drawn.replace(_TOKEN_HOLE, str(context.get("csrf_token", ""))))
 
 

@@ -6,18 +6,20 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from lessons import engine
-from lessons.catalog import Lesson, Snippet, get_catalog
+from lessons.catalog import Catalog, Lesson, Snippet, get_catalog
 from lessons.catalog.search import index_for
 from lessons.datasets import DatasetRef
+from lessons.display.fragments import drawn_once
 from lessons.errors import CourseError
 from lessons.learner import predictions
-from lessons.learner.progress import Progress
+from lessons.learner.progress import LessonProgress, Progress
 from lessons.learner.votes import open_rounds
 from lessons.measure.explain import explain
 from lessons.measure.runs import CodeRun, SnippetRun, is_edit, run_learner_code, run_lesson_snippet
@@ -44,7 +46,7 @@ def outline(request: HttpRequest) -> HttpResponse:
         "due": progress.due(catalog),
         "catalog": catalog,
         "dataset": dataset.size,
-        "progress": overview,
+        "lines": _outline_lines(catalog, dataset.size, overview),
         "opened": sum(1 for p in overview.values() if p.opened),
         "correct": sum(p.correct for p in overview.values()),
         "questions": sum(p.questions for p in overview.values()),
@@ -53,6 +55,24 @@ def outline(request: HttpRequest) -> HttpResponse:
         "predicted_close": sum(p.predicted_close for p in overview.values()),
     }
     return render(request, "lessons/outline.html", context)
+
+
+def _outline_lines(
+    catalog: Catalog, size: str, overview: dict[str, LessonProgress]
+) -> dict[str, str]:
+    """Each lesson's line in the outline, with its badges: drawn once per state of progress in
+    this process, since most learners' lines for a lesson look alike (a room of 200 asks for the
+    outline a dozen times a second)."""
+
+    def line(lesson: Lesson) -> str:
+        p = overview[lesson.slug]
+        context = {"lesson": lesson, "p": p, "dataset": size, "first": lesson is catalog.lessons[0]}
+        return drawn_once(
+            ("outline", lesson.slug, size, p),
+            lambda: render_to_string("lessons/_outline_lesson.html", context),
+        )
+
+    return {lesson.slug: line(lesson) for lesson in catalog.lessons}
 
 
 def lesson_url(lesson: Lesson) -> str:
