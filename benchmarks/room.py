@@ -188,6 +188,8 @@ class Visitor(FastHttpUser):
     the learners' clocks counted as the server's."""
 
     abstract = True
+    # A page and its background poll at once; a browser also keeps a few connections, not 10.
+    concurrency = 2
     learner = True  # its pages must show the room's banner
     names = count(1)
     spread = count()
@@ -216,13 +218,14 @@ class Visitor(FastHttpUser):
         if data is not None:
             kw["data"] = {**data, "csrfmiddlewaretoken": self.token}
         kw.update(name=name, catch_response=True, allow_redirects=False)  # 60 s timeouts
-        for attempt in (1, 2):
+        attempts = 1 + self.concurrency  # each kept connection may be one the server closed
+        for attempt in range(1, attempts + 1):
             with self.client.request(method, path, **kw) as response:
                 # Until the whole answer was read: what the browser waits for (this script's own
                 # parsing after it is not the server's time).
                 self.answered_at = time.perf_counter()
                 verdict = judge(name, response, self.learner and name in PAGES)
-                if attempt == 1 and CLOSED.match(verdict):
+                if attempt < attempts and CLOSED.match(verdict):
                     # The server closed an idle keep-alive connection as the request went out on
                     # it: browsers send it again on a new connection, so does this (counted apart).
                     response.request_meta.update(request_type=ROOM, name=RESENT)
