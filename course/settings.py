@@ -244,6 +244,10 @@ COURSE_RUN_SHARE_SECONDS = _env_number("COURSE_RUN_SHARE_SECONDS", 5)
 # reads it again, instead of on every page: a dataset seeded again while the course is served
 # shows its new counts within this. On PostgreSQL each read logs in to the dataset's database.
 COURSE_DATASET_STATS_SECONDS = _env_number("COURSE_DATASET_STATS_SECONDS", 10)
+# How long a server process trusts the open room it read (lessons.learner.rooms.active_room):
+# every request asks for it, and on PostgreSQL reading it was a twelfth of a room's CPU. What this
+# process changes in the room it reads again at once; another process's change shows within this.
+COURSE_ROOM_FRESH_SECONDS = _env_number("COURSE_ROOM_FRESH_SECONDS", 1)
 COURSE_RUN_CPU_SECONDS = int(_env_number("COURSE_RUN_CPU_SECONDS", 5))
 COURSE_RUN_MEMORY_MB = int(_env_number("COURSE_RUN_MEMORY_MB", 512))
 COURSE_RUN_WALL_SECONDS = _env_number("COURSE_RUN_WALL_SECONDS", 10)

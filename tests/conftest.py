@@ -234,6 +234,7 @@ def own_run_pool(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> Non
     settings.COURSE_RUN_DIR = tmp_path_factory.getbasetemp() / "run"
     settings.COURSE_RUN_SHARE_SECONDS = 0
     settings.COURSE_DATASET_STATS_SECONDS = 0  # a test that seeds again sees its new data at once
+    settings.COURSE_ROOM_FRESH_SECONDS = 0  # nor the open room (tests/test_room_fresh.py does)
 
 
 def replace_code(page: Any, editor: Any, code: str) -> None:

@@ -171,8 +171,11 @@ def send_code(room: Room, code: str) -> None:
         raise BadHelpRequest("There is no code to send: write some first.")
     if len(code) > CODE_LIMIT:
         raise BadHelpRequest(f"The code is longer than {CODE_LIMIT:,} characters.")
+    from lessons.learner.rooms import forget_room  # rooms imports this module
+
     with transaction.atomic():
         Room.objects.filter(pk=room.pk).update(sent_code=code, sent_at=timezone.now())
+        forget_room()
 
 
 def help_rows(room: Room) -> list[tuple[object, ...]]:

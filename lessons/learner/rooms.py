@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import random
 import secrets
+import time
 import unicodedata
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -36,9 +39,35 @@ _ACTIVE = Prepared(
 )
 
 
+# The open room as this process last read it, and when (time.monotonic()).
+_kept: tuple[float, Room] | None = None
+
+
 def active_room() -> Room | None:
-    """The room being taught: the newest one not ended (every request asks)."""
-    return _ACTIVE.first()
+    """The room being taught: the newest one not ended. Every request asks, so a process reads
+    it at most once per COURSE_ROOM_FRESH_SECONDS (each caller gets a copy of its own). That no
+    room is open is never kept: a room opened elsewhere is seen at once."""
+    global _kept
+    fresh = settings.COURSE_ROOM_FRESH_SECONDS
+    kept = _kept
+    if kept is not None and time.monotonic() - kept[0] < fresh:
+        return copy.copy(kept[1])
+    room = _ACTIVE.first()
+    _kept = (time.monotonic(), room) if room is not None and fresh > 0 else None
+    return copy.copy(room) if room is not None else None
+
+
+def forget_room() -> None:
+    """This process changed the open room (or ended it): read it again at the next ask, and
+    again once the change is committed (a read in between may find the row as it was)."""
+    global _kept
+    _kept = None
+    transaction.on_commit(_forget_kept)
+
+
+def _forget_kept() -> None:
+    global _kept
+    _kept = None
 
 
 def open_room(*, editing: bool) -> tuple[Room, bool]:
@@ -51,6 +80,7 @@ def open_room(*, editing: bool) -> tuple[Room, bool]:
             return room, False
         opened = Room.objects.create(token=secrets.token_urlsafe(24), editing=editing)
     help.forget_queues()  # a new room's number may be a deleted one's
+    forget_room()
     return opened, True
 
 
@@ -109,10 +139,12 @@ def leave(learner: Learner) -> None:
 def follow(room: Room, lesson_slug: str) -> None:
     """Learners' banners point at this lesson ("" to stop)."""
     Room.objects.filter(pk=room.pk).update(following=lesson_slug)
+    forget_room()
 
 
 def set_editing(room: Room, on: bool) -> None:
     Room.objects.filter(pk=room.pk).update(editing=on)
+    forget_room()
 
 
 def reveal(room: Room, question_id: str, shown: bool) -> None:
@@ -121,6 +153,7 @@ def reveal(room: Room, question_id: str, shown: bool) -> None:
         revealed = set(Room.objects.get(pk=room.pk).revealed)
         revealed = revealed | {question_id} if shown else revealed - {question_id}
         Room.objects.filter(pk=room.pk).update(revealed=sorted(revealed))
+        forget_room()
 
 
 def reset(room: Room) -> None:
@@ -130,8 +163,10 @@ def reset(room: Room) -> None:
         Room.objects.filter(pk=room.pk).update(
             following="", revealed=[], polls={}, sent_code="", sent_at=None
         )
+        forget_room()
 
 
 def end(room: Room) -> None:
     """Close the room: nobody joins it any more, its results stay for export."""
     Room.objects.filter(pk=room.pk, ended_at=None).update(ended_at=timezone.now())
+    forget_room()

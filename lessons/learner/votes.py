@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from lessons.errors import CourseError
 from lessons.learner.models import Learner, Room, Vote
+from lessons.learner.rooms import forget_room
 from lessons.learner.writes import write
 
 ROUNDS = 2  # a first vote and one after the discussion
@@ -57,6 +58,7 @@ def open_round(room: Room, quiz: str, question: str) -> Poll:
         polls = {**fresh.polls, key(quiz, question): {"round": poll.round + 1, "open": True}}
         Room.objects.filter(pk=room.pk).update(polls=polls)
         room.polls = polls
+        forget_room()
         return Poll(poll.round + 1, True)
 
 
@@ -67,6 +69,7 @@ def close_round(room: Room, quiz: str, question: str) -> Poll:
         polls = {**fresh.polls, key(quiz, question): {"round": poll.round, "open": False}}
         Room.objects.filter(pk=room.pk).update(polls=polls)
         room.polls = polls
+        forget_room()
         return Poll(poll.round, False)
 
 

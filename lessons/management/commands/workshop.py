@@ -55,6 +55,7 @@ class Command(BaseCommand):
         if room.address != f"{base}/":  # what the join screen shows and encodes
             room.address = f"{base}/"
             room.save(update_fields=["address"])
+            rooms.forget_room()
         if new:
             state = "A new room is open"
         else:
