@@ -13,6 +13,9 @@ from django.utils import timezone
 
 class SessionStore(db.SessionStore):
     def _get_session_from_db(self) -> Any:
+        key = self.session_key
+        if key is None:  # Django asks only with a key; nothing to read without one
+            return None
         model = self.model
         connection = connections[router.db_for_read(model)]
         quote = connection.ops.quote_name
@@ -22,9 +25,9 @@ class SessionStore(db.SessionStore):
         )
         now = connection.ops.adapt_datetimefield_value(timezone.now())
         with connection.cursor() as cursor:
-            cursor.execute(sql, [self.session_key, now])
+            cursor.execute(sql, [key, now])
             row = cursor.fetchone()
         if row is None:  # unknown or expired: as Django's, the key is not kept
             self._session_key = None
             return None
-        return model(session_key=self.session_key, session_data=row[0])
+        return model(session_key=key, session_data=row[0])
