@@ -196,7 +196,7 @@ if _url := os.environ.get("DATABASE_URL"):
 DATABASE_ROUTERS = ["lessons.datasets.router.DatasetRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Database sessions, read with a statement written once (lessons.web.sessions).
+# Database sessions, read with one fixed SQL statement (lessons.web.sessions).
 SESSION_ENGINE = "lessons.web.sessions"
 
 

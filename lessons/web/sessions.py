@@ -1,6 +1,7 @@
-"""Django's database sessions, read with one statement written once: every request of a room
-reads its session, and building `Session.objects.get(...)` took Django several times longer
-than the database took to answer it. Writing, rotating keys and expiry are Django's own."""
+"""Django's database sessions, read with one fixed SQL statement instead of the ORM: every
+request of a room reads its session, and building `Session.objects.get(...)` took Django
+several times longer than the database took to answer it. Writing, rotating keys and expiry
+are Django's own."""
 
 from __future__ import annotations
 
