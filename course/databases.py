@@ -18,6 +18,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from django.core.exceptions import ImproperlyConfigured
 
 POSTGRESQL = "django.db.backends.postgresql"
+# The course's own tables: Django's backend, checking a kept connection's health less often.
+OWN_TABLES = "course.postgresql_backend"
 
 
 def from_url(url: str) -> dict[str, object]:
@@ -30,7 +32,7 @@ def from_url(url: str) -> dict[str, object]:
     if not name:
         raise ImproperlyConfigured("DATABASE_URL names no database (postgres://.../<name>).")
     return {
-        "ENGINE": POSTGRESQL,
+        "ENGINE": OWN_TABLES,
         "NAME": name,
         "USER": unquote(parts.username or query.pop("user", "")),
         "PASSWORD": unquote(parts.password or query.pop("password", "")),
@@ -40,7 +42,8 @@ def from_url(url: str) -> dict[str, object]:
         # Kept open by each server thread between requests: a new connection costs PostgreSQL a
         # process and a login, more than all of a page's queries (a room of 200 on one laptop
         # spent as much CPU in PostgreSQL as in the pages). Each server holds up to its
-        # processes x threads connections: max_connections must cover every server's.
+        # processes x threads connections: max_connections must cover every server's. One the
+        # server dropped is replaced (checked at most every few seconds: course.postgresql_backend).
         "CONN_MAX_AGE": 600,
         "CONN_HEALTH_CHECKS": True,
     }

@@ -17,6 +17,7 @@ from django.urls import reverse
 
 from course import databases
 from course.databases import LOCK_SECONDS, PREPARE_AFTER, from_url
+from course.postgresql_backend.base import HEALTHY_FOR
 from lessons import datasets
 from lessons.catalog import get_catalog
 from lessons.datasets import DatasetRef, pgguard
@@ -27,6 +28,10 @@ from lessons.measure.runs import run_learner_code, run_lesson_snippet
 
 on_postgresql = pytest.mark.skipif(
     connections["tiny"].vendor != "postgresql", reason="the datasets are not on PostgreSQL"
+)
+own_tables_on_postgresql = pytest.mark.skipif(
+    connections["default"].vendor != "postgresql",
+    reason="the course's own tables are not on PostgreSQL (DATABASE_URL)",
 )
 
 
@@ -72,6 +77,64 @@ def test_a_database_url_keeps_each_threads_connection_between_requests() -> None
 
     assert database["CONN_MAX_AGE"] == 600
     assert database["CONN_HEALTH_CHECKS"] is True  # a connection the server dropped is replaced
+    assert database["ENGINE"] == "course.postgresql_backend"
+
+
+def _health_checks(monkeypatch: pytest.MonkeyPatch, connection: Any) -> list[bool]:
+    """The checks the connection makes from now on, at a new request's first query."""
+    checks: list[bool] = []
+    usable = connection.is_usable
+
+    def counted() -> bool:
+        checks.append(usable())
+        return checks[-1]
+
+    monkeypatch.setattr(connection, "is_usable", counted)
+    connection.close_if_unusable_or_obsolete()  # what the end of a request does
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return checks
+
+
+@own_tables_on_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_checked_moments_ago_is_not_checked_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    connection = connections["default"]
+    connection.close()
+    connection.ensure_connection()  # a new connection vouches for itself
+
+    assert _health_checks(monkeypatch, connection) == []
+
+
+@own_tables_on_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_idle_for_longer_is_checked_at_the_next_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    connection = connections["default"]
+    connection.ensure_connection()
+    connection._vouched_at = time.monotonic() - HEALTHY_FOR - 1
+
+    assert _health_checks(monkeypatch, connection) == [True]
+
+
+@own_tables_on_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_the_server_dropped_is_replaced_at_the_next_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    connection = connections["default"]
+    connection.ensure_connection()
+    dropped = connection.connection.info.backend_pid
+    other = connection.get_new_connection(connection.get_connection_params())
+    other.execute("SELECT pg_terminate_backend(%s)", [dropped])
+    other.close()
+    connection._vouched_at = time.monotonic() - HEALTHY_FOR - 1
+
+    assert _health_checks(monkeypatch, connection) == [False]
+    assert connection.connection.info.backend_pid != dropped
 
 
 @on_postgresql

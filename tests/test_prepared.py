@@ -29,3 +29,26 @@ def test_a_prepared_lookup_with_nothing_to_find_is_none() -> None:
 def test_a_prepared_lookup_takes_only_integers() -> None:
     with pytest.raises(TypeError):
         BY_ROOM.first("1 OR 1=1")  # type: ignore[arg-type]
+
+
+def test_a_prepared_lookups_rows_carry_every_field_and_annotation_as_the_querysets_do() -> None:
+    from django.db.models import Value
+
+    room = Room.objects.create(token="a")
+    Learner.objects.create(room=room, name="Ana", name_key="ana")
+    shape = Prepared(Learner, lambda pk: Learner.objects.filter(room=pk).annotate(mark=Value(7)), 1)
+
+    (prepared,) = shape.all(room.pk)
+    (queried,) = Learner.objects.filter(room=room).annotate(mark=Value(7))
+    fields = [field.attname for field in Learner._meta.concrete_fields] + ["mark"]
+    assert [getattr(prepared, name) for name in fields] == [
+        getattr(queried, name) for name in fields
+    ]
+    assert prepared._state.adding is False and prepared._state.db == queried._state.db
+
+
+def test_a_prepared_lookup_refuses_select_related() -> None:
+    shape = Prepared(Learner, lambda pk: Learner.objects.select_related("room").filter(pk=pk), 1)
+
+    with pytest.raises(ValueError, match="select_related"):
+        shape.first(1)
