@@ -19,6 +19,7 @@ HEALTHY_FOR = 2.0  # seconds a check or a new connection vouches for the connect
 
 class DatabaseWrapper(base.DatabaseWrapper):
     _vouched_at = float("-inf")
+    health_check_done: bool  # Django's: set at a request's first query, cleared at its end
 
     def connect(self) -> None:
         super().connect()
