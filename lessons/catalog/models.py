@@ -219,6 +219,11 @@ class Lesson:
         return tuple(frozenset(s.id for s in pair.snippets) for pair in self.comparisons)
 
     @functools.cached_property
+    def answer_key(self) -> dict[str, int]:
+        """Each quiz question's id and the index of its right choice."""
+        return {question.id: question.answer for question in self.quiz}
+
+    @functools.cached_property
     def pairs_by_id(self) -> dict[str, Pair]:
         return {pair.id: pair for pair in self.pairs}
 

@@ -70,22 +70,46 @@ def learner_rows(room: Room, catalog: Catalog) -> list[LearnerRow]:
     # Most learners have touched few of the lessons: only those are worked out for each row (a
     # room of 200 by 31 lessons worked out in full takes most of a console refresh).
     blank = blank_progress(catalog)
+    # A room works through the same lessons in step: many learners have done exactly the same
+    # in a lesson, and their progress in it is worked out once.
+    same: dict[tuple[object, ...], LessonProgress] = {}
+
+    def progress(lesson: Lesson, done: Rows) -> LessonProgress:
+        slug = lesson.slug
+        ran = done.runs.get(slug, set())
+        # Lesson quizzes only: the exam's answers are the learner's own business.
+        answers = done.answers.get(slug, {})
+        predicted = done.predicted.get(slug, {})
+        states = done.exercises
+        key = (
+            slug,
+            slug in done.opened,
+            frozenset(ran),
+            frozenset(answers.items()),
+            frozenset(predicted.items()),
+            tuple(
+                (states[e.id]["solved"], states[e.id]["checks"]) if e.id in states else None
+                for e in lesson.exercises
+            ),
+        )
+        found = same.get(key)
+        if found is None:
+            found = same[key] = lesson_progress(
+                lesson,
+                opened=slug in done.opened,
+                ran=ran,
+                answers=answers,
+                exercises=states,
+                predicted=predicted,
+            )
+        return found
 
     def row(learner: Learner) -> LearnerRow:
         done = rows[learner.pk]
         touched = _touched(done, catalog) & blank.keys()
         lessons = dict(blank)
         for slug in touched:
-            lesson = catalog.by_slug[slug]
-            lessons[slug] = lesson_progress(
-                lesson,
-                opened=slug in done.opened,
-                ran=done.runs.get(slug, set()),
-                # Lesson quizzes only: the exam's answers are the learner's own business.
-                answers=done.answers.get(slug, {}),
-                exercises=done.exercises,
-                predicted=done.predicted.get(slug, {}),
-            )
+            lessons[slug] = progress(catalog.by_slug[slug], done)
         return LearnerRow(learner, lessons, now, frozenset(touched))
 
     return [row(learner) for learner in in_room.order_by("name")]

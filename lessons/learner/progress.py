@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from django.db import IntegrityError, connections, transaction
+from django.db import connections, transaction
 from django.db.models import Case, CharField, F, IntegerField, Q, Value, When
 from django.db.models.functions import Cast, Concat, Greatest, Now
 from django.utils import timezone
@@ -30,6 +30,7 @@ from lessons.learner.models import (
     Review,
     Vote,
 )
+from lessons.learner.upsert import Upsert
 from lessons.learner.writes import write
 
 EXAM = "exam"
@@ -251,28 +252,9 @@ class Progress:
         holder = quiz if quiz != EXAM else review.lesson_of(get_catalog(), question)
 
         def answered() -> None:
-            mine = Answer.objects.filter(learner=learner, quiz=quiz, question=question.id)
-            change = {
-                "choice": choice,
-                "correct": correct,
-                "attempts": F("attempts") + 1,
-                "wrong": F("wrong") + (0 if correct else 1),
-                "at": timezone.now(),
-            }
-            if not mine.update(**change):
-                try:
-                    with transaction.atomic():  # a savepoint: another request may insert first
-                        Answer.objects.create(
-                            learner=learner,
-                            quiz=quiz,
-                            question=question.id,
-                            choice=choice,
-                            first_choice=choice,
-                            correct=correct,
-                            wrong=0 if correct else 1,
-                        )
-                except IntegrityError:
-                    mine.update(**change)
+            wrong = 0 if correct else 1
+            values = (learner.pk, quiz, question.id, choice, choice, correct, 1, wrong)
+            _ANSWER.write((*values, timezone.now()))
             review.schedule(learner, holder, question, choice)
             if quiz != EXAM:  # answering a lesson's quiz means it was opened
                 _open(learner, quiz)
@@ -358,6 +340,32 @@ class Progress:
         self._rows = None
 
 
+# The first answer is kept for the score (first_choice); a later one is the latest, one more
+# attempt, and one more wrong if it is.
+_ANSWER = Upsert(
+    Answer,
+    insert=(
+        "learner",
+        "quiz",
+        "question",
+        "choice",
+        "first_choice",
+        "correct",
+        "attempts",
+        "wrong",
+        "at",
+    ),
+    conflict=("learner", "quiz", "question"),
+    update=(
+        ("choice", "new.choice"),
+        ("correct", "new.correct"),
+        ("attempts", "old.attempts + 1"),
+        ("wrong", "old.wrong + new.wrong"),
+        ("at", "new.at"),
+    ),
+)
+
+
 def lesson_progress(
     lesson: Lesson,
     *,
@@ -367,21 +375,27 @@ def lesson_progress(
     exercises: dict[str, dict[str, Any]],
     predicted: dict[str, int] | None = None,
 ) -> LessonProgress:
-    def state(exercise_id: str) -> dict[str, Any]:
-        return exercises.get(exercise_id, _untouched())
-
+    # The console works this out for every learner of a room and lesson they touched: what was
+    # not done is not looked through.
+    key = lesson.answer_key
+    states = [exercises[e.id] for e in lesson.exercises if e.id in exercises] if exercises else []
     return LessonProgress(
         opened=opened,
-        pairs_run=sum(1 for ids in lesson.comparison_snippets if not ids.isdisjoint(ran)),
+        pairs_run=sum(1 for ids in lesson.comparison_snippets if not ids.isdisjoint(ran))
+        if ran
+        else 0,
         pairs=len(lesson.comparison_snippets),
-        correct=sum(1 for q in lesson.quiz if answers.get(q.id) == q.answer),
-        answered=sum(1 for q in lesson.quiz if q.id in answers),
+        correct=sum(1 for q, choice in answers.items() if q in key and key[q] == choice),
+        answered=sum(1 for q in answers if q in key),
         questions=len(lesson.quiz),
-        exercises_solved=sum(1 for e in lesson.exercises if state(e.id)["solved"]),
-        exercises_attempted=sum(1 for e in lesson.exercises if state(e.id)["checks"]),
+        exercises_solved=sum(1 for state in states if state["solved"]),
+        exercises_attempted=sum(1 for state in states if state["checks"]),
         exercises=len(lesson.exercises),
-        **_predictions(predicted or {}),
+        **(_predictions(predicted) if predicted else _NO_PREDICTIONS),
     )
+
+
+_NO_PREDICTIONS = {"predicted": 0, "predicted_close": 0, "predicted_exact": 0}
 
 
 def _predictions(predicted: dict[str, int]) -> dict[str, int]:

@@ -11,13 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
-from django.db.models import Case, DateTimeField, F, Value, When
-from django.db.models.functions import Least
 from django.utils import timezone
 
 from lessons.catalog import Catalog, Lesson, Question
 from lessons.learner.models import Learner, Review
+from lessons.learner.upsert import Upsert
 
 # How long a question rests in each box after a right answer before it is due again. Box 1 is
 # where a wrong answer sends it: due at once.
@@ -32,39 +30,48 @@ TOP = max(RESTS)
 SHOWN = 10  # questions on the review page at once
 
 
+# A right answer moves the question up a box (to the top at most), due as long from now as the
+# box it lands in rests; a wrong one puts it back in box 1, due at once.
+_CLIMB = Upsert(
+    Review,
+    insert=("learner", "quiz", "question", "box", "due_at", "seen", "at", "choice"),
+    conflict=("learner", "quiz", "question"),
+    update=(
+        ("box", f"CASE WHEN old.box >= {TOP} THEN {TOP} ELSE old.box + 1 END"),
+        (
+            "due_at",
+            "CASE old.box " + " ".join(f"WHEN {box} THEN %s" for box in RESTS) + " ELSE %s END",
+        ),
+        ("seen", "old.seen + 1"),
+        ("at", "new.at"),
+        ("choice", "new.choice"),
+    ),
+)
+_BACK = Upsert(
+    Review,
+    insert=_CLIMB.insert,
+    conflict=_CLIMB.conflict,
+    update=(
+        ("box", "1"),
+        ("due_at", "new.at"),
+        ("seen", "old.seen + 1"),
+        ("at", "new.at"),
+        ("choice", "new.choice"),
+    ),
+)
+
+
 def schedule(learner: Learner, lesson: str, question: Question, choice: int) -> None:
     """Move the question to its next box after this answer (inside the caller's transaction)."""
     now = timezone.now()
     correct = choice == question.answer
-    mine = Review.objects.filter(learner=learner, quiz=lesson, question=question.id)
-    if correct:  # up one box, resting as long as the box it lands in says
-        change = {
-            "box": Least(F("box") + 1, Value(TOP)),
-            "due_at": Case(
-                *(When(box=box, then=Value(now + RESTS[min(box + 1, TOP)])) for box in RESTS),
-                default=Value(now + RESTS[TOP]),
-                output_field=DateTimeField(),
-            ),
-        }
-    else:
-        change = {"box": Value(1), "due_at": Value(now)}
-    change |= {"seen": F("seen") + 1, "at": Value(now), "choice": Value(choice)}
-    if mine.update(**change):
-        return
     first = 2 if correct else 1  # a first answer that is right has already climbed a box
-    try:
-        with transaction.atomic():  # a savepoint: another request may insert first
-            Review.objects.create(
-                learner=learner,
-                quiz=lesson,
-                question=question.id,
-                box=first,
-                due_at=now + RESTS[first],
-                at=now,
-                choice=choice,
-            )
-    except IntegrityError:
-        mine.update(**change)
+    values = (learner.pk, lesson, question.id, first, now + RESTS[first], 1, now, choice)
+    if correct:
+        rests = [now + RESTS[min(box + 1, TOP)] for box in RESTS] + [now + RESTS[TOP]]
+        _CLIMB.write(values, rests)
+    else:
+        _BACK.write(values)
 
 
 @dataclass(frozen=True)
