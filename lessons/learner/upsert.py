@@ -40,7 +40,7 @@ class Upsert:
         table = quote(meta.db_table)
 
         def column(name: str) -> str:
-            return quote(meta.get_field(name).column)  # type: ignore[union-attr]
+            return quote(meta.get_field(name).column)  # type: ignore[union-attr,arg-type]
 
         def row(match: re.Match[str]) -> str:
             side, name = match.groups()
