@@ -9,12 +9,14 @@ from collections import Counter
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from lessons.catalog import Snippet
 from lessons.catalog.expect import NAMES, ExpectError, evaluate, parse
 from lessons.datasets import DatasetStats
 from lessons.errors import CourseError, shorten
 from lessons.learner.models import Learner, Prediction, Room
+from lessons.learner.upsert import Upsert
 from lessons.learner.writes import write
 
 BARS_SHOWN = 12  # distinct predicted counts a histogram draws before grouping the rest
@@ -117,22 +119,21 @@ def gap_line(guess: Guess, actual: int, snippet: Snippet, stats: DatasetStats) -
     )
 
 
+_FIRST = Upsert(
+    Prediction,
+    insert=("learner", "lesson", "snippet", "dataset", "guess", "said", "actual", "at"),
+    conflict=("learner", "lesson", "snippet", "dataset"),
+)
+
+
 def record(
     learner: Learner, lesson: str, snippet: str, dataset: str, guess: Guess, actual: int | None
 ) -> None:
     """Keep the learner's first prediction for the snippet on this dataset."""
-    row = Prediction(
-        learner=learner,
-        lesson=lesson,
-        snippet=snippet,
-        dataset=dataset,
-        guess=guess.number,
-        said=guess.said,
-        actual=actual,
-    )
+    values = (learner.pk, lesson, snippet, dataset, guess.number, guess.said, actual)
 
     def insert() -> None:
-        Prediction.objects.bulk_create([row], ignore_conflicts=True)
+        _FIRST.write((*values, timezone.now()))
 
     write(insert)
 

@@ -222,9 +222,7 @@ class Progress:
         if learner := self._writer():
 
             def opened() -> None:
-                Opened.objects.bulk_create(
-                    [Opened(learner=learner, lesson=lesson.slug)], ignore_conflicts=True
-                )
+                _OPENED.write((learner.pk, lesson.slug, timezone.now()))
                 _touch(learner, lesson=lesson.slug)
 
             write(opened)
@@ -234,10 +232,7 @@ class Progress:
 
             def ran() -> None:  # running a lesson's snippet means it was opened
                 _open(learner, lesson.slug)
-                Ran.objects.bulk_create(
-                    [Ran(learner=learner, lesson=lesson.slug, snippet=snippet_id)],
-                    ignore_conflicts=True,
-                )
+                _RAN.write((learner.pk, lesson.slug, snippet_id, timezone.now()))
                 _touch(learner)
 
             write(ran)
@@ -340,6 +335,10 @@ class Progress:
         self._rows = None
 
 
+_OPENED = Upsert(Opened, insert=("learner", "lesson", "at"), conflict=("learner", "lesson"))
+_RAN = Upsert(
+    Ran, insert=("learner", "lesson", "snippet", "at"), conflict=("learner", "lesson", "snippet")
+)
 # The first answer is kept for the score (first_choice); a later one is the latest, one more
 # attempt, and one more wrong if it is.
 _ANSWER = Upsert(
@@ -438,7 +437,7 @@ SEEN_EVERY = timedelta(seconds=15)
 def _open(learner: Learner, lesson: str) -> None:
     """The learner opened `lesson`: stored once (the lesson they last opened is stored)."""
     if learner.lesson != lesson:
-        Opened.objects.bulk_create([Opened(learner=learner, lesson=lesson)], ignore_conflicts=True)
+        _OPENED.write((learner.pk, lesson, timezone.now()))
 
 
 def _touch(learner: Learner, **fields: str) -> None:

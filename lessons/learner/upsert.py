@@ -1,11 +1,12 @@
-"""Progress rows written with one INSERT ... ON CONFLICT DO UPDATE, its SQL written once per
-database: both engines read the same statement (SQLite since 3.24).
+"""Progress rows written with one INSERT ... ON CONFLICT, its SQL written once per database: both
+engines read the same statement (SQLite since 3.24).
 
 An answer writes the learner's answer and where the question stands in their review schedule.
 Through the ORM each was an UPDATE that found nothing the first time, then a savepoint and an
 INSERT (a race with another request inserting first), each compiled anew: a room of 200 answering
 spent a tenth of its server's CPU there. The upsert is one statement, and the database settles
-the race itself.
+the race itself. Rows kept once (a lesson opened, a snippet run, a prediction) are an INSERT that
+leaves the row already there, as bulk_create(ignore_conflicts=True) is, without its compiling.
 """
 
 from __future__ import annotations
@@ -26,12 +27,13 @@ _ROW = re.compile(r"\b(old|new)\.(\w+)\b")
 class Upsert:
     """Insert `insert` (fields, in the order of the values), or when a row with the same
     `conflict` fields (a unique constraint's) is there, set each field of `update` to its SQL:
-    `old.<field>` is the row kept, `new.<field>` the one offered, %s a value after the insert's."""
+    `old.<field>` is the row kept, `new.<field>` the one offered, %s a value after the insert's.
+    Without `update`, the row there is kept as it is (bulk_create's ignore_conflicts)."""
 
     model: type[models.Model]
     insert: tuple[str, ...]
     conflict: tuple[str, ...]
-    update: tuple[tuple[str, str], ...]
+    update: tuple[tuple[str, str], ...] = ()
 
     @functools.cache  # noqa: B019 - a few module-level statements, kept for the process
     def sql(self, alias: str) -> str:
@@ -50,10 +52,8 @@ class Upsert:
         holes = ", ".join(["%s"] * len(self.insert))
         conflict = ", ".join(column(name) for name in self.conflict)
         update = ", ".join(f"{column(name)} = {_ROW.sub(row, sql)}" for name, sql in self.update)
-        return (
-            f"INSERT INTO {table} ({insert}) VALUES ({holes}) "
-            f"ON CONFLICT ({conflict}) DO UPDATE SET {update}"
-        )
+        then = f"DO UPDATE SET {update}" if update else "DO NOTHING"
+        return f"INSERT INTO {table} ({insert}) VALUES ({holes}) ON CONFLICT ({conflict}) {then}"
 
     def write(self, values: Sequence[Any], more: Sequence[Any] = ()) -> None:
         """One row: `values` for the insert, then `more` for the update's %s. Dates and times
