@@ -17,7 +17,7 @@ from django.urls import reverse
 
 from course import databases
 from course.databases import LOCK_SECONDS, PREPARE_AFTER, from_url
-from course.postgresql_backend.base import HEALTHY_FOR
+from course.postgresql_backend import HEALTHY_FOR
 from lessons import datasets
 from lessons.catalog import get_catalog
 from lessons.datasets import DatasetRef, pgguard

@@ -14,7 +14,7 @@ import time
 
 from django.db.backends.postgresql import base
 
-HEALTHY_FOR = 2.0  # seconds a check or a new connection vouches for the connection
+from course.postgresql_backend import HEALTHY_FOR
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
