@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from lessons.learner.models import Answer, Learner
+from lessons.learner.models import Answer, Learner, Opened
 from lessons.learner.upsert import Upsert
 
 pytestmark = pytest.mark.django_db
@@ -83,3 +83,22 @@ def test_an_upsert_keeps_the_rows_of_other_learners_apart() -> None:
         (first.pk, 1, 1),
         (second.pk, 0, 1),
     ]
+
+
+def test_an_upsert_without_an_update_keeps_the_row_already_there() -> None:
+    learner = Learner.objects.create()
+    opened = Upsert(Opened, insert=("learner", "lesson", "at"), conflict=("learner", "lesson"))
+    first, later = timezone.now() - timedelta(hours=1), timezone.now()
+    opened.write((learner.pk, "n-plus-one", first))
+
+    opened.write((learner.pk, "n-plus-one", later))
+
+    assert list(Opened.objects.filter(learner=learner).values_list("at", flat=True)) == [first]
+
+
+def test_an_upsert_refuses_values_that_do_not_match_its_fields() -> None:
+    learner = Learner.objects.create()
+
+    with pytest.raises(TypeError):
+        ANSWER.write((learner.pk, "n-plus-one", "q1"))
+    assert not Answer.objects.exists()

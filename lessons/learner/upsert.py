@@ -58,6 +58,8 @@ class Upsert:
     def write(self, values: Sequence[Any], more: Sequence[Any] = ()) -> None:
         """One row: `values` for the insert, then `more` for the update's %s. Dates and times
         are adapted to the database here, as the ORM would."""
+        if len(values) != len(self.insert):
+            raise TypeError(f"{len(self.insert)} values to insert, got {len(values)}")
         alias = router.db_for_write(self.model)
         connection = connections[alias]
         adapt = connection.ops.adapt_datetimefield_value
